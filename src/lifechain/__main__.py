@@ -1,0 +1,3 @@
+from lifechain.cli import main
+
+main()

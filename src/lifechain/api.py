@@ -1,0 +1,44 @@
+"""Dependencies shared by every domain's views: settings, database session, clock.
+
+Views declare what they need with these aliases: `def read(session: SessionDep, clock: ClockDep)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from lifechain.clock import Clock
+from lifechain.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; commits if the view returned normally, rolls back otherwise."""
+    factory = request.app.state.sessionmaker
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock (the wall clock in production, a manual clock in tests)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]

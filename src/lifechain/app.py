@@ -1,0 +1,102 @@
+"""The web application factory: `create_app(settings)` wires every domain's views onto one FastAPI app."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+
+from lifechain import __version__
+from lifechain.clock import Clock, SystemClock
+from lifechain.db import make_engine, make_sessionmaker
+from lifechain.errors import DomainError
+from lifechain.settings import Settings
+
+API = "/api/v1"
+# Every domain with HTTP routes; each exposes `router` in its views module.
+DOMAINS = ("auth", "geo", "timeline", "fleet", "hospitals", "dispatch", "volunteers", "planning")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the application for `settings`; nothing is opened until the app starts serving."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        yield
+        for hook in reversed(app.state.shutdown_hooks):
+            await hook(app)
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Lifechain",
+        version=__version__,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = make_engine(settings.sqlalchemy_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    _add_error_handlers(app)
+    app.include_router(_health_router(), prefix=API)
+    for name in DOMAINS:
+        views = importlib.import_module(f"lifechain.{name}.views")
+        if hasattr(views, "setup"):
+            views.setup(app)
+        app.include_router(views.router, prefix=API)
+    _mount_web(app, settings)
+    return app
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health")
+    def health(request: Request) -> dict[str, object]:
+        """Liveness and what this server has loaded."""
+        return {"status": "ok", "version": __version__, "demo_mode": request.app.state.settings.demo_mode}
+
+    return router
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        body: dict[str, object] = {"detail": exc.message, "code": exc.code}
+        if exc.detail:
+            body["context"] = exc.detail
+        return JSONResponse(status_code=exc.status_code, content=body)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": "invalid request", "errors": errors})
+
+
+def _mount_web(app: FastAPI, settings: Settings) -> None:
+    """Serve the built browser bundle (if present) at `/`, with client-side routes falling back to index.html."""
+    dist = settings.web_dist or Path(__file__).with_name("web_dist")
+    index = dist / "index.html"
+    if not index.is_file():
+        return
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def web(path: str) -> FileResponse:
+        target = (dist / path).resolve()
+        if path and target.is_file() and dist.resolve() in target.parents:
+            return FileResponse(target)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,52 @@
+"""The `lifechain` command. Each domain adds its commands in its own `cli.py` through `register(app)`."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lifechain.settings import Settings
+
+app = typer.Typer(name="lifechain", help="Lifechain: a city's chain of survival as one system.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+# Domains that contribute commands; each has a `cli.py` with `register(app)`.
+CLI_DOMAINS = ("geo", "server", "dispatch", "volunteers", "planning")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default $LIFECHAIN_DATA_DIR or ./var).")
+    ] = None,
+) -> None:
+    """Lifechain: 120 dispatch, first responders, hospital centres, quality and planning."""
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    ctx.obj = overrides
+
+
+def settings_from(ctx: typer.Context, **extra: Any) -> Settings:
+    """Build the typed settings from the environment plus the options given on the command line."""
+    overrides = dict(ctx.find_root().obj or {})
+    overrides.update({k: v for k, v in extra.items() if v is not None})
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _register_domains() -> None:
+    for name in CLI_DOMAINS:
+        module = importlib.import_module(f"lifechain.{name}.cli")
+        module.register(app)
+
+
+def main() -> None:
+    """Entry point of the `lifechain` command."""
+    _register_domains()
+    app()

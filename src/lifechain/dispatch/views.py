@@ -1,0 +1,5 @@
+"""HTTP routes of the dispatch domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["dispatch"])

@@ -1,0 +1,5 @@
+"""HTTP routes of the fleet domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["fleet"])

@@ -1,0 +1,5 @@
+"""HTTP routes of the hospitals domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["hospitals"])

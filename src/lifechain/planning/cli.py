@@ -1,0 +1,7 @@
+"""Commands of the planning domain."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this domain's commands to the `lifechain` command."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the planning domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["planning"])

@@ -1,0 +1,1 @@
+"""Running the server: `lifechain serve` and `lifechain db upgrade`."""

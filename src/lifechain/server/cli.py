@@ -1,0 +1,49 @@
+"""Commands that run the server and manage its database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lifechain import db
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and `db` to the `lifechain` command."""
+    from lifechain.cli import settings_from
+
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL fans events out).")] = 1,
+        demo: Annotated[bool, typer.Option("--demo", help="Demo mode: demo users and secret allowed.")] = False,
+    ) -> None:
+        """Start the HTTP server (migrates the database first)."""
+        import os
+
+        import uvicorn
+
+        settings = settings_from(ctx, demo_mode=True if demo else None)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db.upgrade(settings.sqlalchemy_url)
+        # Worker processes rebuild settings from the environment: hand them what the command line said.
+        os.environ["LIFECHAIN_DATA_DIR"] = str(settings.data_dir)
+        if settings.demo_mode:
+            os.environ["LIFECHAIN_DEMO_MODE"] = "1"
+        uvicorn.run("lifechain.server.asgi:app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+
+    db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+    @db_app.command("upgrade")
+    def upgrade(ctx: typer.Context) -> None:
+        """Apply every pending migration."""
+        settings = settings_from(ctx)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db.upgrade(settings.sqlalchemy_url)
+        typer.echo("database is up to date")
+
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,55 @@
+"""One typed `Settings` object, built once by the entry point and passed to `create_app(settings)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET = "lifechain-demo-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    """Everything the server and the command line need to know about their environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFECHAIN_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where cities, the SQLite database and uploads live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to SQLite in the data directory."
+    )
+    routing_engine: Literal["scipy", "ch"] = Field(default="ch", description="Travel-time engine, see docs/decisions.")
+    default_city: str = "helsinki"
+    demo_mode: bool = Field(default=False, description="Allows demo users and the built-in demo secret.")
+    secret_key: str = DEMO_SECRET
+    token_ttl_s: int = 12 * 3600
+    max_matrix_cells: int = 1_000_000
+    snap_max_distance_m: float = 1000.0
+    offroad_speed_mps: float = 1.4
+    gps_stale_after_s: float = 120.0
+    volunteer_heartbeat_timeout_s: float = 300.0
+    web_dist: Path | None = Field(default=None, description="Built browser bundle; defaults to the packaged one.")
+    cors_origins: list[str] = []
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if not self.demo_mode and self.secret_key == DEMO_SECRET:
+            raise ValueError(
+                "refusing to start with the built-in demo secret outside demo mode: "
+                "set LIFECHAIN_SECRET_KEY or run with LIFECHAIN_DEMO_MODE=1"
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, SQLite in the data directory unless one was given."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lifechain.db').resolve()}"
+
+    @property
+    def cities_dir(self) -> Path:
+        """Folder of compiled cities, one sub-folder per city."""
+        return self.data_dir / "cities"

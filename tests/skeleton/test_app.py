@@ -1,0 +1,44 @@
+"""The skeleton: settings, app factory, health, OpenAPI and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lifechain.app import create_app
+from lifechain.settings import Settings
+
+
+def test_health_and_openapi(settings: Settings) -> None:
+    """The app answers health and publishes its OpenAPI under /api/v1."""
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/api/v1/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        spec = client.get("/api/v1/openapi.json").json()
+        assert "/api/v1/health" in spec["paths"]
+
+
+def test_default_secret_refused_outside_demo(tmp_path: Path) -> None:
+    """Outside demo mode the built-in secret is refused, so a real deployment must set its own."""
+    with pytest.raises(ValueError, match="demo secret"):
+        Settings(data_dir=tmp_path)
+    assert Settings(data_dir=tmp_path, secret_key="x" * 32).secret_key == "x" * 32
+
+
+def test_data_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """LIFECHAIN_DATA_DIR chooses the data directory and the default SQLite file lives in it."""
+    monkeypatch.setenv("LIFECHAIN_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("LIFECHAIN_DEMO_MODE", "1")
+    s = Settings()
+    assert s.data_dir == tmp_path / "d"
+    assert s.sqlalchemy_url.endswith("/d/lifechain.db")
+
+
+def test_nothing_opens_a_database_at_import() -> None:
+    """Importing the app module creates no engine: settings are built, not imported."""
+    import lifechain.app as app_module
+
+    assert not hasattr(app_module, "engine")
