@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./var
 export LIFECHAIN_DATA_DIR ?= $(DATA_DIR)
+# Run the checkout's own sources even when the virtual environment is shared between git worktrees.
+export PYTHONPATH := $(CURDIR)/src
 WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' 2>/dev/null)
 
 .PHONY: run test lint typecheck pytest e2e bench install web city demo clean
