@@ -312,3 +312,10 @@ def test_earliest_free_uses_status_and_elapsed_time() -> None:
     assert [(e.unit_id, (e.free_at - NOW).total_seconds()) for e in est] == [(1, 400), (2, 900), (4, 1500)]
     als_only = earliest_free(units, now=NOW, incident=incident(1))
     assert [e.unit_id for e in als_only] == [2, 1]
+
+
+def test_policy_is_hashable_and_compares_by_value() -> None:
+    """Two equal policies hash alike (usable as cache keys); a changed rule makes them differ."""
+    assert hash(DispatchPolicy()) == hash(DispatchPolicy())
+    assert DispatchPolicy() != DispatchPolicy(gps_stale_after_s=60)
+    assert len({DispatchPolicy(), DispatchPolicy(), DispatchPolicy(max_eta_s=10)}) == 2

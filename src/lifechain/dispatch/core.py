@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -76,6 +76,12 @@ class DispatchPolicy:
         default_factory=lambda: dict(DEFAULT_PATHWAY_CAPABILITIES))
     pathway_precedence: tuple[str, ...] = DEFAULT_PATHWAY_PRECEDENCE
     expected_remaining_s: Mapping[UnitStatus, float] = field(default_factory=lambda: dict(DEFAULT_REMAINING_S))
+
+    def __hash__(self) -> int:
+        """Hashable despite its mapping fields, so a policy can key caches and scenario tables."""
+        return hash(tuple(
+            tuple(sorted(v.items())) if isinstance(v, Mapping) else v
+            for v in (getattr(self, f.name) for f in fields(self))))
 
     def profile_for(self, priority: int) -> Profile:
         """Routing profile for a call of `priority`: lights and sirens for the configured priorities."""
