@@ -134,7 +134,11 @@ def main() -> int:
         print(f"needs {MODEL}")
         return 1
     t0 = time.perf_counter()
-    router, engine = load_router()
+    try:
+        router, engine = load_router()
+    except ImportError as exc:
+        print(f"needs the geo routing engines (lifechain.geo.engines, lifechain.geo.jemss): {exc}")
+        return 1
     print(f"router: {engine}; built in {time.perf_counter() - t0:.1f} s")
     g = router._graph("drive")  # the snapped node coordinates, to place calls and units on roads
     nodes = np.column_stack([g.net.lat, g.net.lon])
