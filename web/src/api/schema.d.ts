@@ -4,6 +4,110 @@
  */
 
 export interface paths {
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Login
+         * @description Browser sign-in: sets an HttpOnly session cookie holding a signed token. Open to anyone.
+         */
+        post: operations["login_api_v1_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Browser sign-out: clears the session cookie. Open to anyone.
+         */
+        post: operations["logout_api_v1_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description The signed-in user. Any role.
+         */
+        get: operations["me_api_v1_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token
+         * @description OAuth2 password flow: exchange a username and password for a bearer token. Open to anyone.
+         */
+        post: operations["token_api_v1_auth_token_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Users
+         * @description Every user. Admin only.
+         */
+        get: operations["list_users_api_v1_auth_users_get"];
+        put?: never;
+        /**
+         * Create User
+         * @description Create a user. Admin only.
+         */
+        post: operations["create_user_api_v1_auth_users_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -24,10 +128,289 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incident Timeline
+         * @description Every time node of an incident, as recorded and as in force. Dispatcher, crew, hospital staff, analyst.
+         */
+        get: operations["incident_timeline_api_v1_incidents__incident_id__timeline_get"];
+        put?: never;
+        /**
+         * Record Node
+         * @description Record a time node by hand (e.g. at patient, first CPR). Dispatcher, crew, hospital staff.
+         */
+        post: operations["record_node_api_v1_incidents__incident_id__timeline_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/timeline/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct
+         * @description Correct an earlier time node with a reason; the original stays, superseded. Dispatcher, crew, hospital.
+         */
+        post: operations["correct_api_v1_incidents__incident_id__timeline_corrections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream
+         * @description Server-sent events of incidents, units and timeline; resume with `Last-Event-ID`. Dispatcher, analyst.
+         */
+        get: operations["stream_api_v1_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** Body_token_api_v1_auth_token_post */
+        Body_token_api_v1_auth_token_post: {
+            /** Client Id */
+            client_id?: string | null;
+            /**
+             * Client Secret
+             * Format: password
+             */
+            client_secret?: string | null;
+            /** Grant Type */
+            grant_type?: string | null;
+            /**
+             * Password
+             * Format: password
+             */
+            password: string;
+            /**
+             * Scope
+             * @default
+             */
+            scope: string;
+            /** Username */
+            username: string;
+        };
+        /**
+         * CorrectionIn
+         * @description A correction of an earlier event: the corrected time (and optionally kind and payload), with a reason.
+         */
+        CorrectionIn: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            kind?: components["schemas"]["EventKind"] | null;
+            /** Payload */
+            payload?: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /** @default console */
+            source: components["schemas"]["Source"];
+            /** Supersedes */
+            supersedes: number;
+        };
+        /**
+         * EventKind
+         * @description A time node. The value is the stable name stored in the database and used in exports.
+         * @enum {string}
+         */
+        EventKind: "psap_call" | "dispatch_notified" | "call_answered" | "location_confirmed" | "triage_answered" | "determinant_set" | "arrest_recognised" | "first_instructed_compression" | "unit_notified" | "unit_acknowledged" | "unit_en_route" | "unit_on_scene" | "at_patient" | "transfer_of_care" | "left_scene" | "at_destination" | "destination_transfer_of_care" | "unit_back_in_service" | "unit_reassigned" | "unit_cancelled" | "incident_cancelled" | "incident_closed" | "destination_chosen" | "hospital_prenotified" | "symptom_onset" | "arrest" | "first_cpr" | "first_defibrillation" | "rosc" | "first_medical_contact" | "prehospital_ecg" | "ecg_transmitted" | "attachment_added" | "responder_alerted" | "responder_accepted" | "responder_declined" | "responder_not_needed" | "responder_aed_collected" | "responder_arrived" | "responder_cpr_started" | "responder_aed_attached" | "responder_shock_delivered" | "responder_handed_over" | "responders_stood_down" | "note" | "correction";
+        /**
+         * EventOut
+         * @description A recorded time node.
+         */
+        EventOut: {
+            /** Actor */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Id */
+            id: number;
+            /** Incident Id */
+            incident_id: number | null;
+            kind: components["schemas"]["EventKind"];
+            /** Nemsis */
+            nemsis?: string | null;
+            /** Patient Id */
+            patient_id: number | null;
+            /** Payload */
+            payload: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string | null;
+            source: components["schemas"]["Source"];
+            /** Supersedes */
+            supersedes: number | null;
+            /** Unit Id */
+            unit_id: number | null;
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * LoginIn
+         * @description Browser sign-in with username and password.
+         */
+        LoginIn: {
+            /** Password */
+            password: string;
+            /** Username */
+            username: string;
+        };
+        /**
+         * NodeIn
+         * @description A time node recorded by hand (console, crew app, hospital).
+         */
+        NodeIn: {
+            /**
+             * At
+             * @description When it happened; defaults to now.
+             */
+            at?: string | null;
+            kind: components["schemas"]["EventKind"];
+            /** Patient Id */
+            patient_id?: number | null;
+            /** Payload */
+            payload?: {
+                [key: string]: unknown;
+            };
+            /** @default console */
+            source: components["schemas"]["Source"];
+            /** Unit Id */
+            unit_id?: number | null;
+        };
+        /**
+         * Role
+         * @description A user's role; every endpoint declares the roles it allows.
+         * @enum {string}
+         */
+        Role: "dispatcher" | "crew" | "hospital_staff" | "volunteer" | "trainer" | "analyst" | "admin";
+        /**
+         * Source
+         * @description Where an event came from.
+         * @enum {string}
+         */
+        Source: "console" | "crew_app" | "volunteer_app" | "hospital" | "gps" | "system" | "import" | "simulation";
+        /**
+         * TimelineOut
+         * @description An incident's timeline: everything recorded, and what is in force after corrections.
+         */
+        TimelineOut: {
+            /** Effective */
+            effective: components["schemas"]["EventOut"][];
+            /** Incident Id */
+            incident_id: number;
+            /** Recorded */
+            recorded: components["schemas"]["EventOut"][];
+        };
+        /**
+         * Token
+         * @description An OAuth2 bearer token.
+         */
+        Token: {
+            /** Access Token */
+            access_token: string;
+            /** Expires In */
+            expires_in: number;
+            /**
+             * Token Type
+             * @default bearer
+             */
+            token_type: string;
+        };
+        /**
+         * UserIn
+         * @description A new user, created by an administrator.
+         */
+        UserIn: {
+            /** Display Name */
+            display_name: string;
+            /** Hospital Id */
+            hospital_id?: number | null;
+            /** Password */
+            password: string;
+            /** Roles */
+            roles: components["schemas"]["Role"][];
+            /** Unit Id */
+            unit_id?: number | null;
+            /** Username */
+            username: string;
+            /** Volunteer Id */
+            volunteer_id?: number | null;
+        };
+        /**
+         * UserOut
+         * @description A user as the API shows it (never the password hash).
+         */
+        UserOut: {
+            /** Display Name */
+            display_name: string;
+            /** Hospital Id */
+            hospital_id?: number | null;
+            /** Id */
+            id: number;
+            /** Roles */
+            roles: components["schemas"]["Role"][];
+            /** Unit Id */
+            unit_id?: number | null;
+            /** Username */
+            username: string;
+            /** Volunteer Id */
+            volunteer_id?: number | null;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -36,6 +419,163 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    login_api_v1_auth_login_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    logout_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    me_api_v1_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+        };
+    };
+    token_api_v1_auth_token_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["Body_token_api_v1_auth_token_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_users_api_v1_auth_users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"][];
+                };
+            };
+        };
+    };
+    create_user_api_v1_auth_users_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     health_api_v1_health_get: {
         parameters: {
             query?: never;
@@ -54,6 +594,141 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    incident_timeline_api_v1_incidents__incident_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_node_api_v1_incidents__incident_id__timeline_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    correct_api_v1_incidents__incident_id__timeline_corrections_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CorrectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_api_v1_stream_get: {
+        parameters: {
+            query?: {
+                /** @description Resume after this event id. */
+                since?: number | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,5 +1,6 @@
-// The live stream (/api/v1/stream, server-sent events): EventSource reconnects by itself and sends Last-Event-ID,
-// so the server replays what we missed; we also refetch on reconnect so nothing is stale after a long outage.
+// The live stream (/api/v1/stream, server-sent events). Event names are the server's domain event kinds, so the
+// stream is read with fetch and parsed here (EventSource only delivers names it was told in advance). On a drop
+// we show it, reconnect with `since=<last id>` (the server replays what we missed) and refetch (catch-up).
 import { useEffect, useRef, useState } from 'react';
 import { API } from '../api/client';
 
@@ -9,61 +10,84 @@ export interface StreamEvent {
   id?: string;
 }
 
-const NAMED = [
-  'incident', 'incident_created', 'incident_updated', 'incident.updated', 'incident.created', 'unit', 'unit_status',
-  'unit.status', 'unit_updated', 'unit.updated', 'unit_position', 'unit.position', 'timeline', 'timeline_event',
-  'timeline.event', 'responder', 'responder_updated', 'alert', 'volunteer', 'volunteers', 'hospital', 'hospital.updated',
-  'assignment', 'dispatch', 'ping', 'heartbeat',
-];
+/** Parse complete SSE blocks from `buffer`; returns the events and the unparsed rest. */
+export function parseSse(buffer: string): { events: StreamEvent[]; rest: string } {
+  const events: StreamEvent[] = [];
+  const blocks = buffer.replace(/\r\n/g, '\n').split('\n\n');
+  const rest = blocks.pop() ?? '';
+  for (const block of blocks) {
+    let type = 'message';
+    let id: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (!line || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') type = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
+    }
+    if (!data.length && type === 'message') continue;
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(data.join('\n'));
+    } catch {
+      parsed = { raw: data.join('\n') };
+    }
+    events.push({ type, data: parsed, id });
+  }
+  return { events, rest };
+}
 
 export function useStream(onEvent: (e: StreamEvent) => void, onReconnect: () => void, path = `${API}/stream`) {
   const [connected, setConnected] = useState<boolean | null>(null);
   const handlers = useRef({ onEvent, onReconnect });
   handlers.current = { onEvent, onReconnect };
   useEffect(() => {
-    let es: EventSource | null = null;
+    const abort = new AbortController();
+    let lastId: string | undefined;
     let wasDown = false;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    let closed = false;
-    const handle = (ev: MessageEvent) => {
-      let data: Record<string, unknown> = {};
-      try {
-        data = JSON.parse(ev.data);
-      } catch {
-        data = { raw: ev.data };
-      }
-      handlers.current.onEvent({ type: ev.type === 'message' ? String(data.type ?? data.kind ?? 'message') : ev.type, data, id: ev.lastEventId });
-    };
-    const open = () => {
-      es = new EventSource(path, { withCredentials: true });
-      es.onopen = () => {
-        setConnected(true);
-        if (wasDown) handlers.current.onReconnect();
-        wasDown = false;
-      };
-      es.onerror = () => {
-        setConnected(false);
-        wasDown = true;
-        // A closed EventSource (e.g. HTTP error) does not retry by itself: reopen it.
-        if (es && es.readyState === EventSource.CLOSED && !closed) {
-          es.close();
-          retry = setTimeout(open, 2000);
+    const loop = async () => {
+      let delay = 500;
+      while (!abort.signal.aborted) {
+        try {
+          const url = lastId ? `${path}?since=${encodeURIComponent(lastId)}` : path;
+          const resp = await fetch(url, { credentials: 'same-origin', signal: abort.signal, headers: { Accept: 'text/event-stream' } });
+          if (!resp.ok || !resp.body) throw new Error(`stream ${resp.status}`);
+          setConnected(true);
+          delay = 500;
+          if (wasDown) handlers.current.onReconnect();
+          wasDown = false;
+          const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = '';
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            const { events, rest } = parseSse(buffer + value);
+            buffer = rest;
+            for (const ev of events) {
+              if (ev.id) lastId = ev.id;
+              handlers.current.onEvent(ev);
+            }
+          }
+          throw new Error('stream ended');
+        } catch {
+          if (abort.signal.aborted) return;
+          setConnected(false);
+          wasDown = true;
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 5000);
         }
-      };
-      es.onmessage = handle;
-      for (const name of NAMED) es.addEventListener(name, handle as EventListener);
+      }
     };
-    open();
-    return () => {
-      closed = true;
-      clearTimeout(retry);
-      es?.close();
-    };
+    void loop();
+    return () => abort.abort();
   }, [path]);
   return connected;
 }
 
-/** Seconds since an ISO time, ticking every second. */
+/** The current time in ms, ticking every `periodMs`. */
 export function useNow(periodMs = 1000): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -73,7 +97,18 @@ export function useNow(periodMs = 1000): number {
   return now;
 }
 
+/** Polls `fn` every `ms` (the volunteer and crew apps have no stream access). */
+export function usePoll(fn: () => void, ms: number) {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    const id = setInterval(() => ref.current(), ms);
+    return () => clearInterval(id);
+  }, [ms]);
+}
+
 export function fmtDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '–';
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);

@@ -218,7 +218,7 @@ export const cancelIncident = (incidentId: number, reason: string) =>
   post<Raw>(`${API}/incidents/${incidentId}/cancel`, { reason });
 
 export async function getTimeline(incidentId: number): Promise<TimelineItem[]> {
-  return list(await get(`${API}/incidents/${incidentId}/timeline`), 'events').map((e) => ({
+  return list(await get(`${API}/incidents/${incidentId}/timeline`), 'effective', 'events').map((e) => ({
     id: e.id as number | undefined,
     kind: String(e.kind),
     at: String(e.at),

@@ -2,7 +2,7 @@
 // destination hospital and the pre-hospital ECG attached to the incident.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { API, get, post } from '../api/client';
-import { useStream } from '../app/stream';
+import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { latLon, toIncident, type Incident } from '../dispatch/api';
 import { routeCoords } from '../geo/api';
@@ -36,7 +36,7 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
     void refresh();
     listHospitals().then(setHospitals).catch(() => undefined);
   }, [refresh]);
-  useStream(() => void refresh(), () => void refresh());
+  usePoll(() => void refresh(), 2000);
 
   useEffect(() => {
     if (!unit?.incidentId) {

@@ -2,7 +2,7 @@
 // arrived / CPR / AED / shock, stand-down. It shows the place and the nature of the call only: no caller number,
 // no patient name, no medical details (the privacy rule of the volunteer issue).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { useStream } from '../app/stream';
+import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
@@ -39,12 +39,8 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       if (id !== undefined) navigator.geolocation?.clearWatch(id);
     };
   }, [refresh]);
-  useStream(() => void refresh(), () => void refresh());
-  // The stream may not reach a phone in a pocket: poll as a fallback.
-  useEffect(() => {
-    const id = setInterval(() => void refresh(), 5000);
-    return () => clearInterval(id);
-  }, [refresh]);
+  // The live stream is the dispatchers'; a phone polls its own alerts.
+  usePoll(() => void refresh(), 2000);
 
   const active = alerts.find((a) => !a.standDown && !/declin|done|closed/.test(a.status)) ?? alerts.find((a) => a.standDown);
   useEffect(() => {
