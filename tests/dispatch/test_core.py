@@ -13,6 +13,7 @@ import pytest
 from lifechain.dispatch.core import (
     DispatchPolicy,
     IncidentState,
+    divert_refusal,
     earliest_free,
     queue_order,
     recommend_hospital,
@@ -319,3 +320,15 @@ def test_policy_is_hashable_and_compares_by_value() -> None:
     assert hash(DispatchPolicy()) == hash(DispatchPolicy())
     assert DispatchPolicy() != DispatchPolicy(gps_stale_after_s=60)
     assert len({DispatchPolicy(), DispatchPolicy(), DispatchPolicy(max_eta_s=10)}) == 2
+
+
+def test_divert_refusal_explains_each_rule() -> None:
+    """Diverting is refused, in words, for the same call, a unit on scene, the wrong type, or a table miss."""
+    p1 = incident(1)
+    ok = unit(1, 2, status=S.EN_ROUTE, incident_id=11, incident_priority=3)
+    assert divert_refusal(ok, p1) is None
+    assert "already on incident" in str(divert_refusal(replace(ok, incident_id=100), p1))
+    assert "on_scene" in str(divert_refusal(replace(ok, status=S.ON_SCENE), p1))
+    assert "needs ALS" in str(divert_refusal(replace(ok, type=UnitType.BLS), p1))
+    assert "redispatch table" in str(divert_refusal(replace(ok, incident_priority=1), p1))
+    assert "redispatch table" in str(divert_refusal(ok, incident(2)))
