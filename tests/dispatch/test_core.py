@@ -332,3 +332,23 @@ def test_divert_refusal_explains_each_rule() -> None:
     assert "needs ALS" in str(divert_refusal(replace(ok, type=UnitType.BLS), p1))
     assert "redispatch table" in str(divert_refusal(replace(ok, incident_priority=1), p1))
     assert "redispatch table" in str(divert_refusal(ok, incident(2)))
+
+
+def test_recommendation_does_not_depend_on_input_order() -> None:
+    """Shuffling units and hospitals changes nothing: every ordering is by explicit keys."""
+    import random
+
+    units = [unit(i, km, type=UnitType.BLS if i % 3 == 0 else UnitType.ALS,
+                  status=[S.AVAILABLE_AT_STATION, S.EN_ROUTE, S.AVAILABLE_RETURNING, S.OUT_OF_SERVICE][i % 4],
+                  fix_km=km / 2, fix_age_s=200 if i % 5 == 0 else 20, incident_id=50 + i, incident_priority=2 + i % 3)
+             for i, km in enumerate([3.0, 1.0, 3.0, 2.0, 5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 1.5, 2.5])]
+    hs = [hospital(i, km, PCI if i % 2 else ED) for i, km in enumerate([2.0, 3.0, 2.0, 5.0, 3.0])]
+    call = incident(1, frozenset({"chest_pain_stemi"}))
+    ref = recommend_units(call, units, FakeRouter(), now=NOW)
+    ref_h = recommend_hospital(call, hs, FakeRouter(), now=NOW)
+    rng = random.Random(7)
+    for _ in range(10):
+        rng.shuffle(units)
+        rng.shuffle(hs)
+        assert recommend_units(call, units, FakeRouter(), now=NOW) == ref
+        assert recommend_hospital(call, hs, FakeRouter(), now=NOW) == ref_h
