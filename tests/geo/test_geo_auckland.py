@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
+from tests.conftest import shared_data
 
-from conftest import shared_data
 from lifechain.geo.core import LatLon
 from lifechain.geo.flows import import_city
 from lifechain.geo.repo import CityStore
