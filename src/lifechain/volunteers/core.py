@@ -105,7 +105,7 @@ class AlertPolicy:
     """How one city alerts its first responders: speeds, time budget, phases, cap and exclusions."""
 
     walking_speed_mps: float = 1.8
-    network_walk_speed_mps: float = 1.4
+    network_walk_speed_mps: float = 1.8
     set_off_delay_s: float = 105.0
     target_s: float = 240.0
     first_phase_size: int = 9
