@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
+
+from lifechain.errors import Invalid
 
 
 class Role(StrEnum):
@@ -26,3 +30,37 @@ ROLE_LABELS: dict[Role, dict[str, str]] = {
     Role.ANALYST: {"en": "Analyst", "zh-CN": "分析员"},
     Role.ADMIN: {"en": "Administrator", "zh-CN": "管理员"},
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user acting on a request: who they are, their roles and what they are bound to."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    unit_id: int | None = None
+    hospital_id: int | None = None
+    volunteer_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How this user is named on the timeline."""
+        return f"user:{self.username}"
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        """Whether the user holds at least one of `roles` (an administrator holds them all)."""
+        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
+
+
+def check_bindings(roles: Iterable[Role], *, unit_id: int | None, hospital_id: int | None,
+                   volunteer_id: int | None) -> None:
+    """Crew is bound to a unit, hospital staff to a hospital, a volunteer to a volunteer record; raises `Invalid`."""
+    roles = set(roles)
+    if Role.CREW in roles and unit_id is None:
+        raise Invalid("a crew user must be bound to a unit (unit_id)", field="unit_id")
+    if Role.HOSPITAL_STAFF in roles and hospital_id is None:
+        raise Invalid("a hospital staff user must be bound to a hospital (hospital_id)", field="hospital_id")
+    if Role.VOLUNTEER in roles and volunteer_id is None:
+        raise Invalid("a volunteer user must be bound to a volunteer record (volunteer_id)", field="volunteer_id")
