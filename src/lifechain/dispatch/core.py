@@ -169,13 +169,28 @@ def _exclusion(unit: UnitState, incident: IncidentState, policy: DispatchPolicy)
     return None
 
 
+def divert_refusal(unit: UnitState, incident: IncidentState, policy: DispatchPolicy = DEFAULT_POLICY) -> str | None:
+    """Why a busy `unit` may not be diverted from its call to `incident` (in words), or None when it may.
+
+    The redispatch table decides on (current priority, new priority); the unit must be dispatched or en route
+    (by default) and of a type the new call accepts. The call it leaves goes back to the queue (the flow's job).
+    """
+    if unit.incident_id == incident.id:
+        return f"unit {unit.call_sign} is already on incident {incident.id}"
+    if unit.status not in policy.redispatch_statuses:
+        allowed = ", ".join(sorted(policy.redispatch_statuses))
+        return f"unit {unit.call_sign} is {unit.status}; only {allowed} units may be diverted"
+    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
+        return f"unit {unit.call_sign} is {unit.type}; a priority {incident.priority} call needs ALS"
+    if not policy.may_divert(unit.incident_priority, incident.priority):
+        return (f"the redispatch table does not let a priority {unit.incident_priority} call give up its unit to a "
+                f"priority {incident.priority} call")
+    return None
+
+
 def _divertible(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> bool:
     """True when a busy unit may be diverted from its current call to `incident`."""
-    if unit.status not in policy.redispatch_statuses or unit.incident_id == incident.id:
-        return False
-    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
-        return False
-    return policy.may_divert(unit.incident_priority, incident.priority)
+    return divert_refusal(unit, incident, policy) is None
 
 
 def _candidate(unit: UnitState, eta: float | None, reason: CandidateReason | None, origin: LatLon | None,
