@@ -193,6 +193,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Cities
+         * @description Every imported city: bbox, centre, node and arc counts, profiles.
+         */
+        get: operations["list_cities_api_v1_cities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * City Info
+         * @description One city's manifest.
+         */
+        get: operations["city_info_api_v1_cities__city__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/isochrone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Isochrone
+         * @description The area reachable from `at` within `seconds`, as a GeoJSON Feature.
+         */
+        get: operations["isochrone_api_v1_cities__city__isochrone_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/matrix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Matrix
+         * @description Seconds from every origin to every destination (`null` where unreachable).
+         */
+        post: operations["matrix_api_v1_cities__city__matrix_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/places": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Places
+         * @description Address search over named streets and places (and stations, hospitals, AEDs).
+         */
+        get: operations["places_api_v1_cities__city__places_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/roads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Roads
+         * @description The road (or path) network as GeoJSON, one feature per road class, simplified for `zoom`.
+         */
+        get: operations["roads_api_v1_cities__city__roads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/route": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Route
+         * @description Fastest route: seconds, metres and the geometry as a GeoJSON LineString (422 "unreachable" if none).
+         */
+        get: operations["route_api_v1_cities__city__route_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -800,6 +940,34 @@ export interface components {
             unit_id?: number | null;
         };
         /**
+         * CityInfo
+         * @description An imported city's manifest.
+         */
+        CityInfo: {
+            /** Bbox */
+            bbox: number[];
+            /** Centre */
+            centre: number[];
+            /** Imported At */
+            imported_at: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Networks */
+            networks: {
+                [key: string]: components["schemas"]["NetworkInfo"];
+            };
+            /** Places */
+            places: {
+                [key: string]: number;
+            };
+            /** Source */
+            source: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * CorrectionIn
          * @description A correction of an earlier event: the corrected time (and optionally kind and payload), with a reason.
          */
@@ -974,6 +1142,45 @@ export interface components {
             username: string;
         };
         /**
+         * MatrixIn
+         * @description A many-to-many travel-time question.
+         */
+        MatrixIn: {
+            /**
+             * Crs
+             * @default wgs84
+             */
+            crs: string;
+            /** Destinations */
+            destinations: components["schemas"]["lifechain__geo__schemas__Point"][];
+            /** Engine */
+            engine?: string | null;
+            /**
+             * Mode
+             * @default drive
+             */
+            mode: string;
+            /** Origins */
+            origins: components["schemas"]["lifechain__geo__schemas__Point"][];
+            /**
+             * Profile
+             * @default emergency
+             */
+            profile: string;
+        };
+        /**
+         * MatrixOut
+         * @description Seconds from each origin (row) to each destination (column); `null` where unreachable.
+         */
+        MatrixOut: {
+            /** Mode */
+            mode: string;
+            /** Profile */
+            profile: string;
+            /** Seconds */
+            seconds: (number | null)[][];
+        };
+        /**
          * MeasuresOut
          * @description First-response measures computed from the timeline.
          */
@@ -1011,7 +1218,7 @@ export interface components {
             eta_s: number;
             /** Incident Id */
             incident_id: number;
-            location: components["schemas"]["Point"];
+            location: components["schemas"]["Point-Output"];
             /** Nature */
             nature: string;
             /** Nature Label */
@@ -1024,6 +1231,24 @@ export interface components {
              */
             route: number[][];
             state: components["schemas"]["AlertState"];
+        };
+        /**
+         * NetworkInfo
+         * @description One network of a city: what was kept and what the import dropped.
+         */
+        NetworkInfo: {
+            /** Arcs */
+            arcs: number;
+            /** Components */
+            components: number;
+            /** Dropped Arcs */
+            dropped_arcs: number;
+            /** Dropped Nodes */
+            dropped_nodes: number;
+            /** Nodes */
+            nodes: number;
+            /** Profiles */
+            profiles: string[];
         };
         /**
          * NodeIn
@@ -1048,10 +1273,24 @@ export interface components {
             unit_id?: number | null;
         };
         /**
+         * PlacesOut
+         * @description Places whose name matches the query.
+         */
+        PlacesOut: {
+            /** City */
+            city: string;
+            /** Query */
+            query: string;
+            /** Results */
+            results: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
          * Point
          * @description A WGS-84 position.
          */
-        Point: {
+        "Point-Output": {
             /** Lat */
             lat: number;
             /** Lon */
@@ -1202,6 +1441,24 @@ export interface components {
          */
         Role: "dispatcher" | "crew" | "hospital_staff" | "volunteer" | "trainer" | "analyst" | "admin";
         /**
+         * RouteOut
+         * @description A fastest route: seconds, metres and a GeoJSON LineString ([lon, lat] pairs).
+         */
+        RouteOut: {
+            /** Geometry */
+            geometry: {
+                [key: string]: unknown;
+            };
+            /** Meters */
+            meters: number;
+            /** Mode */
+            mode: string;
+            /** Profile */
+            profile: string;
+            /** Seconds */
+            seconds: number;
+        };
+        /**
          * Source
          * @description Where an event came from.
          * @enum {string}
@@ -1348,9 +1605,29 @@ export interface components {
             name: string;
             /** On Duty */
             on_duty: boolean;
-            position: components["schemas"]["Point"] | null;
+            position: components["schemas"]["Point-Output"] | null;
             /** Qualifications */
             qualifications: components["schemas"]["QualificationOut"][];
+        };
+        /**
+         * Point
+         * @description A position in degrees (WGS-84 unless the request says `crs=gcj02`).
+         */
+        lifechain__geo__schemas__Point: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * Point
+         * @description A WGS-84 position.
+         */
+        lifechain__volunteers__schemas__Point: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
         };
     };
     responses: never;
@@ -1667,6 +1944,244 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_cities_api_v1_cities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CityInfo"][];
+                };
+            };
+        };
+    };
+    city_info_api_v1_cities__city__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CityInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    isochrone_api_v1_cities__city__isochrone_get: {
+        parameters: {
+            query: {
+                /** @description lat,lon */
+                at: string;
+                seconds: number;
+                mode?: string;
+                profile?: string;
+                crs?: string;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    matrix_api_v1_cities__city__matrix_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MatrixIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MatrixOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    places_api_v1_cities__city__places_get: {
+        parameters: {
+            query?: {
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlacesOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    roads_api_v1_cities__city__roads_get: {
+        parameters: {
+            query?: {
+                zoom?: number;
+                mode?: string;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    route_api_v1_cities__city__route_get: {
+        parameters: {
+            query: {
+                /** @description lat,lon */
+                from: string;
+                /** @description lat,lon */
+                to: string;
+                mode?: string;
+                profile?: string;
+                /** @description wgs84 or gcj02 (input coordinates) */
+                crs?: string;
+                /** @description ch or scipy (default from settings) */
+                engine?: string | null;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteOut"];
                 };
             };
             /** @description Validation Error */
@@ -2299,7 +2814,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Point"];
+                "application/json": components["schemas"]["lifechain__volunteers__schemas__Point"];
             };
         };
         responses: {
