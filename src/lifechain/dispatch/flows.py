@@ -97,11 +97,13 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def _save(session: Session, incident: Incident, now: datetime) -> None:
+    incident_id = incident.id  # read before a failed flush expires it
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(f"incident {incident.id} was changed by someone else at the same time; reload and retry",
-                       incident_id=incident.id) from exc
+        session.rollback()
+        raise Conflict(f"incident {incident_id} was changed by someone else at the same time; reload and retry",
+                       incident_id=incident_id) from exc
     events.publish(session, "incident.updated", incident_payload(incident), at=now)
 
 

@@ -63,3 +63,9 @@ def active_assignment_of_unit(*, session: Session, unit_id: int) -> Assignment |
     """The unit's current assignment, or None."""
     q = select(Assignment).where(Assignment.unit_id == unit_id, Assignment.ended_at.is_(None))
     return session.scalars(q.order_by(Assignment.id.desc())).first()
+
+
+def bound_for(*, session: Session, hospital_id: int) -> list[Incident]:
+    """Open incidents whose destination is this hospital, oldest first."""
+    q = select(Incident).where(Incident.destination_hospital_id == hospital_id, Incident.status.in_(OPEN_STATUSES))
+    return list(session.scalars(q.order_by(Incident.received_at, Incident.id)))

@@ -30,11 +30,13 @@ def _iso(at: datetime | None) -> str | None:
 
 def save_unit(*, session: Session, unit: Unit, now: datetime) -> None:
     """Write the unit now, refusing with `Conflict` if someone else changed it since it was read; then announce it."""
+    call_sign, unit_id = unit.call_sign, unit.id  # read before a failed flush expires them
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(f"unit {unit.call_sign} was changed by someone else at the same time; reload and retry",
-                       unit_id=unit.id) from exc
+        session.rollback()
+        raise Conflict(f"unit {call_sign} was changed by someone else at the same time; reload and retry",
+                       unit_id=unit_id) from exc
     events.publish(session, "unit.updated", unit_payload(unit), at=now)
 
 

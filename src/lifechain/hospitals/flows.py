@@ -47,9 +47,11 @@ def set_diversion(*, session: Session, hospital_id: int, until: datetime | None,
         if not reason:
             raise Invalid("a diversion needs a reason", field="reason")
     h.diverted_until, h.diversion_reason = until, (reason if until is not None else None)
+    name = h.name
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict(f"hospital {h.name} was changed at the same time; reload and retry") from exc
+        session.rollback()
+        raise Conflict(f"hospital {name} was changed at the same time; reload and retry") from exc
     events.publish(session, "hospital.updated", hospital_payload(h), at=now)
     return h

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import select
 
 from lifechain.api import ClockDep, SessionDep
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
-from lifechain.dispatch.repo import OPEN_STATUSES
+from lifechain.dispatch import repo as dispatch_repo
 from lifechain.dispatch.schemas import IncidentOut
-from lifechain.dispatch.tables import Incident
 from lifechain.errors import Forbidden
 from lifechain.geo.core import LatLon
 from lifechain.hospitals import flows, repo
@@ -69,5 +67,4 @@ def incoming(hospital_id: int, session: SessionDep, user: Staff) -> list[Inciden
     """Open incidents bound for this hospital. The hospital's own staff, dispatcher."""
     _own(user, hospital_id)
     repo.get(session=session, hospital_id=hospital_id)
-    q = select(Incident).where(Incident.destination_hospital_id == hospital_id, Incident.status.in_(OPEN_STATUSES))
-    return [IncidentOut.of(i) for i in session.scalars(q.order_by(Incident.received_at))]
+    return [IncidentOut.of(i) for i in dispatch_repo.bound_for(session=session, hospital_id=hospital_id)]
