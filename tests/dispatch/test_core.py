@@ -13,6 +13,7 @@ import pytest
 from lifechain.dispatch.core import (
     DispatchPolicy,
     IncidentState,
+    divert_refusal,
     earliest_free,
     queue_order,
     recommend_hospital,
@@ -312,3 +313,42 @@ def test_earliest_free_uses_status_and_elapsed_time() -> None:
     assert [(e.unit_id, (e.free_at - NOW).total_seconds()) for e in est] == [(1, 400), (2, 900), (4, 1500)]
     als_only = earliest_free(units, now=NOW, incident=incident(1))
     assert [e.unit_id for e in als_only] == [2, 1]
+
+
+def test_policy_is_hashable_and_compares_by_value() -> None:
+    """Two equal policies hash alike (usable as cache keys); a changed rule makes them differ."""
+    assert hash(DispatchPolicy()) == hash(DispatchPolicy())
+    assert DispatchPolicy() != DispatchPolicy(gps_stale_after_s=60)
+    assert len({DispatchPolicy(), DispatchPolicy(), DispatchPolicy(max_eta_s=10)}) == 2
+
+
+def test_divert_refusal_explains_each_rule() -> None:
+    """Diverting is refused, in words, for the same call, a unit on scene, the wrong type, or a table miss."""
+    p1 = incident(1)
+    ok = unit(1, 2, status=S.EN_ROUTE, incident_id=11, incident_priority=3)
+    assert divert_refusal(ok, p1) is None
+    assert "already on incident" in str(divert_refusal(replace(ok, incident_id=100), p1))
+    assert "on_scene" in str(divert_refusal(replace(ok, status=S.ON_SCENE), p1))
+    assert "needs ALS" in str(divert_refusal(replace(ok, type=UnitType.BLS), p1))
+    assert "redispatch table" in str(divert_refusal(replace(ok, incident_priority=1), p1))
+    assert "redispatch table" in str(divert_refusal(ok, incident(2)))
+
+
+def test_recommendation_does_not_depend_on_input_order() -> None:
+    """Shuffling units and hospitals changes nothing: every ordering is by explicit keys."""
+    import random
+
+    units = [unit(i, km, type=UnitType.BLS if i % 3 == 0 else UnitType.ALS,
+                  status=[S.AVAILABLE_AT_STATION, S.EN_ROUTE, S.AVAILABLE_RETURNING, S.OUT_OF_SERVICE][i % 4],
+                  fix_km=km / 2, fix_age_s=200 if i % 5 == 0 else 20, incident_id=50 + i, incident_priority=2 + i % 3)
+             for i, km in enumerate([3.0, 1.0, 3.0, 2.0, 5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 1.5, 2.5])]
+    hs = [hospital(i, km, PCI if i % 2 else ED) for i, km in enumerate([2.0, 3.0, 2.0, 5.0, 3.0])]
+    call = incident(1, frozenset({"chest_pain_stemi"}))
+    ref = recommend_units(call, units, FakeRouter(), now=NOW)
+    ref_h = recommend_hospital(call, hs, FakeRouter(), now=NOW)
+    rng = random.Random(7)
+    for _ in range(10):
+        rng.shuffle(units)
+        rng.shuffle(hs)
+        assert recommend_units(call, units, FakeRouter(), now=NOW) == ref
+        assert recommend_hospital(call, hs, FakeRouter(), now=NOW) == ref_h

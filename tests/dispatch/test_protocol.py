@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifechain.dispatch import protocol as protocol_module
 from lifechain.dispatch.protocol import (
@@ -202,3 +204,26 @@ def test_protocol_module_is_pure() -> None:
     source = Path(protocol_module.__file__).read_text()
     for forbidden in ("sqlalchemy", "fastapi", "starlette", "httpx", "lifechain.db", "datetime.now", "time.time"):
         assert forbidden not in source
+
+
+def _answer_strategy(complaint: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Random valid (possibly partial) answers to a card's questions."""
+    parts = {}
+    for q in default_protocol().questions(complaint).values():
+        if q.kind == "choice":
+            parts[q.id] = st.sampled_from([a.id for a in q.answers])
+        else:
+            parts[q.id] = st.floats(min_value=q.min or 0, max_value=q.max or 1e6, allow_nan=False)
+    return st.fixed_dictionaries({}, optional=parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), complaint=st.sampled_from(sorted(REQUIRED_CARDS)))
+def test_any_answers_give_a_valid_determinant_and_arrest_always_wins(data: st.DataObject, complaint: str) -> None:
+    """Whatever valid answers a card gets, triage gives a determinant; with arrest answers it is always an arrest."""
+    answers = data.draw(_answer_strategy(complaint))
+    d = triage(default_protocol(), complaint, answers)
+    assert 1 <= d.priority <= 4 and d.response_plan.units
+    assert set(d.pathways) <= set(PATHWAYS)
+    arrest = triage(default_protocol(), complaint, {**answers, **ARREST})
+    assert arrest.suspected_arrest and arrest.priority == 1 and arrest.tcpr_prompts

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal
 
+import numpy as np
+
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
-from lifechain.geo.core import LatLon, Profile, Router, haversine_m
+from lifechain.geo.core import LatLon, Profile, Router
 from lifechain.hospitals.core import Capability, HospitalState
 
+EARTH_RADIUS_M = 6_371_008.8
 ExclusionReason = Literal["busy", "wrong_type", "out_of_service", "unreachable"]
 CandidateReason = Literal["busy", "wrong_type", "out_of_service", "stale_gps_used_station", "unreachable"]
 
@@ -73,6 +76,12 @@ class DispatchPolicy:
         default_factory=lambda: dict(DEFAULT_PATHWAY_CAPABILITIES))
     pathway_precedence: tuple[str, ...] = DEFAULT_PATHWAY_PRECEDENCE
     expected_remaining_s: Mapping[UnitStatus, float] = field(default_factory=lambda: dict(DEFAULT_REMAINING_S))
+
+    def __hash__(self) -> int:
+        """Hashable despite its mapping fields, so a policy can key caches and scenario tables."""
+        return hash(tuple(
+            tuple(sorted(v.items())) if isinstance(v, Mapping) else v
+            for v in (getattr(self, f.name) for f in fields(self))))
 
     def profile_for(self, priority: int) -> Profile:
         """Routing profile for a call of `priority`: lights and sirens for the configured priorities."""
@@ -160,20 +169,34 @@ def _exclusion(unit: UnitState, incident: IncidentState, policy: DispatchPolicy)
     return None
 
 
+def divert_refusal(unit: UnitState, incident: IncidentState, policy: DispatchPolicy = DEFAULT_POLICY) -> str | None:
+    """Why a busy `unit` may not be diverted from its call to `incident` (in words), or None when it may.
+
+    The redispatch table decides on (current priority, new priority); the unit must be dispatched or en route
+    (by default) and of a type the new call accepts. The call it leaves goes back to the queue (the flow's job).
+    """
+    if unit.incident_id == incident.id:
+        return f"unit {unit.call_sign} is already on incident {incident.id}"
+    if unit.status not in policy.redispatch_statuses:
+        allowed = ", ".join(sorted(policy.redispatch_statuses))
+        return f"unit {unit.call_sign} is {unit.status}; only {allowed} units may be diverted"
+    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
+        return f"unit {unit.call_sign} is {unit.type}; a priority {incident.priority} call needs ALS"
+    if not policy.may_divert(unit.incident_priority, incident.priority):
+        return (f"the redispatch table does not let a priority {unit.incident_priority} call give up its unit to a "
+                f"priority {incident.priority} call")
+    return None
+
+
 def _divertible(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> bool:
     """True when a busy unit may be diverted from its current call to `incident`."""
-    if unit.status not in policy.redispatch_statuses or unit.incident_id == incident.id:
-        return False
-    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
-        return False
-    return policy.may_divert(unit.incident_priority, incident.priority)
+    return divert_refusal(unit, incident, policy) is None
 
 
 def _candidate(unit: UnitState, eta: float | None, reason: CandidateReason | None, origin: LatLon | None,
-               incident: IncidentState) -> Candidate:
-    eligible = reason in (None, "stale_gps_used_station")
-    dist = None if origin is None else haversine_m(origin, incident.location)
-    return Candidate(unit.id, unit.call_sign, unit.type, unit.status, eta, reason, eligible, dist, origin,
+               distance_m: float | None) -> Candidate:
+    eligible = reason is None or reason == "stale_gps_used_station"
+    return Candidate(unit.id, unit.call_sign, unit.type, unit.status, eta, reason, eligible, distance_m, origin,
                      unit.incident_id, unit.incident_priority)
 
 
@@ -183,8 +206,33 @@ def recommend_units(incident: IncidentState, units: Sequence[UnitState], router:
 
     Eligible units sort by (ETA, unit id); excluded units follow by (reason, unit id). Busy units that the
     redispatch table allows to divert are listed apart, by (ETA, unit id), with the call they would leave.
+    Distances are straight-line metres from where the unit is routed from.
     """
-    routed: list[tuple[UnitState, LatLon, bool, bool]] = []  # unit, origin, stale, is_redispatch
+    routed, excluded = _classify(incident, units, now, policy)
+    profile = policy.profile_for(incident.priority)
+    origins = [r[1] for r in routed]
+    etas = _times(router, origins, incident.location, profile, policy.max_eta_s)
+    dists = _distances_m(origins, incident.location)
+    ranked: list[Candidate] = []
+    diversions: list[Candidate] = []
+    for (unit, origin, stale, divert), eta, dist in zip(routed, etas, dists, strict=True):
+        if divert:
+            if math.isfinite(eta):
+                diversions.append(_candidate(unit, eta, "busy", origin, dist))
+        elif not math.isfinite(eta):
+            excluded.append(_candidate(unit, None, "unreachable", origin, dist))
+        else:
+            ranked.append(_candidate(unit, eta, "stale_gps_used_station" if stale else None, origin, dist))
+    ranked.sort(key=lambda c: (c.eta_s, c.unit_id))
+    excluded.sort(key=lambda c: (str(c.reason), c.unit_id))
+    diversions.sort(key=lambda c: (c.eta_s, c.unit_id))
+    return UnitRecommendation(incident.id, profile, tuple(ranked) + tuple(excluded), tuple(diversions))
+
+
+def _classify(incident: IncidentState, units: Sequence[UnitState], now: datetime, policy: DispatchPolicy,
+              ) -> tuple[list[tuple[UnitState, LatLon, bool, bool]], list[Candidate]]:
+    """Units to route (unit, origin, stale fix, is a diversion) and units excluded before routing."""
+    routed: list[tuple[UnitState, LatLon, bool, bool]] = []
     excluded: list[Candidate] = []
     for unit in units:
         reason = _exclusion(unit, incident, policy)
@@ -192,25 +240,19 @@ def recommend_units(incident: IncidentState, units: Sequence[UnitState], router:
             origin, stale = unit.effective_position(now, policy.gps_stale_after_s)
             routed.append((unit, origin, stale, reason is not None))
         if reason is not None:
-            excluded.append(_candidate(unit, None, reason, None, incident))
-    profile = policy.profile_for(incident.priority)
-    etas = _times(router, [r[1] for r in routed], incident.location, profile, policy.max_eta_s)
-    ranked: list[Candidate] = []
-    diversions: list[Candidate] = []
-    for (unit, origin, stale, divert), eta in zip(routed, etas, strict=True):
-        eta_f = float(eta)
-        if divert:
-            if math.isfinite(eta_f):
-                diversions.append(_candidate(unit, eta_f, "busy", origin, incident))
-            continue
-        if not math.isfinite(eta_f):
-            excluded.append(_candidate(unit, None, "unreachable", origin, incident))
-            continue
-        ranked.append(_candidate(unit, eta_f, "stale_gps_used_station" if stale else None, origin, incident))
-    ranked.sort(key=lambda c: (c.eta_s, c.unit_id))
-    excluded.sort(key=lambda c: (str(c.reason), c.unit_id))
-    diversions.sort(key=lambda c: (c.eta_s, c.unit_id))
-    return UnitRecommendation(incident.id, profile, tuple(ranked) + tuple(excluded), tuple(diversions))
+            excluded.append(_candidate(unit, None, reason, None, None))
+    return routed, excluded
+
+
+def _distances_m(origins: Sequence[LatLon], destination: LatLon) -> list[float]:
+    """Great-circle metres from each origin to `destination`, vectorised."""
+    if not origins:
+        return []
+    lat = np.radians(np.fromiter((o.lat for o in origins), np.float64, len(origins)))
+    lon = np.radians(np.fromiter((o.lon for o in origins), np.float64, len(origins)))
+    lat0, lon0 = math.radians(destination.lat), math.radians(destination.lon)
+    h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * math.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
+    return (2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h))).tolist()  # type: ignore[no-any-return]
 
 
 def _times(router: Router, origins: Sequence[LatLon], destination: LatLon, profile: Profile,
@@ -218,7 +260,8 @@ def _times(router: Router, origins: Sequence[LatLon], destination: LatLon, profi
     """Seconds from each origin to `destination` (inf when unreachable); no router call when there is no origin."""
     if not origins:
         return []
-    return [float(t) for t in router.times_to(origins, destination, mode="drive", profile=profile, limit_s=limit_s)]
+    times = router.times_to(origins, destination, mode="drive", profile=profile, limit_s=limit_s)
+    return np.asarray(times, dtype=np.float64).tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

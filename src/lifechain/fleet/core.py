@@ -93,7 +93,7 @@ def next_status(current: UnitStatus | str, target: UnitStatus | str) -> UnitStat
 
 def is_available(status: UnitStatus | str) -> bool:
     """True when a unit in `status` can take a new call."""
-    return UNIT_STATUS_META[UnitStatus(status)]["available"]
+    return UNIT_STATUS_META[status if isinstance(status, UnitStatus) else UnitStatus(status)]["available"]
 
 
 @dataclass(frozen=True, slots=True)
