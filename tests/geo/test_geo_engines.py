@@ -53,7 +53,7 @@ def test_engines_match_networkx_on_random_graphs(seed: int, n: int, density: flo
     touched = sorted(set(net.tail.tolist()) | set(net.head.tolist()))
     pts = [LatLon(float(net.lat[i]), float(net.lon[i])) for i in touched]
     truth = _truth(net, "emergency", touched)
-    limit = 200.0
+    limit = 200.5  # off the integer weights: ties at the limit are not the question here
     for engine in ENGINES:
         router = engine("rand", {"drive": net}, offroad_speed_mps=1.4, snap_max_distance_m=5000)
         got = router.matrix(pts, pts)
