@@ -177,7 +177,7 @@ def test_cap_gives_roles_and_stands_extra_ones_down() -> None:
     """Three acceptances get CPR, AED, coordinator; the still-open alerts are told they are not needed."""
     aed = Aed(id=9, location=north(150))
     people = [volunteer(1, 30), volunteer(2, 160), volunteer(3, 170), volunteer(4, 40), volunteer(5, 45)]
-    p = plan(people, [aed], policy=AlertPolicy(walking_speed_mps=1.4, first_phase_size=5))
+    p = plan(people, [aed], policy=AlertPolicy(walking_speed_mps=1.4, network_walk_speed_mps=1.4, first_phase_size=5))
     roles = {a.responder_id: a.role for a in p.alerts}
     assert roles[2] == ResponderRole.AED
     a = on_accept(p, 2, now=NOW, policy=POLICY)

@@ -105,7 +105,7 @@ class AlertPolicy:
     """How one city alerts its first responders: speeds, time budget, phases, cap and exclusions."""
 
     walking_speed_mps: float = 1.8
-    network_walk_speed_mps: float = 1.4
+    network_walk_speed_mps: float = 1.8
     set_off_delay_s: float = 105.0
     target_s: float = 240.0
     first_phase_size: int = 9
@@ -531,22 +531,19 @@ def _choose(c: _Candidates, *, size: int, policy: AlertPolicy, phase: int, now: 
     """The nearest go direct for CPR; `aed_share` of the phase goes via an AED; leftovers fill direct slots."""
     n = len(c.responders)
     order = sorted(range(n), key=lambda i: (c.direct[i], c.responders[i].id))
-    aed_slots = round(size * policy.aed_share) if use_aeds else 0
-    cpr_slots = max(size - aed_slots, 1)
+    picked = min(size, int(np.isfinite(c.direct).sum()))
+    cpr_slots = max(picked - round(picked * policy.aed_share), 1) if use_aeds else picked
     chosen: dict[int, ResponderRole] = {}
-    for i in order:
-        if len(chosen) >= cpr_slots:
-            break
-        if np.isfinite(c.direct[i]):
-            chosen[i] = ResponderRole.AED if c.responders[i].has_aed and use_aeds else ResponderRole.CPR
+    for i in order[:cpr_slots]:
+        chosen[i] = ResponderRole.AED if c.responders[i].has_aed and use_aeds else ResponderRole.CPR
     fetchers = sorted((i for i in range(n) if i not in chosen and np.isfinite(c.via_aed[i])),
                       key=lambda i: (c.via_aed[i], c.responders[i].id))
-    for i in fetchers[: max(size - len(chosen), 0) if aed_slots else 0]:
+    for i in fetchers[: max(picked - len(chosen), 0)]:
         chosen[i] = ResponderRole.AED
     for i in order:
-        if len(chosen) >= size:
+        if len(chosen) >= picked:
             break
-        if i not in chosen and np.isfinite(c.direct[i]):
+        if i not in chosen:
             chosen[i] = ResponderRole.AED if c.responders[i].has_aed and use_aeds else ResponderRole.CPR
     return [_alert(c, i, role, phase=phase, now=now) for i, role in sorted(chosen.items(), key=lambda kv: _eta(c, *kv))]
 
@@ -702,6 +699,11 @@ class IncidentMeasures:
     arrived: int
 
 
+# A scene report proves arrival even when "arrived" was never pressed.
+ON_SCENE_KINDS = (EventKind.RESPONDER_ARRIVED, EventKind.RESPONDER_CPR_STARTED, EventKind.RESPONDER_AED_ATTACHED,
+                  EventKind.RESPONDER_SHOCK_DELIVERED, EventKind.RESPONDER_HANDED_OVER)
+
+
 def incident_measures(incident_id: int, events: Iterable[TimelineEvent]) -> IncidentMeasures:
     """Measures of one incident from its timeline (corrections applied); time zero is the first call event."""
     live = [e for e in effective(events) if e.incident_id in (None, incident_id)]
@@ -711,7 +713,7 @@ def incident_measures(incident_id: int, events: Iterable[TimelineEvent]) -> Inci
         at = _first_at(live, kinds)
         return None if at is None or zero is None else (at - zero).total_seconds()
 
-    responder = since((EventKind.RESPONDER_ARRIVED,))
+    responder = since(ON_SCENE_KINDS)
     ems = since((EventKind.UNIT_ON_SCENE,))
     return IncidentMeasures(
         incident_id=incident_id,
@@ -722,7 +724,7 @@ def incident_measures(incident_id: int, events: Iterable[TimelineEvent]) -> Inci
         volunteer_before_ems=responder is not None and (ems is None or responder < ems),
         alerted=_count_actors(live, EventKind.RESPONDER_ALERTED),
         accepted=_count_actors(live, EventKind.RESPONDER_ACCEPTED),
-        arrived=_count_actors(live, EventKind.RESPONDER_ARRIVED),
+        arrived=len({responder_of(e) for e in live if e.kind in ON_SCENE_KINDS}),
     )
 
 
@@ -794,8 +796,9 @@ def _per_responder(timelines: Mapping[int, Sequence[TimelineEvent]]) -> dict[int
     for incident_id, events in timelines.items():
         for e in effective(events):
             rid = responder_of(e)
-            if rid is not None and e.kind in kinds:
-                seen.setdefault((rid, e.kind), set()).add(incident_id)
+            kind = EventKind.RESPONDER_ARRIVED if e.kind in ON_SCENE_KINDS else e.kind
+            if rid is not None and kind in kinds:
+                seen.setdefault((rid, kind), set()).add(incident_id)
     ids = sorted({rid for rid, _ in seen})
     return {rid: Counts(*(len(seen.get((rid, k), ())) for k in kinds)) for rid in ids}
 
