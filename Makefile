@@ -52,6 +52,8 @@ e2e: install web
 
 _e2e:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@# A CJK font so the zh-CN screenshots show characters, not boxes.
+	@fc-list 2>/dev/null | grep -qi 'wqy\|noto sans cjk' || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei; }
 	$(BIN)/pytest -m e2e
 
 test: lint typecheck pytest e2e

@@ -14,12 +14,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from lifechain import __version__
 from lifechain.clock import Clock, SystemClock
 from lifechain.db import make_engine, make_sessionmaker
-from lifechain.errors import DomainError
+from lifechain.errors import DomainError, NotFound
 from lifechain.settings import Settings
 
 API = "/api/v1"
 # Every domain with HTTP routes; each exposes `router` in its views module.
-DOMAINS = ("auth", "geo", "timeline", "fleet", "hospitals", "dispatch", "volunteers", "planning")
+DOMAINS = ("auth", "geo", "timeline", "attachments", "fleet", "hospitals", "dispatch", "volunteers", "planning")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -96,6 +96,9 @@ def _mount_web(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     def web(path: str) -> FileResponse:
+        if path == "api" or path.startswith("api/"):
+            # An unknown API path is a JSON 404, never the browser's index.html.
+            raise NotFound(f"no API endpoint at /{path}")
         target = (dist / path).resolve()
         if path and target.is_file() and dist.resolve() in target.parents:
             return FileResponse(target)

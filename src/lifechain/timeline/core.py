@@ -131,9 +131,14 @@ def effective(events: Iterable[TimelineEvent]) -> list[TimelineEvent]:
     items = list(events)
     superseded = {e.supersedes for e in items if e.supersedes is not None}
     alive = [e for e in items if e.id not in superseded and e.kind != EventKind.CORRECTION]
-    # A correction carries the corrected node: kind and time in its payload.
+    # A correction carries the corrected node: kind and time in its payload. When an event was corrected more than
+    # once, the latest correction (highest id) is the one in force.
+    latest: dict[int, int] = {}
     for e in items:
-        if e.kind == EventKind.CORRECTION and e.id not in superseded:
+        if e.kind == EventKind.CORRECTION and e.supersedes is not None and e.id is not None:
+            latest[e.supersedes] = max(latest.get(e.supersedes, e.id), e.id)
+    for e in items:
+        if e.kind == EventKind.CORRECTION and e.supersedes is not None and latest.get(e.supersedes) == e.id:
             original = next((o for o in items if o.id == e.supersedes), None)
             if original is not None:
                 alive.append(

@@ -1,5 +1,400 @@
-"""HTTP routes of the volunteers domain."""
+"""HTTP routes of the volunteers domain: the volunteer's own app, the dispatcher's view of responders, the registry
+of volunteers, facilities and AEDs, and the first-response measures."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session, sessionmaker
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from lifechain.api import ClockDep, SessionDep, SettingsDep
+from lifechain.auth.core import Principal, Role
+from lifechain.auth.deps import require_roles
+from lifechain.db import transaction
+from lifechain.errors import Forbidden, Invalid
+from lifechain.geo.core import LatLon, Router
+from lifechain.settings import Settings
+from lifechain.timeline import repo as timeline_repo
+from lifechain.volunteers import core, flows, repo
+from lifechain.volunteers.schemas import (
+    ActionIn,
+    AedIn,
+    AedOut,
+    CountsOut,
+    DutyIn,
+    FacilityIn,
+    FacilityOut,
+    MeasuresOut,
+    MyAlertOut,
+    Point,
+    PushSubscriptionIn,
+    QualificationIn,
+    ResponderOut,
+    ResponseIn,
+    ResponseOut,
+    StandDownIn,
+    VolunteerIn,
+    VolunteerOut,
+)
+from lifechain.volunteers.tables import Volunteer
+
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteers"])
+Me = Annotated[Principal, Depends(require_roles(Role.VOLUNTEER))]
+Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
+Registrar = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Reader = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST))]
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.DISPATCHER))]
+TICK_S = 5.0
+POLL_S = 2.0
+
+
+def setup(app: FastAPI) -> None:
+    """Subscribe the stand-down to the event bus, choose the channels, and run the phase ticker while serving."""
+    flows.subscribe()
+    app.state.volunteer_notifier = flows.default_notifier()
+    if not hasattr(app.state, "volunteer_router_for"):
+        app.state.volunteer_router_for = _city_router_factory(app.state.settings)
+    app.state.volunteer_tick_s = TICK_S
+
+    async def start(app: FastAPI) -> None:
+        app.state.volunteer_ticker = asyncio.create_task(_ticker(app))
+
+    async def stop(app: FastAPI) -> None:
+        task = app.state.volunteer_ticker
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)
+
+
+def _city_router_factory(settings: Settings) -> Callable[[str], Router]:
+    """Routers from geo's compiled cities (imported lazily: the geo store is optional until a city is imported)."""
+    store: Any = None
+
+    def router_for(city: str) -> Router:
+        nonlocal store
+        if store is None:
+            from lifechain.geo.repo import CityStore  # type: ignore[import-not-found,unused-ignore]
+
+            store = CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
+                              snap_max_distance_m=settings.snap_max_distance_m)
+        result: Router = store.router(city)
+        return result
+
+    return router_for
+
+
+async def _ticker(app: FastAPI) -> None:
+    """Advance every running response (widen, replace refusals) on the app's clock."""
+    while True:
+        await asyncio.sleep(app.state.volunteer_tick_s)
+        try:
+            await run_in_threadpool(tick, app)
+        except Exception:  # keep ticking: one bad response must not stop the others
+            log.exception("volunteer phase tick failed")
+
+
+def tick(app: FastAPI) -> int:
+    """One pass of the phase ticker; returns the number of new alerts sent."""
+    settings: Settings = app.state.settings
+    with transaction(app.state.sessionmaker) as session:
+        return flows.advance_all(session=session, router_for=app.state.volunteer_router_for,
+                                 now=app.state.clock.now(), policy_for_city=lambda c: _policy(settings, c),
+                                 notifier=app.state.volunteer_notifier)
+
+
+def _policy(settings: Settings, city: str) -> core.AlertPolicy:
+    return flows.policy_for(data_dir=settings.data_dir, city=city,
+                            heartbeat_timeout_s=settings.volunteer_heartbeat_timeout_s)
+
+
+def _router(request: Request, city: str) -> Router:
+    router_for: Callable[[str], Router] = request.app.state.volunteer_router_for
+    return router_for(city)
+
+
+def _my_id(user: Principal) -> int:
+    if user.volunteer_id is None:
+        raise Forbidden("this user is not bound to a volunteer record")
+    return user.volunteer_id
+
+
+# --- The volunteer's own app ---------------------------------------------------------------------------------------
+
+
+@router.get("/volunteers/me", response_model=VolunteerOut)
+def my_profile(session: SessionDep, clock: ClockDep, user: Me) -> VolunteerOut:
+    """My registration, duty state and certificates. Volunteer."""
+    row = repo.get_volunteer(session=session, volunteer_id=_my_id(user))
+    return VolunteerOut.of(row, today=clock.now().date())
+
+
+@router.put("/volunteers/me/duty", response_model=VolunteerOut)
+def my_duty(body: DutyIn, session: SessionDep, clock: ClockDep, user: Me) -> VolunteerOut:
+    """Go on or off duty (off duty forgets my position). Volunteer."""
+    row = flows.set_on_duty(session=session, volunteer_id=_my_id(user), on_duty=body.on_duty, now=clock.now())
+    return VolunteerOut.of(row, today=clock.now().date())
+
+
+@router.put("/volunteers/me/location", response_model=VolunteerOut)
+def my_location(body: Point, session: SessionDep, clock: ClockDep, user: Me) -> VolunteerOut:
+    """Report my position; accepted only while on duty or responding (409 otherwise). Volunteer."""
+    row = flows.update_location(session=session, volunteer_id=_my_id(user), position=LatLon(body.lat, body.lon),
+                                now=clock.now())
+    return VolunteerOut.of(row, today=clock.now().date())
+
+
+@router.post("/volunteers/me/heartbeat", status_code=204)
+def my_heartbeat(session: SessionDep, clock: ClockDep, user: Me) -> None:
+    """My device is alive and reachable. Volunteer."""
+    flows.heartbeat(session=session, volunteer_id=_my_id(user), now=clock.now())
+
+
+@router.put("/volunteers/me/push-subscription", status_code=204)
+def my_push(body: PushSubscriptionIn, session: SessionDep, user: Me) -> None:
+    """Store this browser's Web Push subscription. Volunteer."""
+    flows.set_push_subscription(session=session, volunteer_id=_my_id(user), subscription=body.model_dump())
+
+
+@router.get("/volunteers/me/alerts", response_model=list[MyAlertOut])
+def my_alerts(request: Request, session: SessionDep, user: Me) -> list[MyAlertOut]:
+    """My alerts that are still running (place, nature, role, ETA; no route: ask for one alert). Volunteer."""
+    out = []
+    for row in repo.alerts_for_responder(session=session, responder_id=_my_id(user)):
+        with contextlib.suppress(Forbidden):
+            out.append(_my_alert(request, session, row.incident_id, _my_id(user), with_route=False))
+    return out
+
+
+@router.get("/volunteers/me/alerts/{incident_id}", response_model=MyAlertOut)
+def my_alert(incident_id: int, request: Request, session: SessionDep, user: Me) -> MyAlertOut:
+    """One of my alerts with the walking route; 403 once the response ended for me. Volunteer."""
+    return _my_alert(request, session, incident_id, _my_id(user), with_route=True)
+
+
+def _my_alert(request: Request, session: Session, incident_id: int, me: int, *, with_route: bool) -> MyAlertOut:
+    response, alert = flows.visible_alert(session=session, incident_id=incident_id, responder_id=me)
+    aeds = {a.id: repo.to_aed(a) for a in repo.list_aeds(session=session, city=response.city)}
+    body = flows.alert_body(response, alert, aeds)
+    route: list[list[float]] = []
+    if with_route:
+        row = repo.get_volunteer(session=session, volunteer_id=me)
+        origin = LatLon(row.lat, row.lon) if row.lat is not None and row.lon is not None else None
+        route = flows.route_for(router=_router(request, response.city), response=response, alert=alert, aeds=aeds,
+                                origin=origin)
+    return MyAlertOut.of(body, alert.state, route)
+
+
+@router.post("/volunteers/me/alerts/{incident_id}/actions", response_model=MyAlertOut | None)
+def my_action(incident_id: int, body: ActionIn, request: Request, session: SessionDep, clock: ClockDep,
+              settings: SettingsDep, user: Me) -> MyAlertOut | None:
+    """Accept, decline or report from the scene; each is a timeline event. Volunteer."""
+    me = _my_id(user)
+    flows.visible_alert(session=session, incident_id=incident_id, responder_id=me)
+    response = repo.get_response(session=session, incident_id=incident_id)
+    assert response is not None
+    alert = flows.act(session=session, incident_id=incident_id, responder_id=me, action=body.action,
+                      now=clock.now(), policy=_policy(settings, response.city), actor=user.actor,
+                      router=_router(request, response.city), notifier=request.app.state.volunteer_notifier)
+    if alert.state in (core.AlertState.ALERTED, core.AlertState.ACCEPTED, core.AlertState.ARRIVED):
+        return _my_alert(request, session, incident_id, me, with_route=False)
+    return None
+
+
+def _my_messages(factory: sessionmaker[Session], after: int, me: int) -> tuple[int, list[dict[str, Any]]]:
+    with factory() as s:
+        rows = timeline_repo.stream_after(session=s, after_id=after)
+    last = rows[-1].id if rows else after
+    mine = [{"id": r.id, "body": r.payload} for r in rows
+            if r.kind == flows.MESSAGE_KIND and (r.payload or {}).get("responder_id") == me]
+    return last, mine
+
+
+@router.get("/volunteers/me/stream")
+async def my_stream(request: Request, user: Me,
+                    since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+                    ) -> EventSourceResponse:
+    """Server-sent events addressed to me only (alert, role, not_needed, stood_down). Volunteer."""
+    me = _my_id(user)
+    factory = request.app.state.sessionmaker
+    hub = request.app.state.stream_hub
+    start = since if since is not None else await run_in_threadpool(_last_id, factory)
+
+    async def messages() -> AsyncIterator[dict[str, Any]]:
+        after = start
+        while not await request.is_disconnected():
+            waiter = hub.waiter()
+            last, mine = await run_in_threadpool(_my_messages, factory, after, me)
+            for m in mine:
+                yield {"id": str(m["id"]), "event": "volunteer", "data": json.dumps(m["body"], default=str)}
+            if last == after:
+                await hub.wait(waiter, POLL_S)
+            after = last
+
+    return EventSourceResponse(messages(), ping=15)
+
+
+def _last_id(factory: sessionmaker[Session]) -> int:
+    with factory() as s:
+        return timeline_repo.last_stream_id(session=s)
+
+
+# --- The dispatcher's view ----------------------------------------------------------------------------------------
+
+
+@router.post("/incidents/{incident_id}/responders", response_model=ResponseOut, status_code=201)
+def alert_responders(incident_id: int, body: ResponseIn, request: Request, session: SessionDep, clock: ClockDep,
+                     settings: SettingsDep, user: Dispatcher) -> ResponseOut:
+    """Alert volunteers and level-2 clinics for an incident (suspected arrest or choking). Dispatcher."""
+    flows.start_response(session=session, router=_router(request, body.city), incident_id=incident_id,
+                         city=body.city, location=LatLon(body.lat, body.lon), nature=body.nature, now=clock.now(),
+                         ambulance_eta_s=body.ambulance_eta_s, policy=_policy(settings, body.city),
+                         exclusions=body.exclusions, address=body.address, actor=user.actor,
+                         notifier=request.app.state.volunteer_notifier)
+    return _response_out(session, incident_id)
+
+
+@router.get("/incidents/{incident_id}/responders", response_model=ResponseOut)
+def incident_responders(incident_id: int, session: SessionDep, _user: Reader) -> ResponseOut:
+    """Every alerted responder with role, state and ETA. Dispatcher, analyst."""
+    return _response_out(session, incident_id)
+
+
+@router.post("/incidents/{incident_id}/responders/stand-down", response_model=ResponseOut)
+def stand_down(incident_id: int, body: StandDownIn, request: Request, session: SessionDep, clock: ClockDep,
+               user: Dispatcher) -> ResponseOut:
+    """Stand every responder down now. Dispatcher."""
+    flows.stand_down(session=session, incident_id=incident_id, now=clock.now(), reason=body.reason, actor=user.actor,
+                     notifier=request.app.state.volunteer_notifier)
+    return _response_out(session, incident_id)
+
+
+def _response_out(session: Session, incident_id: int) -> ResponseOut:
+    response, _plan = flows._load(session, incident_id)
+    rows = repo.alerts_of(session=session, incident_id=incident_id)
+    names = _names(session, [r.responder_id for r in rows])
+    return ResponseOut(incident_id=incident_id, nature=response.nature, phase=response.phase,
+                       active=response.stood_down_at is None and not response.blocked_by,
+                       blocked_by=list(response.blocked_by or []), stood_down_at=response.stood_down_at,
+                       stand_down_reason=response.stand_down_reason,
+                       responders=[ResponderOut.of(r, names.get(r.responder_id)) for r in rows])
+
+
+def _names(session: Session, ids: list[int]) -> dict[int, str]:
+    names = {v.id: v.name for v in session.query(Volunteer).filter(Volunteer.id.in_([i for i in ids if i > 0]))}
+    for f in repo.list_facilities(session=session):
+        names[repo.facility_responder_id(f.id)] = f.name
+    return names
+
+
+# --- Registry -----------------------------------------------------------------------------------------------------
+
+
+@router.get("/volunteers/measures", response_model=MeasuresOut)
+def measures(session: SessionDep, _user: Analyst, city: str | None = None) -> MeasuresOut:
+    """Time to first responder, compression and shock, share of arrests with a volunteer before EMS, and alert
+    counts per volunteer and per area (0.01-degree cell). Analyst, dispatcher."""
+    m = flows.measures(session=session, city=city)
+    return MeasuresOut(
+        incidents=m.incidents, arrests=m.arrests,
+        median_first_responder_on_scene_s=m.median_first_responder_on_scene_s,
+        share_volunteer_before_ems=m.share_volunteer_before_ems,
+        median_first_compression_s=m.median_first_compression_s, median_first_shock_s=m.median_first_shock_s,
+        per_responder={k: CountsOut(alerted=v.alerted, accepted=v.accepted, arrived=v.arrived)
+                       for k, v in m.per_responder.items()},
+        per_area={k: CountsOut(alerted=v.alerted, accepted=v.accepted, arrived=v.arrived)
+                  for k, v in m.per_area.items()},
+    )
+
+
+@router.get("/volunteers/facilities", response_model=list[FacilityOut])
+def list_facilities(session: SessionDep, _user: Reader, city: str | None = None) -> list[FacilityOut]:
+    """Level-2 facilities (school clinics, community health stations). Dispatcher, analyst."""
+    return [FacilityOut.of(f) for f in repo.list_facilities(session=session, city=city)]
+
+
+@router.post("/volunteers/facilities", response_model=FacilityOut, status_code=201)
+def add_facility(body: FacilityIn, session: SessionDep, _user: Registrar) -> FacilityOut:
+    """Register a level-2 facility. Admin."""
+    row = flows.facilities_add(session=session, city=body.city, name=body.name, kind=body.kind,
+                               location=LatLon(body.lat, body.lon), opening_hours=body.opening_hours,
+                               timezone=body.timezone, staff_on_duty=body.staff_on_duty, has_aed=body.has_aed,
+                               phone=body.phone)
+    return FacilityOut.of(row)
+
+
+@router.get("/volunteers", response_model=list[VolunteerOut])
+def list_volunteers(session: SessionDep, clock: ClockDep, _user: Reader, city: str | None = None,
+                    on_duty: bool | None = None) -> list[VolunteerOut]:
+    """The registry of volunteers. Dispatcher, analyst."""
+    today = clock.now().date()
+    return [VolunteerOut.of(v, today=today) for v in repo.list_volunteers(session=session, city=city, on_duty=on_duty)]
+
+
+@router.post("/volunteers", response_model=VolunteerOut, status_code=201)
+def register(body: VolunteerIn, session: SessionDep, clock: ClockDep, _user: Registrar) -> VolunteerOut:
+    """Register a volunteer with their certificates. Admin."""
+    row = flows.register_volunteer(
+        session=session, now=clock.now(), city=body.city, name=body.name, phone=body.phone, email=body.email,
+        affiliation=body.affiliation, facility_id=body.facility_id, channels=body.channels,
+        qualifications=[flows.QualificationIn(q.kind.value, q.issued, q.expires) for q in body.qualifications])
+    return VolunteerOut.of(row, today=clock.now().date())
+
+
+@router.post("/volunteers/{volunteer_id}/qualifications", response_model=VolunteerOut, status_code=201)
+def add_qualification(volunteer_id: int, body: QualificationIn, session: SessionDep, clock: ClockDep,
+                      _user: Registrar) -> VolunteerOut:
+    """Add a certificate to a volunteer. Admin."""
+    row = flows.add_qualification(session=session, volunteer_id=volunteer_id,
+                                  qualification=flows.QualificationIn(body.kind.value, body.issued, body.expires))
+    return VolunteerOut.of(row, today=clock.now().date())
+
+
+@router.get("/aeds", response_model=list[AedOut])
+def list_aeds(session: SessionDep, clock: ClockDep, _user: Reader, city: str = Query(min_length=1)) -> list[AedOut]:
+    """The AEDs of a city, with whether each can be used right now. Dispatcher, analyst."""
+    now = clock.now()
+    return [AedOut.of(a, now=now) for a in repo.list_aeds(session=session, city=city)]
+
+
+@router.post("/aeds", response_model=AedOut, status_code=201)
+def add_aed(body: AedIn, session: SessionDep, clock: ClockDep, _user: Registrar) -> AedOut:
+    """Register an AED by hand. Admin."""
+    row = flows.upsert_aed(session=session, city=body.city, values=body.model_dump(mode="json"))
+    return AedOut.of(row, now=clock.now())
+
+
+@router.get("/aeds.csv", response_class=PlainTextResponse)
+def export_aeds(session: SessionDep, _user: Reader, city: str = Query(min_length=1)) -> PlainTextResponse:
+    """The AEDs of a city as CSV. Dispatcher, analyst."""
+    return PlainTextResponse(flows.export_aeds_csv(session=session, city=city), media_type="text/csv")
+
+
+async def _csv_body(request: Request) -> str:
+    """The raw request body as UTF-8 text (a CSV upload)."""
+    try:
+        return (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("the CSV must be UTF-8 text") from exc
+
+
+@router.post("/aeds/import", status_code=200,
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+def import_aeds(session: SessionDep, _user: Registrar, city: str = Query(min_length=1),
+                timezone: str = Query(default="UTC"),
+                text: str = Depends(_csv_body)) -> dict[str, int]:
+    """Import AEDs from CSV (header: lat, lon and optionally indoor, opening_hours, timezone, status, last_check,
+    external_ref). Admin."""
+    return {"imported": flows.import_aeds_csv(session=session, city=city, text=text, timezone=timezone)}

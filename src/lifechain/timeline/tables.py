@@ -1,0 +1,44 @@
+"""The append-only timeline and the live-stream outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lifechain.db import Base
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class TimelineEventRow(Base):
+    """One recorded time node of an incident, a patient or a unit; never updated, only superseded by a correction."""
+
+    __tablename__ = "timeline_event"
+    __table_args__ = (Index("ix_timeline_event_incident_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    unit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    supersedes: Mapped[int | None] = mapped_column(ForeignKey("timeline_event.id"), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StreamEventRow(Base):
+    """One message of the live stream, numbered in commit order so a reconnecting client can ask for what it missed."""
+
+    __tablename__ = "stream_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

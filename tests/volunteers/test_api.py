@@ -1,0 +1,296 @@
+"""The volunteers API end to end: registry, alerting, responder actions on the timeline, stand-down, privacy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from auth_helpers import signed_in
+from lifechain.app import create_app
+from lifechain.auth.core import Role
+from lifechain.clock import ManualClock
+from lifechain.db import transaction
+from lifechain.settings import Settings
+from lifechain.volunteers import flows, views
+
+from .fakes import StraightLineRouter
+
+T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+PATIENT = {"lat": 60.1699, "lon": 24.9384}
+CERT = [{"kind": "cpr", "issued": "2025-01-01", "expires": "2027-12-31"}]
+
+
+def north(metres: float) -> dict[str, float]:
+    """A point `metres` due north of the patient."""
+    return {"lat": PATIENT["lat"] + metres / 111_195.0, "lon": PATIENT["lon"]}
+
+
+class Ctx:
+    """A running app with an admin, a dispatcher and a manual clock."""
+
+    def __init__(self, client: TestClient, clock: ManualClock) -> None:
+        self.client, self.clock = client, clock
+        self.admin = signed_in(client, "admin", Role.ADMIN)
+        self.dispatcher = signed_in(client, "disp", Role.DISPATCHER)
+
+    def volunteer(self, name: str, metres: float, *, certs: list[dict[str, str]] = CERT) -> tuple[int, dict[str, str]]:
+        """Register a volunteer, sign them in, put them on duty `metres` north of the patient."""
+        res = self.client.post("/api/v1/volunteers", headers=self.admin,
+                               json={"city": "fake", "name": name, "phone": "+358401234567", "qualifications": certs})
+        assert res.status_code == 201, res.text
+        vid = res.json()["id"]
+        headers = signed_in(self.client, name, Role.VOLUNTEER, volunteer_id=vid)
+        assert self.client.put("/api/v1/volunteers/me/duty", headers=headers, json={"on_duty": True}).status_code == 200
+        assert self.client.put("/api/v1/volunteers/me/location", headers=headers, json=north(metres)).status_code == 200
+        return vid, headers
+
+    def alert(self, incident_id: int = 1, **extra: object) -> dict[str, object]:
+        """The dispatcher alerts responders for a cardiac arrest at the patient."""
+        body = {"city": "fake", **PATIENT, "nature": "cardiac_arrest", "address": "Aleksanterinkatu 52",
+                "ambulance_eta_s": 600, **extra}
+        res = self.client.post(f"/api/v1/incidents/{incident_id}/responders", headers=self.dispatcher, json=body)
+        assert res.status_code == 201, res.text
+        return res.json()  # type: ignore[no-any-return]
+
+    def act(self, headers: dict[str, str], action: str, incident_id: int = 1) -> int:
+        """A volunteer reports `action`; returns the status code."""
+        return self.client.post(f"/api/v1/volunteers/me/alerts/{incident_id}/actions", headers=headers,
+                                json={"action": action}).status_code
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Ctx]:
+    """An app on a fresh database whose walking router is the straight line at 1.8 m/s."""
+    clock = ManualClock(T0)
+    app = create_app(settings, clock=clock)
+    app.state.volunteer_router_for = lambda city: StraightLineRouter(speed=1.8)
+    with TestClient(app) as client:
+        yield Ctx(client, clock)
+
+
+def _timeline(ctx: Ctx, incident_id: int = 1) -> list[dict[str, object]]:
+    res = ctx.client.get(f"/api/v1/incidents/{incident_id}/timeline", headers=ctx.dispatcher)
+    assert res.status_code == 200, res.text
+    return res.json()["effective"]  # type: ignore[no-any-return]
+
+
+def test_full_response_is_on_the_timeline_and_ems_stands_everyone_down(ctx: Ctx) -> None:
+    """Alert, accept, arrive, CPR, shock: each a timeline event with actor; EMS on scene stands down by itself."""
+    anna, anna_h = ctx.volunteer("anna", 50)
+    ben, _ = ctx.volunteer("ben", 120)
+    plan = ctx.alert()
+    assert {r["responder_id"] for r in plan["responders"]} == {anna, ben}  # type: ignore[index]
+    ctx.clock.advance(20)
+    assert ctx.act(anna_h, "accept") == 200
+    ctx.clock.advance(60)
+    for action in ("arrived", "cpr_started", "aed_attached", "shock_delivered"):
+        assert ctx.act(anna_h, action) == 200
+    seen = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()
+    by_id = {r["responder_id"]: r for r in seen["responders"]}
+    assert by_id[anna]["state"] == "arrived" and by_id[anna]["accepted_role"] == "cpr"
+    assert by_id[anna]["name"] == "anna" and by_id[ben]["state"] == "alerted" and by_id[ben]["eta_s"] > 0
+    ctx.client.post("/api/v1/incidents/1/timeline", headers=ctx.dispatcher, json={"kind": "unit_on_scene"})
+    kinds = [(e["kind"], e["actor"]) for e in _timeline(ctx)]
+    assert ("responder_accepted", "user:anna") in kinds
+    assert ("responder_shock_delivered", "user:anna") in kinds
+    assert [k for k, _ in kinds].count("responder_alerted") == 2
+    assert kinds[-1][0] == "responders_stood_down"
+    after = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()
+    assert not after["active"] and after["stand_down_reason"] == "ems_on_scene"
+    assert {r["state"] for r in after["responders"]} == {"stood_down"}
+
+
+def test_volunteer_sees_place_nature_route_never_caller_or_medical_detail(ctx: Ctx) -> None:
+    """A volunteer's alert carries location, "cardiac arrest", role and route; no caller number, name or notes."""
+    _, anna_h = ctx.volunteer("anna", 50)
+    ctx.alert()
+    # What the dispatch side knows about the call (caller, patient, notes) must never reach a volunteer.
+    secrets = ("+358501112233", "Matti Meikäläinen", "diabetic")
+    note = {"caller": secrets[0], "patient": secrets[1], "notes": secrets[2]}
+    ctx.client.post("/api/v1/incidents/1/timeline", headers=ctx.dispatcher, json={"kind": "note", "payload": note})
+    res = ctx.client.get("/api/v1/volunteers/me/alerts/1", headers=anna_h)
+    assert res.status_code == 200
+    body = res.json()
+    assert body["nature_label"] == "Cardiac arrest" and body["location"] == PATIENT
+    assert body["address"] == "Aleksanterinkatu 52" and len(body["route"]) >= 2
+    listing = ctx.client.get("/api/v1/volunteers/me/alerts", headers=anna_h)
+    for text in (res.text, listing.text):
+        assert not any(s in text for s in secrets)
+    assert set(body) == {"incident_id", "nature", "nature_label", "location", "address", "role", "state", "eta_s",
+                         "aed", "route"}
+    assert ctx.client.get("/api/v1/incidents/1/timeline", headers=anna_h).status_code == 403
+    assert ctx.client.get("/api/v1/incidents/1/responders", headers=anna_h).status_code == 403
+
+
+def test_access_ends_at_stand_down(ctx: Ctx) -> None:
+    """After stand-down the volunteer's alert answers 403 and no longer appears in their list."""
+    _, anna_h = ctx.volunteer("anna", 50)
+    ctx.alert()
+    assert ctx.act(anna_h, "accept") == 200
+    res = ctx.client.post("/api/v1/incidents/1/responders/stand-down", headers=ctx.dispatcher,
+                          json={"reason": "cancelled"})
+    assert res.status_code == 200
+    assert ctx.client.get("/api/v1/volunteers/me/alerts/1", headers=anna_h).status_code == 403
+    assert ctx.client.get("/api/v1/volunteers/me/alerts", headers=anna_h).json() == []
+    assert ctx.act(anna_h, "arrived") == 403
+    assert ctx.client.get("/api/v1/volunteers/me/alerts/2", headers=anna_h).status_code == 404
+
+
+def test_positions_only_while_on_duty_and_forgotten_off_duty(ctx: Ctx) -> None:
+    """Location is refused off duty (409) and going off duty forgets the stored position."""
+    _, anna_h = ctx.volunteer("anna", 50)
+    off = ctx.client.put("/api/v1/volunteers/me/duty", headers=anna_h, json={"on_duty": False}).json()
+    assert off["position"] is None
+    res = ctx.client.put("/api/v1/volunteers/me/location", headers=anna_h, json=north(10))
+    assert res.status_code == 409 and "on duty" in res.json()["detail"]
+    assert ctx.client.put("/api/v1/volunteers/me/location", headers=anna_h,
+                          json={"lat": 95, "lon": 0}).status_code == 422
+
+
+def test_silent_device_and_expired_certificate_are_not_alerted(ctx: Ctx) -> None:
+    """A device silent past the heartbeat timeout, or an expired certificate, means no alert."""
+    expired = [{"kind": "cpr", "issued": "2020-01-01", "expires": "2022-01-01"}]
+    old, _ = ctx.volunteer("old", 40, certs=expired)
+    quiet, _ = ctx.volunteer("quiet", 60)
+    ctx.clock.advance(301)
+    fresh, fresh_h = ctx.volunteer("fresh", 80)
+    ctx.client.post("/api/v1/volunteers/me/heartbeat", headers=fresh_h)
+    plan = ctx.alert()
+    assert {r["responder_id"] for r in plan["responders"]} == {fresh}  # type: ignore[index]
+    assert old != quiet
+
+
+def test_refusal_is_replaced_and_silence_widens(ctx: Ctx, tmp_path: Path) -> None:
+    """With phases of 1, a refusal brings the next nearest at once and the ticker widens after 60 s of silence."""
+    policy_dir = ctx.client.app.state.settings.data_dir / "volunteers"  # type: ignore[attr-defined]
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    (policy_dir / "fake.yaml").write_text("first_phase_size: 1\nphase_size: 1\n")
+    people = [ctx.volunteer(f"v{i}", 30 * i) for i in range(1, 5)]
+    ctx.alert()
+    ids = lambda: [r["responder_id"] for r in  # noqa: E731
+                   ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()["responders"]]
+    assert ids() == [people[0][0]]
+    assert ctx.act(people[0][1], "decline") == 200
+    assert ids() == [people[0][0], people[1][0]]
+    ctx.clock.advance(30)
+    assert views.tick(ctx.client.app) == 0  # type: ignore[arg-type]
+    ctx.clock.advance(31)
+    for _, h in people:  # devices keep answering
+        ctx.client.post("/api/v1/volunteers/me/heartbeat", headers=h)
+    assert views.tick(ctx.client.app) == 1  # type: ignore[arg-type]
+    assert ids() == [p[0] for p in people[:3]]
+
+
+def test_cap_tells_extra_responders_they_are_not_needed(ctx: Ctx) -> None:
+    """The fourth to accept is told not needed; once three accepted the rest are released."""
+    people = [ctx.volunteer(f"v{i}", 20 * i) for i in range(1, 6)]
+    ctx.alert()
+    for _, h in people[:3]:
+        assert ctx.act(h, "accept") == 200
+    states = {r["responder_id"]: r["state"]
+              for r in ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()["responders"]}
+    assert [states[p[0]] for p in people] == ["accepted"] * 3 + ["not_needed"] * 2
+    assert ctx.client.get("/api/v1/volunteers/me/alerts/1", headers=people[4][1]).status_code == 403
+    kinds = [e["kind"] for e in _timeline(ctx)]
+    assert kinds.count("responder_not_needed") == 2
+
+
+def test_exclusion_blocks_alerts_and_bad_requests_say_why(ctx: Ctx) -> None:
+    """An unsafe scene alerts nobody; an unknown nature or exclusion is a 422 naming it."""
+    ctx.volunteer("anna", 50)
+    blocked = ctx.alert(exclusions=["unsafe_scene"])
+    assert blocked["responders"] == [] and blocked["blocked_by"] == ["unsafe_scene"]
+    res = ctx.client.post("/api/v1/incidents/2/responders", headers=ctx.dispatcher,
+                          json={"city": "fake", **PATIENT, "nature": "stroke"})
+    assert res.status_code == 422 and "stroke" in res.json()["detail"]
+    res = ctx.client.post("/api/v1/incidents/3/responders", headers=ctx.dispatcher,
+                          json={"city": "fake", **PATIENT, "exclusions": ["dog"]})
+    assert res.status_code == 422 and "dog" in res.json()["detail"]
+    assert ctx.client.post("/api/v1/incidents/1/responders", headers=ctx.dispatcher,
+                           json={"city": "fake", **PATIENT}).status_code == 409
+
+
+def test_aed_fetcher_gets_the_aed_and_its_indoor_description(ctx: Ctx) -> None:
+    """With an open AED nearby, one responder is routed through it and sees where it hangs."""
+    ctx.volunteer("near", 20)
+    _, far_h = ctx.volunteer("far", 170)
+    res = ctx.client.post("/api/v1/aeds", headers=ctx.admin,
+                          json={"city": "fake", **north(150), "indoor": "Lobby, ground floor, by the lifts"})
+    assert res.status_code == 201 and res.json()["accessible_now"]
+    ctx.alert()
+    mine = ctx.client.get("/api/v1/volunteers/me/alerts/1", headers=far_h).json()
+    assert mine["role"] == "aed" and mine["aed"]["indoor"].startswith("Lobby")
+
+
+def test_aed_csv_round_trip_and_bad_line(ctx: Ctx) -> None:
+    """AEDs imported from CSV export again with the same fields; a bad line is refused with its number."""
+    csv_in = ("lat,lon,indoor,opening_hours,status,external_ref\n"
+              "60.17,24.94,Station hall,Mo-Fr 07:00-21:00,ready,A1\n60.18,24.95,,24/7,needs_service,A2\n")
+    res = ctx.client.post("/api/v1/aeds/import?city=fake&timezone=Europe/Helsinki", headers=ctx.admin,
+                          content=csv_in)
+    assert res.status_code == 200 and res.json() == {"imported": 2}, res.text
+    out = ctx.client.get("/api/v1/aeds.csv?city=fake", headers=ctx.dispatcher).text
+    assert "Station hall,Mo 07:00-21:00; Tu 07:00-21:00" in out and "needs_service" in out
+    assert "Europe/Helsinki" in out
+    again = ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin, content=out)
+    assert again.json() == {"imported": 2}
+    assert len(ctx.client.get("/api/v1/aeds?city=fake", headers=ctx.dispatcher).json()) == 2
+    bad = ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin, content="lat,lon\n60.1,24.9\nx,1\n")
+    assert bad.status_code == 422 and "line 3" in bad.json()["detail"]
+
+
+def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> None:
+    """`emergency=defibrillator` nodes become AEDs with their indoor text and hours, refreshed on re-import."""
+    osm = tmp_path / "city.osm"
+    osm.write_text("""<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6">
+ <node id="11" lat="60.17" lon="24.94"><tag k="emergency" v="defibrillator"/>
+  <tag k="defibrillator:location" v="By the entrance"/><tag k="level" v="1"/>
+  <tag k="opening_hours" v="Mo-Fr 08:00-16:00"/></node>
+ <node id="12" lat="60.18" lon="24.95"><tag k="emergency" v="phone"/></node>
+</osm>""")
+    app = create_app(settings)
+    with transaction(app.state.sessionmaker) as s:
+        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == 1
+        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == 1
+        rows = flows.repo.list_aeds(session=s, city="fake")
+    assert len(rows) == 1 and rows[0].external_ref == "node/11"
+    assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours.startswith("Mo 08:00-16:00")
+
+
+def test_measures_from_the_timeline(ctx: Ctx) -> None:
+    """Time to first responder, compression and shock, and per-volunteer counts come from the timeline."""
+    anna, anna_h = ctx.volunteer("anna", 50)
+    ctx.alert()
+    ctx.clock.advance(100)
+    ctx.act(anna_h, "accept")
+    ctx.clock.advance(60)
+    ctx.act(anna_h, "cpr_started")
+    ctx.clock.advance(120)
+    ctx.act(anna_h, "shock_delivered")
+    ctx.clock.advance(200)
+    ctx.client.post("/api/v1/incidents/1/timeline", headers=ctx.dispatcher, json={"kind": "unit_on_scene"})
+    m = ctx.client.get("/api/v1/volunteers/measures", headers=ctx.dispatcher).json()
+    assert m["arrests"] == 1 and m["share_volunteer_before_ems"] == 1.0
+    assert m["median_first_responder_on_scene_s"] == 160 and m["median_first_compression_s"] == 160
+    assert m["median_first_shock_s"] == 280
+    assert m["per_responder"][str(anna)] == {"alerted": 1, "accepted": 1, "arrived": 1}
+    assert ctx.client.get("/api/v1/volunteers/measures", headers=anna_h).status_code == 403
+
+
+def test_clinic_is_alerted_only_while_open_and_staffed(ctx: Ctx) -> None:
+    """A school clinic open in school hours is alerted at noon with its own ETA, not at night."""
+    res = ctx.client.post("/api/v1/volunteers/facilities", headers=ctx.admin,
+                          json={"city": "fake", "name": "School clinic", "kind": "school_clinic", **north(100),
+                                "opening_hours": "Mo-Fr 08:00-16:00", "timezone": "Europe/Helsinki",
+                                "staff_on_duty": 1, "has_aed": True})
+    assert res.status_code == 201
+    plan = ctx.alert()
+    clinic = [r for r in plan["responders"] if r["kind"] == "clinic"]  # type: ignore[union-attr]
+    assert len(clinic) == 1 and clinic[0]["role"] == "aed" and clinic[0]["name"] == "School clinic"
+    ctx.clock.set(T0 + timedelta(hours=10))  # 00:00 local
+    assert ctx.alert(incident_id=2)["responders"] == []

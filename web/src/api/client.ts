@@ -1,0 +1,61 @@
+// The API client: `typed` is generated from the server's OpenAPI (src/api/schema.d.ts, `npm run gen:api`);
+// `http` is the same transport for calls whose response shapes are declared next to the feature that uses them.
+import createClient from 'openapi-fetch';
+import type { paths } from './schema';
+
+export const API = '/api/v1';
+
+export const typed = createClient<paths>({ baseUrl: '', credentials: 'same-origin' });
+
+/** An error answered by the server: status, its `detail` message and `code`. */
+export class ApiError extends Error {
+  constructor(public status: number, message: string, public code?: string) {
+    super(message);
+  }
+}
+
+let bearer: string | null = null;
+
+/** Use a bearer token (from /auth/token) instead of the session cookie. */
+export function setBearer(token: string | null): void {
+  bearer = token;
+}
+
+export async function http<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
+  if (bearer) (init.headers as Record<string, string>).Authorization = `Bearer ${bearer}`;
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path.startsWith('/') ? path : `${API}/${path}`, init);
+  const text = await resp.text();
+  if (resp.ok && text && !(resp.headers.get('content-type') ?? '').includes('json')) {
+    throw new ApiError(resp.status, `not an API answer from ${path}`);
+  }
+  const data = text ? safeJson(text) : undefined;
+  if (!resp.ok) {
+    const detail = data && typeof data === 'object' && 'detail' in data ? String((data as { detail: unknown }).detail) : text;
+    const code = data && typeof data === 'object' && 'code' in data ? String((data as { code: unknown }).code) : undefined;
+    throw new ApiError(resp.status, detail || resp.statusText, code);
+  }
+  return data as T;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export const get = <T>(path: string) => http<T>('GET', path);
+export const post = <T>(path: string, body?: unknown, headers?: Record<string, string>) => http<T>('POST', path, body, headers);
+
+/** A fresh Idempotency-Key for a create that may be retried. */
+export function idempotencyKey(): string {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
