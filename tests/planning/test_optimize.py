@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from tests.conftest import shared_data
 from typer.testing import CliRunner
 
 from lifechain.errors import Invalid
 from lifechain.planning import core, flows
-from tests.conftest import shared_data
 
 
 def small(seed: int, n: int = 14, m: int = 7) -> core.Problem:
@@ -128,7 +128,7 @@ SF_DEMAND = "SF_demand_205_centroid_uniform_weight.csv"
 
 @pytest.mark.shared_data
 def test_spopt_san_francisco_figures() -> None:
-    """The spopt SF files read directly: MCLP p=4 at 5 km leaves 21 of 205 tracts uncovered; p-median mean 2982.127 m."""
+    """The spopt SF files read directly: MCLP p=4 at 5 km leaves 21 of 205 tracts; p-median mean 2982.127 m."""
     folder = shared_data(*SF)
     pr = flows.read_problem(folder / SF_COSTS, demand=folder / SF_DEMAND)
     assert len(pr.demand_ids) == 205 and len(pr.site_ids) == 16

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,6 @@ def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
     """Run one location model by name with its parameters."""
     if model not in core.MODELS:
         raise Invalid(f"unknown model {model!r}: expected one of {', '.join(core.MODELS)}")
-    solver = {"mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter,
-              "mexclp": core.mexclp}[model]
-    return solver(problem, **params)  # type: ignore[operator]
+    solvers: dict[str, Callable[..., core.Solution]] = {
+        "mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter, "mexclp": core.mexclp}
+    return solvers[model](problem, **params)

@@ -128,7 +128,7 @@ class _Mip:
 
 def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | None = None) -> tuple[FloatArray, bool]:
     """Solve to a proven optimum (gap 0); returns the column values and whether optimality was proven."""
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("random_seed", 0)
@@ -431,7 +431,7 @@ def mexclp(problem: Problem, *, units: int, radius: float, busy_fraction: float,
     n, m = rows.shape
     q = busy_fraction
     gain = (1.0 - q) * q ** np.arange(units)
-    # Columns: x_j (m, integer units at site j), y_ik (n*units, the k-th cover of point i). Rows: sum_k y_ik <= sum_j a_ij x_j.
+    # Columns: x_j (units at site j), y_ik (the k-th cover of point i). Rows: sum_k y_ik <= sum_j a_ij x_j.
     yk = sp.kron(sp.identity(n), np.ones((1, units)))
     a = sp.vstack([sp.hstack([-rows, yk]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n * units))])])
     mip = _Mip(cost=np.concatenate([np.zeros(m), np.kron(w, gain)]), matrix=sp.csc_matrix(a),
