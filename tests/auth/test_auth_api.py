@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from auth_helpers import PASSWORD, add_user, bearer, signed_in
+from auth_helpers import PASSWORD, add_user, password_bearer, signed_in
 from lifechain.app import create_app
 from lifechain.auth import flows
 from lifechain.auth.core import Principal, Role
@@ -30,7 +30,7 @@ def client(settings: Settings, clock: ManualClock) -> TestClient:
 def test_password_flow_gives_a_token_that_identifies_the_user(client: TestClient) -> None:
     """A right password gets a bearer token; /auth/me then names the user and roles."""
     add_user(client.app, "disp1", Role.DISPATCHER)  # type: ignore[arg-type]
-    me = client.get("/api/v1/auth/me", headers=bearer(client, "disp1"))
+    me = client.get("/api/v1/auth/me", headers=password_bearer(client, "disp1"))
     assert me.status_code == 200
     assert me.json()["username"] == "disp1"
     assert me.json()["roles"] == ["dispatcher"]

@@ -49,6 +49,15 @@ class Principal:
         """How this user is named on the timeline."""
         return f"user:{self.username}"
 
+    def acts_for_unit(self, unit_id: int) -> bool:
+        """Whether the user may report for this unit: dispatchers and admins for any, crew for their own."""
+        return self.has_any((Role.DISPATCHER,)) or (Role.CREW in self.roles and self.unit_id == unit_id)
+
+    def acts_for_hospital(self, hospital_id: int) -> bool:
+        """Whether the user may act for this hospital: dispatchers and admins for any, staff for their own."""
+        return self.has_any((Role.DISPATCHER,)) or (Role.HOSPITAL_STAFF in self.roles
+                                                    and self.hospital_id == hospital_id)
+
     def has_any(self, roles: Iterable[Role]) -> bool:
         """Whether the user holds at least one of `roles` (an administrator holds them all)."""
         return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))

@@ -1,5 +1,216 @@
-"""HTTP routes of the dispatch domain."""
+"""HTTP routes of dispatch: calls, triage, recommendation, dispatch / reassign / cancel, the queue, the protocol."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from lifechain.api import ClockDep, SessionDep, SettingsDep
+from lifechain.auth.core import Principal, Role
+from lifechain.auth.deps import require_roles
+from lifechain.dispatch import flows, repo
+from lifechain.dispatch.core import DispatchPolicy
+from lifechain.dispatch.protocol import Protocol, default_protocol
+from lifechain.dispatch.schemas import (
+    DestinationIn,
+    DispatchIn,
+    IncidentIn,
+    IncidentOut,
+    PatientIn,
+    PatientOut,
+    QueueOut,
+    ReasonIn,
+    ReassignIn,
+    RecommendationOut,
+    TriageIn,
+    TriageOut,
+)
+from lifechain.dispatch.tables import Incident
+from lifechain.errors import DomainError
+from lifechain.geo.core import LatLon, Router
 
 router = APIRouter(tags=["dispatch"])
+Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
+Reader = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST, Role.CREW, Role.HOSPITAL_STAFF))]
+Crew = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.CREW))]
+ProtocolReader = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.TRAINER, Role.ANALYST))]
+
+
+class NoCities(DomainError):
+    """The server has no road network loaded, so it cannot estimate travel times."""
+
+    status_code = 503
+    code = "no_road_network"
+
+
+def setup(app: FastAPI) -> None:
+    """The dispatch policy and call-taking protocol the app uses."""
+    app.state.dispatch_policy = DispatchPolicy(gps_stale_after_s=app.state.settings.gps_stale_after_s)
+    app.state.protocol = None  # loaded on first use: default_protocol()
+
+
+def get_policy(request: Request) -> DispatchPolicy:
+    """The app's dispatch policy."""
+    policy: DispatchPolicy = request.app.state.dispatch_policy
+    return policy
+
+
+def get_protocol(request: Request) -> Protocol:
+    """The app's call-taking protocol (the shipped default unless another was installed)."""
+    if request.app.state.protocol is None:
+        request.app.state.protocol = default_protocol()
+    protocol: Protocol = request.app.state.protocol
+    return protocol
+
+
+def router_of(request: Request, city: str) -> Router:
+    """The travel-time router of `city`, from the app's city store."""
+    cities = getattr(request.app.state, "cities", None)
+    if cities is None:
+        raise NoCities("no city store on this server: import a city first (lifechain city import)")
+    router: Router = cities.router(city)
+    return router
+
+
+PolicyDep = Annotated[DispatchPolicy, Depends(get_policy)]
+ProtocolDep = Annotated[Protocol, Depends(get_protocol)]
+
+
+def _full(session: Session, incident: Incident) -> IncidentOut:
+    return IncidentOut.of(incident, repo.patients(session=session, incident_id=incident.id),
+                          repo.assignments(session=session, incident_id=incident.id))
+
+
+@router.post("/incidents", response_model=IncidentOut, status_code=201)
+def create_incident(body: IncidentIn, response: Response, session: SessionDep, clock: ClockDep,
+                    settings: SettingsDep, protocol: ProtocolDep, user: Dispatcher,
+                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+                    ) -> IncidentOut:
+    """Take a call (triaged at once when a complaint is given); the same Idempotency-Key returns the same
+    incident (200 instead of 201). Dispatcher."""
+    call = flows.NewCall(city=body.city or settings.default_city, location=LatLon(body.location.lat,
+                         body.location.lon), address=body.address, caller_number=body.caller_number,
+                         complaint=body.complaint, answers=body.answers, patients=body.patients)
+    incident, created = flows.create_incident(session=session, call=call, protocol=protocol, actor=user,
+                                              now=clock.now(), idempotency_key=idempotency_key)
+    session.commit()
+    if not created:
+        response.status_code = 200
+    return IncidentOut.of(incident)
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def list_incidents(session: SessionDep, _user: Reader, city: str | None = None,
+                   status: Annotated[list[str] | None, Query()] = None) -> list[IncidentOut]:
+    """Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst, crew, hospital staff."""
+    statuses = tuple(status) if status else repo.OPEN_STATUSES
+    return [IncidentOut.of(i) for i in repo.list_open(session=session, city=city, statuses=statuses)]
+
+
+@router.get("/incidents/queue", response_model=QueueOut)
+def incident_queue(session: SessionDep, _user: Dispatcher, city: str | None = None) -> QueueOut:
+    """Calls waiting for a unit, by priority then arrival, and calls still to triage. Dispatcher."""
+    waiting, untriaged = flows.queue(session=session, city=city)
+    return QueueOut(waiting=[IncidentOut.of(i) for i in waiting], untriaged=[IncidentOut.of(i) for i in untriaged])
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+def get_incident(incident_id: int, session: SessionDep, _user: Reader) -> IncidentOut:
+    """One incident with its patients and units. Dispatcher, analyst, crew, hospital staff."""
+    return _full(session, repo.get(session=session, incident_id=incident_id))
+
+
+@router.post("/incidents/{incident_id}/triage", response_model=TriageOut)
+def triage_incident(incident_id: int, body: TriageIn, session: SessionDep, clock: ClockDep, protocol: ProtocolDep,
+                    user: Dispatcher) -> TriageOut:
+    """Apply the protocol to the complaint and answers; returns the determinant and the questions left. Dispatcher."""
+    incident = repo.get(session=session, incident_id=incident_id)
+    det = flows.apply_triage(session=session, incident=incident, protocol=protocol, complaint=body.complaint,
+                             answers=body.answers, actor=user, now=clock.now())
+    left = flows.questions(incident=incident, protocol=protocol, complaint=body.complaint, answers=body.answers)
+    session.commit()
+    return TriageOut(incident=IncidentOut.of(incident), determinant=det.to_dict(), next_questions=left)
+
+
+@router.post("/incidents/{incident_id}/patients", response_model=PatientOut, status_code=201)
+def add_patient(incident_id: int, body: PatientIn, session: SessionDep, _user: Crew) -> PatientOut:
+    """Add a patient to the incident. Dispatcher, crew."""
+    patient = flows.add_patient(session=session, incident_id=incident_id, **body.model_dump())
+    session.commit()
+    return PatientOut.of(patient)
+
+
+@router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut)
+def recommendation(incident_id: int, request: Request, session: SessionDep, clock: ClockDep, policy: PolicyDep,
+                   _user: Dispatcher) -> RecommendationOut:
+    """Units ranked by road ETA with reasons, diversion options, and the destination hospital. Dispatcher."""
+    incident = repo.get(session=session, incident_id=incident_id)
+    rec = flows.recommend(session=session, incident_id=incident.id, router=router_of(request, incident.city),
+                          policy=policy, now=clock.now())
+    return RecommendationOut.of(rec)
+
+
+@router.post("/incidents/{incident_id}/dispatch", response_model=IncidentOut)
+def dispatch(incident_id: int, body: DispatchIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
+             user: Dispatcher) -> IncidentOut:
+    """Send a unit (409 when it is no longer available, e.g. another dispatcher was faster). Dispatcher."""
+    flows.dispatch_unit(session=session, incident_id=incident_id, unit_id=body.unit_id, actor=user, now=clock.now(),
+                        policy=policy, divert=body.divert)
+    session.commit()
+    return _full(session, repo.get(session=session, incident_id=incident_id))
+
+
+@router.post("/incidents/{incident_id}/reassign", response_model=IncidentOut)
+def reassign(incident_id: int, body: ReassignIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
+             user: Dispatcher) -> IncidentOut:
+    """Replace one assigned unit by another. Dispatcher."""
+    flows.reassign(session=session, incident_id=incident_id, from_unit_id=body.from_unit_id,
+                   to_unit_id=body.to_unit_id, actor=user, now=clock.now(), policy=policy)
+    session.commit()
+    return _full(session, repo.get(session=session, incident_id=incident_id))
+
+
+@router.post("/incidents/{incident_id}/units/{unit_id}/stand-down", response_model=IncidentOut)
+def stand_down(incident_id: int, unit_id: int, body: ReasonIn, session: SessionDep, clock: ClockDep,
+               user: Dispatcher) -> IncidentOut:
+    """Cancel one unit's assignment. Dispatcher."""
+    flows.stand_down(session=session, incident_id=incident_id, unit_id=unit_id, actor=user, now=clock.now(),
+                     reason=body.reason)
+    session.commit()
+    return _full(session, repo.get(session=session, incident_id=incident_id))
+
+
+@router.post("/incidents/{incident_id}/cancel", response_model=IncidentOut)
+def cancel(incident_id: int, body: ReasonIn, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
+    """Cancel the call and stand down its units, with a reason. Dispatcher."""
+    incident = flows.cancel_incident(session=session, incident_id=incident_id, actor=user, now=clock.now(),
+                                     reason=body.reason)
+    session.commit()
+    return _full(session, incident)
+
+
+@router.post("/incidents/{incident_id}/close", response_model=IncidentOut)
+def close(incident_id: int, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
+    """Close the call once no unit is on it (409 otherwise). Dispatcher."""
+    incident = flows.close_incident(session=session, incident_id=incident_id, actor=user, now=clock.now())
+    session.commit()
+    return _full(session, incident)
+
+
+@router.post("/incidents/{incident_id}/destination", response_model=IncidentOut)
+def destination(incident_id: int, body: DestinationIn, session: SessionDep, clock: ClockDep,
+                user: Crew) -> IncidentOut:
+    """Set (and pre-notify) the destination hospital. Dispatcher, crew."""
+    incident = flows.choose_destination(session=session, incident_id=incident_id, hospital_id=body.hospital_id,
+                                        actor=user, now=clock.now(), prenotify=body.prenotify)
+    session.commit()
+    return _full(session, incident)
+
+
+@router.get("/protocol")
+def protocol_spec(protocol: ProtocolDep, _user: ProtocolReader) -> dict[str, Any]:
+    """The call-taking protocol in force (version, entry questions, cards, plans). Dispatcher, trainer, analyst."""
+    spec: dict[str, Any] = protocol.spec.model_dump(mode="json")
+    return spec

@@ -123,3 +123,76 @@ def check_profile(profile: str) -> Profile:
     if profile not in PROFILES:
         raise Invalid(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
     return profile  # type: ignore[return-value,unused-ignore]
+
+
+def parse_latlon(text: str) -> LatLon:
+    """A point written `lat,lon` in degrees; raises `Invalid` saying what was wrong."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise Invalid(f"expected a point as lat,lon, got {text!r}")
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError as exc:
+        raise Invalid(f"expected a point as lat,lon with numbers, got {text!r}") from exc
+    if not (np.isfinite(lat) and np.isfinite(lon)):
+        raise Invalid(f"expected finite coordinates, got {text!r}")
+    return LatLon(lat, lon)
+
+
+# GCJ-02 ("Mars coordinates") is the obfuscated datum Chinese map apps use; outside China it equals WGS-84.
+_GCJ_A = 6378245.0
+_GCJ_EE = 0.00669342162296594323
+
+
+def _outside_china(lat: float, lon: float) -> bool:
+    return not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271)
+
+
+def _gcj_offset(lat: float, lon: float) -> tuple[float, float]:
+    """The GCJ-02 shift (degrees of latitude, longitude) at a WGS-84 position."""
+    x, y = lon - 105.0, lat - 35.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(abs(x))
+    dlat += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(abs(x))
+    dlon += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    rad = lat / 180.0 * np.pi
+    magic = 1 - _GCJ_EE * np.sin(rad) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_GCJ_A * (1 - _GCJ_EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_GCJ_A / sqrt_magic * np.cos(rad) * np.pi)
+    return float(dlat), float(dlon)
+
+
+def wgs84_to_gcj02(p: LatLon) -> LatLon:
+    """Convert a WGS-84 position to GCJ-02 (unchanged outside China)."""
+    if _outside_china(p.lat, p.lon):
+        return p
+    dlat, dlon = _gcj_offset(p.lat, p.lon)
+    return LatLon(p.lat + dlat, p.lon + dlon)
+
+
+def gcj02_to_wgs84(p: LatLon) -> LatLon:
+    """Convert a GCJ-02 position to WGS-84 by fixed-point iteration (error well below a centimetre)."""
+    if _outside_china(p.lat, p.lon):
+        return p
+    lat, lon = p.lat, p.lon
+    for _ in range(30):
+        g = wgs84_to_gcj02(LatLon(lat, lon))
+        dlat, dlon = g.lat - p.lat, g.lon - p.lon
+        lat, lon = lat - dlat, lon - dlon
+        if abs(dlat) < 1e-10 and abs(dlon) < 1e-10:
+            break
+    return LatLon(lat, lon)
+
+
+def to_wgs84(p: LatLon, crs: str) -> LatLon:
+    """A position given in `crs` ("wgs84" or "gcj02") as WGS-84; raises `Invalid` for another name."""
+    if crs == "wgs84":
+        return p
+    if crs == "gcj02":
+        return gcj02_to_wgs84(p)
+    raise Invalid(f"unknown crs {crs!r}: expected wgs84 or gcj02")

@@ -1,5 +1,143 @@
-"""HTTP routes of the geo domain."""
+"""HTTP routes of the geo domain: cities, routes, matrices, isochrones, the base map's roads and place search.
 
-from fastapi import APIRouter
+For other domains' views:
+    from lifechain.geo.views import CitiesDep, router_for
+    def view(request: Request, city: str, cities: CitiesDep):
+        router = router_for(request, city)          # raises NotFound (404) for an unknown city
+        router.times_to(points, incident, limit_s=1200)
+`setup(app)` puts a `CityStore` on `app.state.cities` and preloads the default city's router at startup.
+"""
 
-router = APIRouter(tags=["geo"])
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from lifechain.errors import Invalid
+from lifechain.geo.core import LatLon, Router, check_mode, check_profile, parse_latlon, to_wgs84
+from lifechain.geo.repo import CityStore
+from lifechain.geo.schemas import CityInfo, MatrixIn, MatrixOut, PlacesOut, RouteOut
+from lifechain.settings import Settings
+
+router = APIRouter(prefix="/cities", tags=["geo"])
+
+
+def setup(app: FastAPI) -> None:
+    """Attach the city store and warm the default city's router when the server starts."""
+    settings: Settings = app.state.settings
+    store = CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
+                      snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
+    app.state.cities = store
+
+    async def warm(_app: FastAPI) -> None:
+        if store.exists(settings.default_city):
+            store.router(settings.default_city)
+
+    app.state.startup_hooks.append(warm)
+
+
+def get_cities(request: Request) -> CityStore:
+    """The app's city store."""
+    store: CityStore = request.app.state.cities
+    return store
+
+
+CitiesDep = Annotated[CityStore, Depends(get_cities)]
+
+
+def router_for(request: Request, city: str, engine: str | None = None) -> Router:
+    """The router of `city` (raises `NotFound` for an unknown city)."""
+    return get_cities(request).router(city, engine)
+
+
+def _point(text: str, crs: str) -> LatLon:
+    return to_wgs84(parse_latlon(text), crs)
+
+
+def _json_seconds(values: Any) -> list[Any]:
+    """Seconds for JSON, rounded to the millisecond, `null` where unreachable."""
+    arr = np.asarray(values, dtype=np.float64)
+    out = np.round(arr, 3).astype(object)
+    out[~np.isfinite(arr)] = None
+    rows: list[Any] = out.tolist()
+    return rows
+
+
+@router.get("", response_model=list[CityInfo])
+def list_cities(cities: CitiesDep) -> list[dict[str, Any]]:
+    """Every imported city: bbox, centre, node and arc counts, profiles."""
+    return cities.list()
+
+
+@router.get("/{city}", response_model=CityInfo)
+def city_info(city: str, cities: CitiesDep) -> dict[str, Any]:
+    """One city's manifest."""
+    return cities.info(city)
+
+
+@router.get("/{city}/route", response_model=RouteOut)
+def route(
+    request: Request,
+    city: str,
+    origin: Annotated[str, Query(alias="from", description="lat,lon", examples=["60.1699,24.9384"])],
+    destination: Annotated[str, Query(alias="to", description="lat,lon")],
+    mode: str = "drive",
+    profile: str = "emergency",
+    crs: Annotated[str, Query(description="wgs84 or gcj02 (input coordinates)")] = "wgs84",
+    engine: Annotated[str | None, Query(description="ch or scipy (default from settings)")] = None,
+) -> dict[str, Any]:
+    """Fastest route: seconds, metres and the geometry as a GeoJSON LineString (422 "unreachable" if none)."""
+    o, d = _point(origin, crs), _point(destination, crs)
+    result = router_for(request, city, engine).route(o, d, mode=check_mode(mode), profile=check_profile(profile))
+    coords = [[p.lon, p.lat] for p in result.geometry]
+    return {"seconds": round(result.seconds, 3), "meters": round(result.meters, 1), "mode": mode,
+            "profile": profile, "geometry": {"type": "LineString", "coordinates": coords}}
+
+
+@router.post("/{city}/matrix", response_model=MatrixOut)
+def matrix(request: Request, city: str, body: MatrixIn) -> dict[str, Any]:
+    """Seconds from every origin to every destination (`null` where unreachable)."""
+    limit = request.app.state.settings.max_matrix_cells
+    cells = len(body.origins) * len(body.destinations)
+    if cells > limit:
+        raise Invalid(f"matrix of {len(body.origins)} x {len(body.destinations)} = {cells} cells is larger than "
+                      f"the limit of {limit}", cells=cells, limit=limit)
+    mode, profile = check_mode(body.mode), check_profile(body.profile)
+    origins = [to_wgs84(LatLon(p.lat, p.lon), body.crs) for p in body.origins]
+    dests = [to_wgs84(LatLon(p.lat, p.lon), body.crs) for p in body.destinations]
+    r = router_for(request, city, body.engine)
+    secs = r.matrix(origins, dests, mode=mode, profile=profile)
+    return {"seconds": _json_seconds(secs), "mode": mode, "profile": profile}
+
+
+@router.get("/{city}/isochrone")
+def isochrone(
+    request: Request,
+    city: str,
+    at: Annotated[str, Query(description="lat,lon")],
+    seconds: Annotated[float, Query(gt=0, le=7200)],
+    mode: str = "drive",
+    profile: str = "emergency",
+    crs: str = "wgs84",
+) -> dict[str, Any]:
+    """The area reachable from `at` within `seconds`, as a GeoJSON Feature."""
+    geometry = router_for(request, city).isochrone(_point(at, crs), seconds, mode=check_mode(mode),
+                                                   profile=check_profile(profile))
+    return {"type": "Feature", "properties": {"seconds": seconds, "mode": mode, "profile": profile},
+            "geometry": geometry}
+
+
+@router.get("/{city}/roads")
+def roads(city: str, cities: CitiesDep, zoom: Annotated[int, Query(ge=0, le=22)] = 14,
+          mode: str = "drive") -> dict[str, Any]:
+    """The road (or path) network as GeoJSON, one feature per road class, simplified for `zoom`."""
+    return cities.roads(city, zoom=zoom, mode=check_mode(mode))
+
+
+@router.get("/{city}/places", response_model=PlacesOut)
+def places(city: str, cities: CitiesDep, q: str = "",
+           limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+    """Address search over named streets and places (and stations, hospitals, AEDs)."""
+    return {"city": city, "query": q, "results": cities.search(city, q, limit=limit)}

@@ -1,0 +1,166 @@
+"""Routing engines compared on Helsinki (built in) and Auckland (shared JEMSS data, skipped when absent).
+
+Prints import time, router load time and memory, server start time, and p50/p99 latency per query kind for the
+scipy (bounded Dijkstra) and ch (contraction hierarchy, pyroutingkit) engines.
+Run: `make bench` or `PYTHONPATH=src .venv/bin/python bench/routing.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lifechain.geo.core import LatLon
+from lifechain.geo.flows import import_city
+from lifechain.geo.repo import CityStore
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LIFECHAIN_SHARED_DATA") or ROOT.parent / "shared" / "data")
+TARGETS = {"many_to_one_300_30min_ms": 5.0, "one_to_many_walk_6min_ms": 2.0, "matrix_1000_s": 2.0,
+           "import_s": 30.0, "server_start_s": 1.0}
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed(fn: Callable[[], Any], n: int) -> tuple[float, float]:
+    """p50 and p99 of `n` calls, in milliseconds (after one warm-up call)."""
+    fn()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
+
+
+def points(router: Any, mode: str, n: int, rng: np.random.Generator, jitter_m: float = 20.0) -> tuple[Any, Any]:
+    """`n` random positions near nodes of the `mode` network (lat, lon arrays)."""
+    net = router.graphs[mode].net
+    idx = rng.integers(0, net.n_nodes, n)
+    dlat = rng.normal(0, jitter_m / 111_000, n)
+    dlon = rng.normal(0, jitter_m / 111_000 / np.cos(np.radians(net.lat[idx])), n)
+    return net.lat[idx] + dlat, net.lon[idx] + dlon
+
+
+def server_start_s(data_dir: Path, city: str) -> float:
+    """Seconds from launching `lifechain serve` (a fresh process) to its first health answer."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LIFECHAIN_DEMO_MODE": "1", "LIFECHAIN_DEFAULT_CITY": city, "PYTHONPATH": str(ROOT / "src")}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "lifechain", "--data-dir", str(data_dir), "serve", "--port",
+                             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t0 < 60:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).read()
+                return time.perf_counter() - t0
+            except OSError:
+                time.sleep(0.02)
+        return float("nan")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench_city(name: str, source: str, data_dir: Path, quick: bool) -> None:
+    """Import one city and measure both engines on it."""
+    cities = data_dir / "cities"
+    t0 = time.perf_counter()
+    manifest = import_city(source, name=name, cities_dir=cities, now=datetime.now(UTC))
+    import_s = time.perf_counter() - t0
+    drive = manifest["networks"]["drive"]
+    print(f"\n## {name}: drive {drive['nodes']} nodes / {drive['arcs']} arcs, "
+          f"walk {manifest['networks']['walk']['nodes']} nodes / {manifest['networks']['walk']['arcs']} arcs")
+    print(f"import {import_s:.2f} s (target <= {TARGETS['import_s']:.0f} s on Auckland)")
+    start_in_process = time.perf_counter()
+    CityStore(cities).router(name, "ch")
+    print(f"router load (ch, in process) {time.perf_counter() - start_in_process:.2f} s; "
+          f"server start (new process, migrations, city warm) {server_start_s(data_dir, name):.2f} s "
+          f"(target <= {TARGETS['server_start_s']:.0f} s)")
+    n = 50 if quick else 200
+    print(f"{'engine':6} {'query':44} {'p50':>10} {'p99':>10}")
+    for engine in ("scipy", "ch"):
+        before = rss_mb()
+        t0 = time.perf_counter()
+        router = CityStore(cities).router(name, engine)
+        load_s = time.perf_counter() - t0
+        print(f"{engine:6} load {load_s:.2f} s, memory +{rss_mb() - before:.0f} MB")
+        bench_engine(engine, router, n)
+
+
+def bench_engine(engine: str, router: Any, n: int) -> None:
+    """Latency of each query kind on one router."""
+    rng = np.random.default_rng(42)
+    units = router.snap_arrays(*points(router, "drive", 300, rng), mode="drive")
+    ilat, ilon = points(router, "drive", n + 1, rng)
+    volunteers = router.snap_arrays(*points(router, "walk", 20_000, rng), mode="walk")
+    aeds = router.snap_arrays(*points(router, "walk", 2_000, rng), mode="walk")
+    incidents = [LatLon(float(la), float(lo)) for la, lo in zip(ilat, ilon, strict=True)]
+    it = iter(range(10**9))
+
+    def nxt() -> LatLon:
+        return incidents[next(it) % len(incidents)]
+
+    def volunteers_and_aeds() -> None:
+        at = nxt()
+        router.times_from(at, volunteers, mode="walk", limit_s=360)
+        router.times_from(at, aeds, mode="walk", limit_s=360)
+
+    rows = [
+        ("route drive (point to point)", lambda: router.route(nxt(), nxt())),
+        ("many-to-one 300 units, 30 min, emergency", lambda: router.times_to(units, nxt(), limit_s=1800)),
+        ("many-to-one 300 units, 20 min, emergency", lambda: router.times_to(units, nxt(), limit_s=1200)),
+        ("one-to-many walk 6 min, 20,000 volunteers",
+         lambda: router.times_from(nxt(), volunteers, mode="walk", limit_s=360)),
+        ("volunteers: 20k + 2k AEDs walk 6 min", volunteers_and_aeds),
+        ("isochrone drive 8 min", lambda: router.isochrone(nxt(), 480)),
+    ]
+    for label, fn in rows:
+        p50, p99 = timed(fn, n if "isochrone" not in label else max(10, n // 10))
+        print(f"{engine:6} {label:44} {p50:8.2f}ms {p99:8.2f}ms")
+    big = router.snap_arrays(*points(router, "drive", 1000, rng), mode="drive")
+    t0 = time.perf_counter()
+    router.matrix(big, big)
+    print(f"{engine:6} {'matrix 1000 x 1000 drive':44} {time.perf_counter() - t0:9.2f}s")
+
+
+def main() -> None:
+    """Benchmark Helsinki and, when the shared data is present, Auckland."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--city", choices=["helsinki", "auckland"], help="only this city")
+    args = parser.parse_args()
+    print(f"routing benchmark, {os.cpu_count()} cores; targets: {TARGETS}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.city in (None, "helsinki"):
+            bench_city("helsinki", "builtin:helsinki", Path(tmp) / "h", args.quick)
+        auckland = SHARED / "jemss" / "auckland" / "models" / "1"
+        if args.city in (None, "auckland"):
+            if auckland.is_dir():
+                bench_city("auckland", str(auckland), Path(tmp) / "a", args.quick)
+            else:
+                print(f"\nAuckland skipped: {auckland} absent (set LIFECHAIN_SHARED_DATA)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Compiled cities on disk: `CityStore(cities_dir)` lists, describes and loads them; `save_city` writes one.
+
+Use from other domains:
+    store = CityStore(settings.cities_dir, offroad_speed_mps=..., snap_max_distance_m=...)
+    store.list()                      # manifests of every imported city
+    store.info("auckland")            # one manifest (bbox, centre, node/arc counts, profiles, what was dropped)
+    router = store.router("auckland") # a cached `Router` ("ch" or "scipy" engine) on the compiled arrays
+    store.places("auckland")          # {"stations", "hospitals", "streets", "points", "aeds", "bbox", "centre"}
+
+Layout of `cities_dir/<name>/`: `manifest.json`, `drive.npz`, `walk.npz` (plain arrays, loaded without pickle),
+`places.json`, `ch/<mode>/` (the contraction order, so loading skips the nested dissection). A re-import writes a
+temporary folder and swaps it in with renames, so readers see the old city or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lifechain.errors import Invalid, NotFound
+from lifechain.geo.core import Router
+from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology
+from lifechain.geo.network import Network, roads_geojson
+
+FORMAT_VERSION = 1
+ENGINES = ("ch", "scipy")
+
+
+def _save_network(path: Path, net: Network) -> None:
+    arrays: dict[str, Any] = {"lat": net.lat, "lon": net.lon, "tail": net.tail.astype(np.int32),
+                              "head": net.head.astype(np.int32), "length_m": net.length_m,
+                              "road_class": net.road_class}
+    arrays.update({f"seconds_{k}": v for k, v in net.seconds.items()})
+    np.savez(path, **arrays)
+
+
+def _load_network(path: Path) -> Network:
+    with np.load(path, allow_pickle=False) as z:
+        secs = {k.removeprefix("seconds_"): z[k] for k in z.files if k.startswith("seconds_")}
+        return Network(z["lat"], z["lon"], z["tail"].astype(np.int64), z["head"].astype(np.int64), z["length_m"],
+                       secs, z["road_class"])
+
+
+def save_city(cities_dir: Path, name: str, *, networks: dict[str, Network], places: dict[str, Any],
+              manifest: dict[str, Any]) -> Path:
+    """Write a compiled city into a temporary folder, then swap it in place of any previous version."""
+    cities_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cities_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for mode, net in networks.items():
+            _save_network(tmp / f"{mode}.npz", net)
+            (tmp / "ch" / mode).mkdir(parents=True)
+            build_topology(net).save(str(tmp / "ch" / mode))
+        (tmp / "places.json").write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
+        full = {"format_version": FORMAT_VERSION, "name": name, "import_id": uuid.uuid4().hex, **manifest}
+        (tmp / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
+        final = cities_dir / name
+        old = cities_dir / f".old-{name}-{uuid.uuid4().hex[:8]}"
+        if final.exists():
+            os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class CityStore:
+    """The imported cities of one data directory, with a cache of loaded routers."""
+
+    def __init__(self, cities_dir: Path, *, offroad_speed_mps: float = 1.4, snap_max_distance_m: float = 1000.0,
+                 default_engine: str = "ch") -> None:
+        self.cities_dir = Path(cities_dir)
+        self.offroad_speed_mps = offroad_speed_mps
+        self.snap_max_distance_m = snap_max_distance_m
+        self.default_engine = default_engine
+        self._routers: dict[tuple[str, str], tuple[str, Router]] = {}
+        self._places: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._roads: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        """Names of the imported cities, sorted."""
+        if not self.cities_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.cities_dir.iterdir()
+                      if not p.name.startswith(".") and (p / "manifest.json").is_file())
+
+    def exists(self, name: str) -> bool:
+        """Whether a city of that name is imported."""
+        return (self.cities_dir / name / "manifest.json").is_file()
+
+    def list(self) -> list[dict[str, Any]]:
+        """The manifest of every imported city."""
+        return [self.info(n) for n in self.names()]
+
+    def info(self, name: str) -> dict[str, Any]:
+        """One city's manifest; raises `NotFound` for an unknown city."""
+        path = self.cities_dir / name / "manifest.json"
+        if "/" in name or name.startswith(".") or not path.is_file():
+            known = ", ".join(self.names()) or "none imported"
+            raise NotFound(f"unknown city {name!r} (known: {known})", city=name)
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return info
+
+    def router(self, name: str, engine: str | None = None) -> Router:
+        """A cached router on the city's compiled arrays (reloaded when the city was re-imported)."""
+        engine = engine or self.default_engine
+        if engine not in ENGINES:
+            raise Invalid(f"unknown routing engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        import_id = self.info(name)["import_id"]
+        with self._lock:
+            cached = self._routers.get((name, engine))
+            if cached and cached[0] == import_id:
+                return cached[1]
+            router = self._load_router(name, engine)
+            self._routers[(name, engine)] = (import_id, router)
+            return router
+
+    def _load_router(self, name: str, engine: str) -> Router:
+        folder = self.cities_dir / name
+        nets = {mode: _load_network(folder / f"{mode}.npz") for mode in ("drive", "walk")
+                if (folder / f"{mode}.npz").is_file()}
+        kwargs = {"offroad_speed_mps": self.offroad_speed_mps, "snap_max_distance_m": self.snap_max_distance_m}
+        if engine == "scipy":
+            return ScipyRouter(name, nets, **kwargs)
+        import pyroutingkit
+
+        topologies = {}
+        for mode in nets:
+            topo = pyroutingkit.CCHTopology()
+            topo.load(str(folder / "ch" / mode))
+            topologies[mode] = topo
+        return CHRouter(name, nets, topologies=topologies, **kwargs)
+
+    def places(self, name: str) -> dict[str, Any]:
+        """Stations, hospitals, named streets and points, AEDs, plus the city's bbox and centre."""
+        info = self.info(name)
+        with self._lock:
+            cached = self._places.get(name)
+            if cached and cached[0] == info["import_id"]:
+                return cached[1]
+            data: dict[str, Any] = json.loads((self.cities_dir / name / "places.json").read_text(encoding="utf-8"))
+            data.update({"bbox": info["bbox"], "centre": info["centre"]})
+            self._places[name] = (info["import_id"], data)
+            return data
+
+    def roads(self, name: str, *, zoom: int, mode: str = "drive") -> dict[str, Any]:
+        """The city's network as GeoJSON by road class, simplified for a map zoom level (cached)."""
+        import_id = self.info(name)["import_id"]
+        key = (name, mode, zoom)
+        with self._lock:
+            cached = self._roads.get(key)
+        if cached and cached[0] == import_id:
+            return cached[1]
+        path = self.cities_dir / name / f"{mode}.npz"
+        if not path.is_file():
+            raise NotFound(f"city {name!r} has no {mode} network")
+        data = roads_geojson(_load_network(path), zoom)
+        with self._lock:
+            self._roads[key] = (import_id, data)
+        return data
+
+    def search(self, name: str, query: str, *, limit: int = 20) -> builtins.list[dict[str, Any]]:
+        """Named streets, places, stations, hospitals and AEDs whose name contains `query` (prefix matches first)."""
+        places = self.places(name)
+        q = query.strip().casefold()
+        found = []
+        for group in ("streets", "points", "stations", "hospitals", "aeds"):
+            for item in places.get(group, []):
+                label = str(item.get("name") or "")
+                pos = label.casefold().find(q)
+                if label and pos >= 0:
+                    found.append((pos != 0, len(label), label, {**item, "group": group}))
+        found.sort(key=lambda f: (f[0], f[1], f[2]))
+        return [f[3] for f in found[:limit]]

@@ -1,0 +1,105 @@
+"""The geo HTTP API on Helsinki: cities, route, matrix, isochrone, roads, places, and clear 4xx errors."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lifechain.app import create_app
+from lifechain.clock import ManualClock
+from lifechain.geo.core import LatLon, wgs84_to_gcj02
+from lifechain.settings import Settings
+
+A, B = "60.1685,24.9405", "60.1755,24.9500"
+
+
+@pytest.fixture(scope="module")
+def client(helsinki_cities_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    data = tmp_path_factory.mktemp("geoapi")
+    shutil.copytree(helsinki_cities_dir, data / "cities")
+    settings = Settings(data_dir=data, demo_mode=True, max_matrix_cells=100)
+    from datetime import UTC, datetime
+
+    with TestClient(create_app(settings, clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))) as c:
+        yield c
+
+
+def test_cities_list_and_info(client: TestClient) -> None:
+    """The list shows Helsinki with bbox, node counts and profiles; info returns the same manifest."""
+    (city,) = client.get("/api/v1/cities").json()
+    assert city["name"] == "helsinki" and city["networks"]["drive"]["profiles"] == ["emergency", "regular"]
+    assert client.get("/api/v1/cities/helsinki").json()["bbox"] == city["bbox"]
+    r = client.get("/api/v1/cities/atlantis")
+    assert r.status_code == 404 and "atlantis" in r.json()["detail"]
+
+
+def test_route_returns_seconds_meters_geometry(client: TestClient) -> None:
+    """A route has positive seconds and metres and a LineString from origin to destination; regular is slower."""
+    fast = client.get("/api/v1/cities/helsinki/route", params={"from": A, "to": B}).json()
+    slow = client.get("/api/v1/cities/helsinki/route", params={"from": A, "to": B, "profile": "regular"}).json()
+    assert 0 < fast["seconds"] < slow["seconds"]
+    assert fast["geometry"]["type"] == "LineString"
+    assert fast["geometry"]["coordinates"][0] == [24.9405, 60.1685]
+
+
+def test_gcj02_input_is_converted(client: TestClient) -> None:
+    """Coordinates given in GCJ-02 (crs=gcj02) route like their WGS-84 equivalents."""
+    wgs = client.get("/api/v1/cities/helsinki/route", params={"from": A, "to": B}).json()
+    a, b = (wgs84_to_gcj02(LatLon(*map(float, p.split(",")))) for p in (A, B))
+    gcj = client.get("/api/v1/cities/helsinki/route",
+                     params={"from": f"{a.lat},{a.lon}", "to": f"{b.lat},{b.lon}", "crs": "gcj02"}).json()
+    assert gcj["seconds"] == pytest.approx(wgs["seconds"], abs=0.01)
+
+
+@pytest.mark.parametrize(("params", "status", "text"), [
+    ({"from": "91,24.94", "to": B}, 422, "latitude 91"),
+    ({"from": "60.17", "to": B}, 422, "lat,lon"),
+    ({"from": A, "to": B, "mode": "fly"}, 422, "unknown mode"),
+    ({"from": A, "to": B, "profile": "fast"}, 422, "unknown profile"),
+    ({"from": "60.10,24.94", "to": B}, 422, "more than 1000 m"),
+    ({"from": A, "to": B, "crs": "osgb"}, 422, "unknown crs"),
+])
+def test_route_bad_input_is_a_clear_4xx(client: TestClient, params: dict[str, str], status: int, text: str) -> None:
+    """Bad coordinates, modes, profiles and far-away points get a 4xx saying what was wrong."""
+    r = client.get("/api/v1/cities/helsinki/route", params=params)
+    assert r.status_code == status and text in r.json()["detail"]
+
+
+def test_matrix_and_its_limit(client: TestClient) -> None:
+    """A matrix answers origins x destinations; one larger than the configured limit is refused."""
+    pts = [{"lat": 60.1685, "lon": 24.9405}, {"lat": 60.1755, "lon": 24.95}]
+    body = client.post("/api/v1/cities/helsinki/matrix", json={"origins": pts, "destinations": pts}).json()
+    assert len(body["seconds"]) == 2 and body["seconds"][0][1] > 0
+    big = client.post("/api/v1/cities/helsinki/matrix", json={"origins": pts * 6, "destinations": pts * 6})
+    assert big.status_code == 422 and "limit of 100" in big.json()["detail"]
+
+
+def test_isochrone_roads_and_places(client: TestClient) -> None:
+    """Isochrone is a GeoJSON Feature; roads come by class (fewer at low zoom); place search finds streets."""
+    iso = client.get("/api/v1/cities/helsinki/isochrone", params={"at": A, "seconds": 240, "mode": "walk"}).json()
+    assert iso["type"] == "Feature" and iso["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    low = client.get("/api/v1/cities/helsinki/roads", params={"zoom": 10}).json()
+    high = client.get("/api/v1/cities/helsinki/roads", params={"zoom": 16}).json()
+    classes = {f["properties"]["class"] for f in high["features"]}
+    assert {"primary", "residential"} <= classes
+    assert len(low["features"]) < len(high["features"])
+    hits = client.get("/api/v1/cities/helsinki/places", params={"q": "Mannerheim"}).json()["results"]
+    assert hits and hits[0]["name"].startswith("Mannerheim")
+
+
+def test_router_for_gives_other_domains_a_router(client: TestClient) -> None:
+    """Other domains get the same cached router from the app state, NotFound for an unknown city."""
+    from lifechain.errors import NotFound
+    from lifechain.geo.views import router_for
+
+    class Req:
+        app = client.app
+
+    router = router_for(Req(), "helsinki")  # type: ignore[arg-type]
+    assert router is router_for(Req(), "helsinki")  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        router_for(Req(), "atlantis")  # type: ignore[arg-type]

@@ -1,0 +1,108 @@
+"""City import, storage and the CityStore: Helsinki compiled, re-import atomic, places, no pickles."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lifechain.errors import Invalid, NotFound
+from lifechain.geo.core import LatLon
+from lifechain.geo.flows import import_city
+from lifechain.geo.jemss import read_tables
+from lifechain.geo.repo import CityStore
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_helsinki_manifest_reports_networks_and_drops(helsinki_cities_dir: Path) -> None:
+    """The manifest lists both networks, both driving profiles and what the SCC pruning dropped."""
+    info = CityStore(helsinki_cities_dir).info("helsinki")
+    drive, walk = info["networks"]["drive"], info["networks"]["walk"]
+    assert drive["profiles"] == ["emergency", "regular"] and walk["profiles"] == ["walk"]
+    assert drive["nodes"] > 1000 and walk["nodes"] > drive["nodes"]
+    assert drive["dropped_nodes"] > 0 and drive["components"] > 1
+    lat0, lon0, lat1, lon1 = info["bbox"]
+    assert 60.1 < lat0 < lat1 < 60.2 and 24.9 < lon0 < lon1 < 25.0
+
+
+def test_compiled_arrays_load_without_pickle(helsinki_cities_dir: Path) -> None:
+    """Every stored array loads with allow_pickle=False (no Python objects on disk)."""
+    for npz in (helsinki_cities_dir / "helsinki").glob("*.npz"):
+        with np.load(npz, allow_pickle=False) as z:
+            assert all(z[k].dtype != object for k in z.files)
+
+
+def test_reimport_replaces_atomically_and_reloads_router(tmp_path: Path) -> None:
+    """A re-import swaps the folder (no temp left behind) and the store hands out a fresh router."""
+    import_city("builtin:helsinki", name="hki", cities_dir=tmp_path, now=NOW)
+    store = CityStore(tmp_path, default_engine="scipy")
+    first_id, first = store.info("hki")["import_id"], store.router("hki")
+    assert store.router("hki") is first
+    import_city("builtin:helsinki", name="hki", cities_dir=tmp_path, now=NOW)
+    assert store.info("hki")["import_id"] != first_id
+    assert store.router("hki") is not first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hki"]
+
+
+def test_unknown_city_engine_and_source_are_refused(tmp_path: Path, helsinki_cities_dir: Path) -> None:
+    """Unknown city -> NotFound listing known cities; unknown engine or source -> Invalid."""
+    store = CityStore(helsinki_cities_dir)
+    with pytest.raises(NotFound, match="known: helsinki"):
+        store.info("atlantis")
+    with pytest.raises(Invalid, match="unknown routing engine"):
+        store.router("helsinki", "osrm")
+    with pytest.raises(Invalid, match="cannot import"):
+        import_city(str(tmp_path / "missing.osm.pbf"), name="x", cities_dir=tmp_path, now=NOW)
+    with pytest.raises(Invalid, match="built-in"):
+        import_city("builtin:tokyo", name="x", cities_dir=tmp_path, now=NOW)
+
+
+def test_places_and_search(helsinki_cities_dir: Path) -> None:
+    """Places carry named streets and the bbox; search ranks prefix matches first."""
+    store = CityStore(helsinki_cities_dir)
+    places = store.places("helsinki")
+    assert {"streets", "points", "aeds", "stations", "hospitals", "bbox", "centre"} <= set(places)
+    assert any(s["name"] == "Mannerheimintie" for s in places["streets"])
+    hits = store.search("helsinki", "mannerheim")
+    assert hits[0]["name"].lower().startswith("mannerheim")
+    assert store.search("helsinki", "no such street xyz") == []
+
+
+def test_read_tables_splits_jemss_multi_table_csv() -> None:
+    """A JEMSS file with two tables yields both, by name, with their headers."""
+    text = ("miscData,,,\narcForm,numModes,\ndirected,2\n,\n"
+            "arcs,,,\nindex,fromNode,toNode,mode_1\n1,1,2,0.5\n2,2,1,0.25\n")
+    tables = read_tables(text)
+    assert tables["miscData"]["arcForm"].iloc[0] == "directed"
+    assert tables["arcs"]["mode_1"].tolist() == [0.5, 0.25]
+
+
+def test_jemss_folder_import_keeps_arc_times(tmp_path: Path) -> None:
+    """A tiny JEMSS model: days become seconds, mode 1 is emergency, stations are imported, walking derived."""
+    import zipfile
+
+    model = tmp_path / "model"
+    (model / "travel" / "roads").mkdir(parents=True)
+    (model / "stations").mkdir()
+    nodes = "nodes,,,\nindex,x,y,offRoadAccess\n1,174.70,-36.76,1\n2,174.701,-36.76,1\n3,174.701,-36.761,1\n"
+    arcs = ("miscData,,,\narcForm,numModes,\ndirected,2\n,\narcs,,,\nindex,fromNode,toNode,distance,mode_1,mode_2\n"
+            "1,1,2,0.09,0.0001,0.0002\n2,2,3,0.11,0.0001,0.0002\n3,3,1,0.14,0.0001,0.0002\n")
+    with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip", "w") as zf:
+        zf.writestr("nodes.csv", nodes)
+        zf.writestr("arcs.csv", arcs)
+    (model / "stations" / "stations_1.csv").write_text("stations,,,\nindex,x,y,capacity\n1,174.7001,-36.7601,5\n")
+    manifest = import_city(str(model), name="mini", cities_dir=tmp_path / "cities", now=NOW)
+    assert manifest["networks"]["drive"] | {"dropped_nodes": 0} == manifest["networks"]["drive"]
+    store = CityStore(tmp_path / "cities", default_engine="scipy")
+    router = store.router("mini")
+    a, b = LatLon(-36.76, 174.70), LatLon(-36.76, 174.701)
+    assert router.route(a, b).seconds == pytest.approx(0.0001 * 86400)
+    assert router.route(a, b, profile="regular").seconds == pytest.approx(0.0002 * 86400)
+    assert router.route(b, a).seconds == pytest.approx(2 * 0.0001 * 86400)  # one-way ring: the long way round
+    assert router.route(b, a, mode="walk").seconds == pytest.approx(router.route(a, b, mode="walk").seconds)
+    assert store.places("mini")["stations"][0]["lat"] == -36.7601
+    assert json.loads((tmp_path / "cities" / "mini" / "manifest.json").read_text())["kind"] == "jemss"
