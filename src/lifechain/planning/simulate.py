@@ -219,14 +219,17 @@ class Scenario(BaseModel):
 
 @dataclass
 class MatrixRouter:
-    """A `Router` answering from precomputed travel times between known places (stations, hospitals, demand cells).
+    """A `Router` answering from precomputed travel times between anchors (stations, hospitals) and demand cells.
 
     Built once per scenario from any router (a city's, straight-line, zero), so no call pays a shortest-path search.
+    Every question has an anchor at one end; memory is anchors x places, not places squared.
     """
 
     city: str
     places: list[LatLon]
-    seconds: dict[str, FloatArray]  # profile -> places x places (only the pairs the simulation asks are finite)
+    n_anchors: int
+    from_anchor: dict[str, FloatArray]  # profile -> anchors x places
+    to_anchor: dict[str, FloatArray]  # profile -> places x anchors
     index: dict[tuple[float, float], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -238,6 +241,17 @@ class MatrixRouter:
         except KeyError:
             raise Invalid(f"point {point} is not one of the simulation's places") from None
 
+    def _pairs(self, o: list[int], d: list[int], profile: str) -> FloatArray:
+        """Seconds for each origin-destination index pair (broadcast), one end being an anchor."""
+        oi, di = np.asarray(o), np.asarray(d)
+        oi, di = np.broadcast_arrays(oi, di)
+        out = np.full(oi.shape, np.inf)
+        dest_anchor = di < self.n_anchors
+        out[dest_anchor] = self.to_anchor[profile][oi[dest_anchor], di[dest_anchor]]
+        rest = ~dest_anchor & (oi < self.n_anchors)
+        out[rest] = self.from_anchor[profile][oi[rest], di[rest]]
+        return out
+
     def snap(self, points: Sequence[LatLon], *, mode: Mode = "drive") -> Any:
         """Places are already snapped: the list itself."""
         return list(points)
@@ -245,27 +259,33 @@ class MatrixRouter:
     def times_to(self, origins: Sequence[LatLon] | Any, destination: LatLon, *, mode: Mode = "drive",
                  profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
         """Seconds from each origin to `destination` (inf beyond `limit_s`)."""
-        col = self.seconds[profile][:, self._i(destination)]
-        out = col[[self._i(o) for o in origins]]
+        d = self._i(destination)
+        oi = np.fromiter((self._i(o) for o in origins), np.int64, len(origins))
+        if d < self.n_anchors:
+            out = self.to_anchor[profile][oi, d]
+        elif oi.size and int(oi.max()) >= self.n_anchors:
+            out = self._pairs(oi.tolist(), [d], profile)
+        else:
+            out = self.from_anchor[profile][oi, d]
         return np.where(out <= limit_s, out, np.inf)
 
     def times_from(self, origin: LatLon, destinations: Sequence[LatLon] | Any, *, mode: Mode = "drive",
                    profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
         """Seconds from `origin` to each destination (inf beyond `limit_s`)."""
-        row = self.seconds[profile][self._i(origin)]
-        out = row[[self._i(d) for d in destinations]]
+        out = self._pairs([self._i(origin)], [self._i(d) for d in destinations], profile)
         return np.where(out <= limit_s, out, np.inf)
 
     def matrix(self, origins: Sequence[LatLon] | Any, destinations: Sequence[LatLon] | Any, *,
                mode: Mode = "drive", profile: Profile = "emergency") -> FloatArray:
         """Origins x destinations seconds."""
-        m = self.seconds[profile]
-        return m[np.ix_([self._i(o) for o in origins], [self._i(d) for d in destinations])]
+        o = np.asarray([self._i(p) for p in origins])[:, None]
+        d = np.asarray([self._i(p) for p in destinations])[None, :]
+        return self._pairs(o.tolist(), d.tolist(), profile)
 
     def route(self, origin: LatLon, destination: LatLon, *, mode: Mode = "drive",
               profile: Profile = "emergency") -> Route:
         """A straight two-point route with the matrix time."""
-        secs = float(self.seconds[profile][self._i(origin), self._i(destination)])
+        secs = float(self._pairs([self._i(origin)], [self._i(destination)], profile)[0])
         return Route(seconds=secs, meters=haversine_m(origin, destination), geometry=(origin, destination))
 
     def isochrone(self, origin: LatLon, seconds: float, *, mode: Mode = "drive",
@@ -296,23 +316,20 @@ class StraightRouter:
 
 def build_matrix_router(source: Any, *, anchors: Sequence[LatLon], cells: Sequence[LatLon],
                         hospitals: Sequence[LatLon], zero: bool = False) -> MatrixRouter:
-    """Precompute anchors -> cells, cells -> anchors and anchors -> anchors for both profiles from `source`."""
-    places = list(dict.fromkeys([*anchors, *hospitals, *cells]))
-    index = {(p.lat, p.lon): i for i, p in enumerate(places)}
-    a = [index[(p.lat, p.lon)] for p in dict.fromkeys([*anchors, *hospitals])]
-    c = [index[(p.lat, p.lon)] for p in dict.fromkeys(cells)]
-    seconds: dict[str, FloatArray] = {}
+    """Precompute anchors -> places and places -> anchors for both profiles from `source` (all zero if `zero`)."""
+    anchor_list = list(dict.fromkeys([*anchors, *hospitals]))
+    places = anchor_list + [c for c in dict.fromkeys(cells) if c not in set(anchor_list)]
+    n = len(anchor_list)
+    frm: dict[str, FloatArray] = {}
+    to: dict[str, FloatArray] = {}
     for profile in ("emergency", "regular"):
-        m = np.full((len(places), len(places)), np.inf)
         if zero:
-            m[:] = 0.0
+            frm[profile], to[profile] = np.zeros((n, len(places))), np.zeros((len(places), n))
         else:
-            ap, cp = [places[i] for i in a], [places[i] for i in c]
-            m[np.ix_(a, c)] = source.matrix(ap, cp, mode="drive", profile=profile)
-            m[np.ix_(c, a)] = source.matrix(cp, ap, mode="drive", profile=profile)
-            m[np.ix_(a, a)] = source.matrix(ap, ap, mode="drive", profile=profile)
-        seconds[profile] = m
-    return MatrixRouter(city=getattr(source, "city", "matrix"), places=places, seconds=seconds)
+            frm[profile] = np.asarray(source.matrix(anchor_list, places, mode="drive", profile=profile), float)
+            to[profile] = np.asarray(source.matrix(places, anchor_list, mode="drive", profile=profile), float)
+    return MatrixRouter(city=getattr(source, "city", "matrix"), places=places, n_anchors=n, from_anchor=frm,
+                        to_anchor=to)
 
 
 # ------------------------------------------------------------------------------------------------ the simulation
