@@ -229,6 +229,8 @@ class ScipyRouter:
         """One-to-many: seconds from `origin` to each destination, `inf` beyond `limit_s`."""
         g, key = self._graph(mode), self._key(mode, profile)
         o, d = self.snap([origin], mode=mode), self._as_snapped(destinations, mode)
+        if (none := _nothing_within(limit_s, len(d))) is not None:
+            return none
         dist = self._sssp(g, key, self._leave(g, o, key), 0, reverse=False, limit=limit_s)
         a = self._arrive(g, d, key)
         res: FloatArray = np.minimum(dist[a.u] + a.off_u, dist[a.v] + a.off_v)
@@ -241,6 +243,8 @@ class ScipyRouter:
         """Many-to-one: seconds from each origin to `destination`, `inf` beyond `limit_s`."""
         g, key = self._graph(mode), self._key(mode, profile)
         o, d = self._as_snapped(origins, mode), self.snap([destination], mode=mode)
+        if (none := _nothing_within(limit_s, len(o))) is not None:
+            return none
         dist = self._sssp(g, key, self._arrive(g, d, key), 0, reverse=True, limit=limit_s)
         lv = self._leave(g, o, key)
         res: FloatArray = np.minimum(lv.off_u + dist[lv.u], lv.off_v + dist[lv.v])
@@ -319,6 +323,13 @@ class ScipyRouter:
         return isochrone_geometry(g, key, o, dist, seconds, self.offroad_speed_mps, mode)
 
 
+def _nothing_within(limit_s: float, count: int) -> FloatArray | None:
+    """All-`inf` answer for a negative limit (nothing is reachable in less than no time); refuses NaN."""
+    if np.isnan(limit_s):
+        raise Invalid("time limit must be a number of seconds, got NaN")
+    return np.full(count, INF) if limit_s < 0 else None
+
+
 def _part(frac: FloatArray, seconds: FloatArray) -> FloatArray:
     """`frac * seconds`, where no distance to cover costs nothing even along a forbidden direction."""
     with np.errstate(invalid="ignore"):
@@ -359,8 +370,13 @@ def isochrone_geometry(g: ModeGraph, key: str, o: Snapped, dist: FloatArray, sec
         pieces.append(np.array([[a[seg0] + reach_u * (b[seg0] - a[seg0]), a[seg0] + reach_v * (b[seg0] - a[seg0])]]))
     lines = np.concatenate(pieces)
     radius = 25.0 if mode == "walk" else 40.0
-    # A union of small buffers is two orders of magnitude faster in GEOS than buffering one multi-line.
-    geoms = shapely.linestrings(lines) if lines.shape[0] else shapely.points([start])
+    # Merging segments into chains, thinning them to half the buffer radius and unioning small buffers is
+    # far faster in GEOS than buffering one multi-line (Auckland 8 min drive: 1.9 s -> 0.2 s).
+    if lines.shape[0]:
+        chains = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(shapely.linestrings(lines))))
+        geoms = shapely.simplify(chains, radius / 2)
+    else:
+        geoms = shapely.points([start])
     shape = shapely.union_all(shapely.buffer(geoms, radius, quad_segs=2))
     shape = shapely.simplify(shape, radius / 4)
     shape = shapely.transform(shape, lambda xy: np.stack(s.proj.inverse(xy)[::-1], axis=-1))
@@ -439,7 +455,8 @@ class CHRouter(ScipyRouter):
                     self._metric(mode, key, reverse)
 
     def _use_dijkstra(self, mode: Mode, points: Sequence[LatLon] | Snapped, limit_s: float) -> bool:
-        return len(points) > self.ch_max_points or limit_s <= self.dijkstra_below_s[check_mode(mode)]
+        bounded_short = not limit_s > self.dijkstra_below_s[check_mode(mode)]  # NaN and negatives too
+        return len(points) > self.ch_max_points or bounded_short
 
     def times_from(self, origin: LatLon, destinations: Sequence[LatLon] | Snapped, *, mode: Mode = "drive",
                    profile: Profile = "emergency", limit_s: float = INF) -> FloatArray:

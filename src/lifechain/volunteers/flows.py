@@ -745,3 +745,25 @@ def measures(*, session: Session, city: str | None = None) -> core.Measures:
     areas = {r.incident_id: area_of(r.lat, r.lon) for r in responses}
     arrests = [r.incident_id for r in responses if r.nature == "cardiac_arrest"]
     return core.measures(timelines, areas=areas, arrests=arrests)
+
+
+# --- Demo -----------------------------------------------------------------------------------------------------
+
+
+def load_demo(*, session: Session, city: str, places: dict[str, Any], now: datetime, data_dir: Path | None = None,
+              pbf: Path | None = None, count: int = 300) -> Any:
+    """Demo volunteers (more around schools), school clinics, AEDs and volunteer users for `city` (idempotent).
+
+    Demo volunteers have no devices to answer heartbeats, so with `data_dir` the city's policy file gets a year-long
+    heartbeat timeout (only when the city has no policy file yet).
+    """
+    from lifechain.volunteers import demo
+
+    loaded = demo.load(session=session, city=city, places=places, now=now, pbf=pbf, count=count)
+    if data_dir is not None:
+        path = data_dir / "volunteers" / f"{city}.yaml"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("# Demo: simulated volunteers have no devices answering heartbeats.\n"
+                            "heartbeat_timeout_s: 31536000\n")
+    return loaded
