@@ -1,15 +1,17 @@
 """Benchmark: `recommend_units` for one call with 300 units on the Auckland road network (target p99 <= 5 ms).
 
 Run: PYTHONPATH=src .venv/bin/python bench/dispatch_core.py [--calls 500] [--units 300]
-Needs ../shared/data/jemss/auckland/models/1. Prints the end-to-end figures (core + router) and the core alone (with
-the router's answers replayed), so the share of each is visible.
+Needs ../shared/data/jemss/auckland/models/1 (or LIFECHAIN_SHARED_DATA). Prints the end-to-end figures
+(core + router) and the core alone (with the router's answers replayed), so the share of each is visible.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,27 +24,24 @@ from lifechain.dispatch.core import DispatchPolicy, IncidentState, recommend_uni
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
 from lifechain.geo.core import LatLon
 
-
-def _shared_data() -> Path:
-    """../shared/data beside the checkout (searched upwards, so git worktrees find it too)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-MODEL = _shared_data() / "jemss" / "auckland" / "models" / "1"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LIFECHAIN_SHARED_DATA") or ROOT.parent / "shared" / "data")
+MODEL = SHARED / "jemss" / "auckland" / "models" / "1"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def load_router() -> tuple[Any, str]:
-    """The geo domain's router on Auckland (contraction hierarchy), built from the JEMSS model."""
-    from lifechain.geo import engines, jemss, network
+def load_city(cities: Path) -> tuple[Any, list[LatLon], np.ndarray]:
+    """Import Auckland the way the service does and open its contraction-hierarchy router, stations and nodes."""
+    from lifechain.geo.flows import import_city
+    from lifechain.geo.repo import CityStore
 
-    city = jemss.read_jemss(MODEL)
-    drive = network.largest_scc(city.drive).network
-    walk = network.largest_scc(city.walk).network
-    return engines.CHRouter("auckland", {"drive": drive, "walk": walk}), "geo CHRouter (pyroutingkit CCH)"
+    import_city(str(MODEL), name="auckland", cities_dir=cities, now=NOW)
+    store = CityStore(cities)
+    router = store.router("auckland", "ch")
+    stations = [LatLon(p["lat"], p["lon"]) for p in store.places("auckland")["stations"]]
+    with np.load(cities / "auckland" / "drive.npz") as net:
+        nodes = np.column_stack([net["lat"], net["lon"]])
+    return router, stations, nodes
 
 
 class SnapCachingRouter:
@@ -131,27 +130,25 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if not MODEL.exists():
-        print(f"needs {MODEL}")
+        print(f"needs {MODEL} (set LIFECHAIN_SHARED_DATA)")
         return 1
-    t0 = time.perf_counter()
-    try:
-        router, engine = load_router()
-    except ImportError as exc:
-        print(f"needs the geo routing engines (lifechain.geo.engines, lifechain.geo.jemss): {exc}")
-        return 1
-    print(f"router: {engine}; built in {time.perf_counter() - t0:.1f} s")
-    g = router._graph("drive")  # the snapped node coordinates, to place calls and units on roads
-    nodes = np.column_stack([g.net.lat, g.net.lon])
-    from lifechain.geo.jemss import _points
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        router, stations, nodes = load_city(Path(tmp) / "cities")
+        print(f"router: geo CHRouter (pyroutingkit CCH) on Auckland; import + load {time.perf_counter() - t0:.1f} s")
+        measure(args, router, stations, nodes)
+    return 0
 
-    stations = [LatLon(p["lat"], p["lon"]) for p in _points(MODEL / "stations" / "stations_1.csv", "station")]
+
+def measure(args: argparse.Namespace, router: Any, stations: list[LatLon], nodes: np.ndarray) -> None:
+    """Time the recommendation end to end (with and without repeated snapping) and the core alone."""
     rng = np.random.default_rng(args.seed)
     units = make_units(rng, nodes, stations, args.units)
     policy = DispatchPolicy()
     calls = [IncidentState(i, LatLon(*nodes[int(rng.integers(len(nodes)))]), int(rng.choice([1, 1, 2, 3])),
                            frozenset(), NOW) for i in range(args.calls)]
-    print(f"recommend_units, {args.units} units, {args.calls} calls on Auckland "
-          f"({len(nodes)} drive nodes), one many-to-one router call per recommendation (target p99 <= 5 ms)")
+    print(f"recommend_units, {args.units} units, {args.calls} calls on Auckland ({len(nodes)} drive nodes), "
+          f"one many-to-one router call per recommendation (target p99 <= 5 ms)")
     answers: list[np.ndarray] = []
     for label, r in (("end-to-end, positions snapped on every call", router),
                      ("end-to-end, positions snapped once (SnapCachingRouter)", SnapCachingRouter(router))):
@@ -160,7 +157,6 @@ def main() -> int:
         print(f"  {label}: {summary(times)}")
     core = run(calls, units, Replay(answers[20:]), policy, warmup=0)  # same calls, same order: same answers
     print(f"  core alone (router answers replayed): {summary(core)}")
-    return 0
 
 
 class _Recorder:

@@ -19,7 +19,7 @@ from lifechain.settings import Settings
 
 API = "/api/v1"
 # Every domain with HTTP routes; each exposes `router` in its views module.
-DOMAINS = ("auth", "geo", "timeline", "fleet", "hospitals", "dispatch", "volunteers", "planning")
+DOMAINS = ("auth", "geo", "timeline", "attachments", "fleet", "hospitals", "dispatch", "volunteers", "planning")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:

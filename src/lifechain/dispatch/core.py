@@ -16,7 +16,7 @@ import numpy as np
 
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
-from lifechain.geo.core import LatLon, Profile, Router
+from lifechain.geo.core import LatLon, OffNetwork, Profile, Router
 from lifechain.hospitals.core import Capability, HospitalState
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -39,6 +39,13 @@ DEFAULT_PATHWAY_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "poisoning": frozenset({C.POISONING_CENTRE}),
     "major_trauma": frozenset({C.TRAUMA_1, C.TRAUMA_2}),
     "mass_casualty": frozenset({C.TRAUMA_1, C.TRAUMA_2}),
+}
+CENTRE_NAMES: dict[str, dict[str, str]] = {
+    "chest_pain_stemi": {"en": "PCI centre", "zh-CN": "胸痛中心（PCI）"},
+    "stroke": {"en": "stroke centre", "zh-CN": "卒中中心"},
+    "poisoning": {"en": "poisoning centre", "zh-CN": "中毒救治中心"},
+    "major_trauma": {"en": "trauma centre", "zh-CN": "创伤中心"},
+    "mass_casualty": {"en": "trauma centre", "zh-CN": "创伤中心"},
 }
 # When an incident carries several specialty pathways, the first in this order chooses the destination.
 DEFAULT_PATHWAY_PRECEDENCE: tuple[str, ...] = ("major_trauma", "mass_casualty", "chest_pain_stemi", "stroke",
@@ -210,9 +217,8 @@ def recommend_units(incident: IncidentState, units: Sequence[UnitState], router:
     """
     routed, excluded = _classify(incident, units, now, policy)
     profile = policy.profile_for(incident.priority)
-    origins = [r[1] for r in routed]
-    etas = _times(router, origins, incident.location, profile, policy.max_eta_s)
-    dists = _distances_m(origins, incident.location)
+    etas = _route(router, routed, incident.location, profile, policy.max_eta_s)
+    dists = _distances_m([r[1] for r in routed], incident.location)
     ranked: list[Candidate] = []
     diversions: list[Candidate] = []
     for (unit, origin, stale, divert), eta, dist in zip(routed, etas, dists, strict=True):
@@ -253,6 +259,46 @@ def _distances_m(origins: Sequence[LatLon], destination: LatLon) -> list[float]:
     lat0, lon0 = math.radians(destination.lat), math.radians(destination.lon)
     h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * math.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
     return (2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h))).tolist()  # type: ignore[no-any-return]
+
+
+def _route(router: Router, routed: list[tuple[UnitState, LatLon, bool, bool]], destination: LatLon,
+           profile: Profile, limit_s: float) -> list[float]:
+    """Seconds from each routed unit to `destination` in one router call (inf when unreachable).
+
+    A GPS fix off the road network (`OffNetwork` naming it) is replaced by the unit's station, flagged stale; a
+    station off the network makes that unit unreachable. `routed` is updated in place; the call is then retried.
+    An off-network incident location is the caller's error and propagates.
+    """
+    skip: set[int] = set()
+    for _ in range(len(routed) + 1):
+        live = [i for i in range(len(routed)) if i not in skip]
+        try:
+            times = _times(router, [routed[i][1] for i in live], destination, profile, limit_s)
+        except OffNetwork as exc:
+            i = _offending(exc, [routed[i][1] for i in live])
+            if i is None:
+                raise
+            unit, origin, _stale, divert = routed[live[i]]
+            if origin == unit.station:
+                skip.add(live[i])
+            else:
+                routed[live[i]] = (unit, unit.station, True, divert)
+            continue
+        out = [math.inf] * len(routed)
+        for i, t in zip(live, times, strict=True):
+            out[i] = t
+        return out
+    raise AssertionError("unreachable: each retry removes or replaces one origin")
+
+
+def _offending(exc: OffNetwork, origins: Sequence[LatLon]) -> int | None:
+    """The index of the origin an `OffNetwork` error names, or None when it names another point."""
+    i, lat, lon = exc.detail.get("index"), exc.detail.get("lat"), exc.detail.get("lon")
+    if not isinstance(i, int) or not 0 <= i < len(origins):
+        return None
+    o = origins[i]
+    return i if (lat is None or math.isclose(o.lat, float(str(lat)), abs_tol=1e-9)) and (
+        lon is None or math.isclose(o.lon, float(str(lon)), abs_tol=1e-9)) else None
 
 
 def _times(router: Router, origins: Sequence[LatLon], destination: LatLon, profile: Profile,
@@ -317,6 +363,10 @@ def _mins(seconds: float) -> str:
     return f"{seconds / 60:.0f}"
 
 
+def _centre(pathway: str) -> dict[str, str]:
+    return CENTRE_NAMES.get(pathway, {"en": f"{pathway} centre", "zh-CN": f"{pathway}专科中心"})
+
+
 def recommend_hospital(incident: IncidentState, hospitals: Sequence[HospitalState], router: Router, *,
                        now: datetime, policy: DispatchPolicy = DEFAULT_POLICY,
                        from_location: LatLon | None = None) -> HospitalRecommendation:
@@ -325,29 +375,19 @@ def recommend_hospital(incident: IncidentState, hospitals: Sequence[HospitalStat
     A specialty pathway (STEMI -> PCI 24/7, stroke -> thrombolysis/thrombectomy, poisoning -> poisoning centre,
     major trauma -> trauma level 1-2) goes to the fastest capable centre if it is at most the pathway's allowance
     slower than the fastest ED; otherwise, and without a pathway, to the fastest ED. Diverted hospitals are skipped
-    unless every suitable one is diverted.
+    unless every suitable one is diverted. One one-to-many router call; ties break by hospital id.
     """
-    origin = from_location or incident.location
     pathway = deciding_pathway(incident.pathways, policy)
     required = policy.pathway_capabilities[pathway] if pathway else frozenset()
-    etas = (list(router.times_from(origin, [h.location for h in hospitals], mode="drive",
-                                   profile=policy.profile_for(incident.priority)))
-            if hospitals else [])
-    cands = _hospital_candidates(hospitals, [float(e) for e in etas], required, now)
+    etas = _hospital_etas(incident, hospitals, router, policy, from_location or incident.location)
+    cands = _hospital_candidates(hospitals, etas, required, now)
     with_ed = {h.id for h in hospitals if C.ED in h.capabilities}
-    ed = [c for c in cands if c.hospital_id in with_ed]
-    nearest_ed, diverted_ed = _fastest(c for c in ed if not c.diverted), False
-    if nearest_ed is None:
-        nearest_ed, diverted_ed = _fastest(ed), True
+    nearest_ed, ed_reasons = _nearest_ed([c for c in cands if c.hospital_id in with_ed])
     reasons: list[dict[str, str]] = []
     choice = _choose_specialty(cands, pathway, nearest_ed, policy, reasons) if pathway else None
     if choice is None:
         choice = nearest_ed
-        if choice is not None:
-            reasons.append({"en": f"nearest emergency department ({_mins(choice.eta_s or 0)} min)",
-                            "zh-CN": f"最近的急诊科（约{_mins(choice.eta_s or 0)}分钟）"})
-            if diverted_ed:
-                reasons.append({"en": "every emergency department is on diversion", "zh-CN": "所有急诊科均在分流中"})
+        reasons += ed_reasons
     if choice is None:
         reasons.append({"en": "no hospital is reachable", "zh-CN": "无可到达的医院"})
         return HospitalRecommendation(None, None, None, pathway, required, tuple(reasons), tuple(cands))
@@ -355,28 +395,53 @@ def recommend_hospital(incident: IncidentState, hospitals: Sequence[HospitalStat
                                   tuple(cands))
 
 
+def _hospital_etas(incident: IncidentState, hospitals: Sequence[HospitalState], router: Router,
+                   policy: DispatchPolicy, origin: LatLon) -> list[float]:
+    """Seconds from `origin` to each hospital (inf when unreachable), on the incident's routing profile."""
+    if not hospitals:
+        return []
+    times = router.times_from(origin, [h.location for h in hospitals], mode="drive",
+                              profile=policy.profile_for(incident.priority))
+    return np.asarray(times, dtype=np.float64).tolist()  # type: ignore[no-any-return]
+
+
+def _nearest_ed(ed: list[HospitalCandidate]) -> tuple[HospitalCandidate | None, list[dict[str, str]]]:
+    """The fastest emergency department not on diversion (or, if all are, the fastest one), with the reasons."""
+    best = _fastest(c for c in ed if not c.diverted)
+    reasons = []
+    if best is None:
+        best = _fastest(ed)
+        if best is not None:
+            reasons.append({"en": "every emergency department is on diversion", "zh-CN": "所有急诊科均在分流中"})
+    if best is not None:
+        reasons.insert(0, {"en": f"nearest emergency department ({_mins(best.eta_s or 0)} min)",
+                           "zh-CN": f"最近的急诊科（约{_mins(best.eta_s or 0)}分钟）"})
+    return best, reasons
+
+
 def _choose_specialty(cands: list[HospitalCandidate], pathway: str, nearest_ed: HospitalCandidate | None,
                       policy: DispatchPolicy, reasons: list[dict[str, str]]) -> HospitalCandidate | None:
     """The fastest capable centre for `pathway` if within its allowance of the nearest ED, else None (with why)."""
     capable = [c for c in cands if c.capable]
+    name = _centre(pathway)
     best = _fastest(c for c in capable if not c.diverted)
     if best is None and _fastest(capable) is not None:
         best = _fastest(capable)
-        reasons.append({"en": f"every {pathway} centre is on diversion", "zh-CN": f"所有{pathway}专科中心均在分流中"})
+        reasons.append({"en": f"every {name['en']} is on diversion", "zh-CN": f"所有{name['zh-CN']}均在分流中"})
     if best is None:
-        reasons.append({"en": f"no reachable {pathway} centre", "zh-CN": f"无可到达的{pathway}专科中心"})
+        reasons.append({"en": f"no reachable {name['en']}", "zh-CN": f"无可到达的{name['zh-CN']}"})
         return None
     allowance = policy.allowance_for(pathway)
     extra = (best.eta_s or 0.0) - (nearest_ed.eta_s or 0.0) if nearest_ed is not None else 0.0
     if extra > allowance:
-        reasons.append({"en": f"{pathway} centre {best.name} is {_mins(extra)} min farther than the nearest ED, "
+        reasons.append({"en": f"{name['en']} {best.name} is {_mins(extra)} min farther than the nearest ED, "
                               f"beyond the {_mins(allowance)} min allowance",
-                        "zh-CN": f"{pathway}专科中心{best.name}比最近急诊科远{_mins(extra)}分钟，"
+                        "zh-CN": f"{name['zh-CN']}{best.name}比最近急诊科远{_mins(extra)}分钟，"
                                  f"超出允许的{_mins(allowance)}分钟"})
         return None
-    reasons.append({"en": f"{pathway} centre ({_mins(best.eta_s or 0)} min, {_mins(max(extra, 0))} min more than the "
+    reasons.append({"en": f"{name['en']} ({_mins(best.eta_s or 0)} min, {_mins(max(extra, 0))} min more than the "
                           f"nearest ED; allowance {_mins(allowance)} min)",
-                    "zh-CN": f"{pathway}专科中心（约{_mins(best.eta_s or 0)}分钟，比最近急诊科多"
+                    "zh-CN": f"{name['zh-CN']}（约{_mins(best.eta_s or 0)}分钟，比最近急诊科多"
                              f"{_mins(max(extra, 0))}分钟；允许{_mins(allowance)}分钟）"})
     return best
 

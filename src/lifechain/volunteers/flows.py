@@ -144,10 +144,24 @@ class Fanout:
 _default_notifier: Notifier = LiveStreamNotifier()
 
 
-def set_default_notifier(notifier: Notifier) -> None:
-    """The notifier used when a flow is not handed one (the event-bus stand-down)."""
+@dataclass
+class Wiring:
+    """What the event-bus reactions need and cannot get from the event: routers, policies, channels."""
+
+    router_for: Callable[[str], Router] | None = None
+    policy_for: Callable[[str], core.AlertPolicy] | None = None
+
+
+_wiring = Wiring()
+
+
+def configure(*, router_for: Callable[[str], Router], policy_for: Callable[[str], core.AlertPolicy],
+              notifier: Notifier | None = None) -> None:
+    """Set what the event-bus reactions use in this process (done by the app at start)."""
     global _default_notifier
-    _default_notifier = notifier
+    _wiring.router_for, _wiring.policy_for = router_for, policy_for
+    if notifier is not None:
+        _default_notifier = notifier
 
 
 def default_notifier() -> Notifier:
@@ -477,6 +491,41 @@ def _forget_if_off_duty(session: Session, responder_id: int) -> None:
         _forget_position(row)
 
 
+def nature_of(determinant: dict[str, Any] | None) -> str | None:
+    """The nature volunteers are alerted for, from dispatch's stored determinant (None: not a volunteer call)."""
+    if not determinant or not (determinant.get("response_plan") or {}).get("volunteers", False):
+        return None
+    pathways = set(determinant.get("pathways") or ())
+    if determinant.get("suspected_arrest") or "suspected_cardiac_arrest" in pathways:
+        return "cardiac_arrest"
+    return "choking" if "choking" in pathways else None
+
+
+def on_triage(session: Session, event: events.DomainEvent) -> None:
+    """Event-bus handler: a determinant whose response plan calls for volunteers (suspected arrest, choking)
+    starts the alerting. Runs in dispatch's transaction inside a savepoint: a failure here (no walking network for
+    the city, say) is logged and never undoes the triage."""
+    incident_id = event.payload.get("incident_id")
+    if incident_id is None or _wiring.router_for is None or _wiring.policy_for is None:
+        return
+    if repo.get_response(session=session, incident_id=int(incident_id)) is not None:
+        return
+    from lifechain.dispatch import repo as dispatch_repo
+
+    incident = dispatch_repo.get(session=session, incident_id=int(incident_id))
+    nature = nature_of(incident.determinant)
+    if nature is None:
+        return
+    try:
+        with session.begin_nested():
+            start_response(session=session, router=_wiring.router_for(incident.city), incident_id=incident.id,
+                           city=incident.city, location=LatLon(incident.lat, incident.lon), nature=nature,
+                           now=event.at, ambulance_eta_s=None, policy=_wiring.policy_for(incident.city),
+                           address=incident.address)
+    except Exception:
+        log.exception("alerting volunteers for incident %s failed", incident_id)
+
+
 def on_timeline_event(session: Session, event: events.DomainEvent) -> None:
     """Event-bus handler: EMS on scene or the call cancelled stands the volunteers of that incident down."""
     reason = STAND_DOWN_KINDS.get(event.kind)
@@ -493,6 +542,7 @@ def subscribe() -> None:
     """Listen on the event bus for the timeline events that end a response (idempotent)."""
     for kind in STAND_DOWN_KINDS:
         events.subscribe(kind, on_timeline_event)
+    events.subscribe("timeline.determinant_set", on_triage)
 
 
 # --- Views of a response -----------------------------------------------------------------------------------------

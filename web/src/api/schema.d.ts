@@ -4,6 +4,91 @@
  */
 
 export interface paths {
+    "/api/v1/aeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Aeds
+         * @description The AEDs of a city, with whether each can be used right now. Dispatcher, analyst.
+         */
+        get: operations["list_aeds_api_v1_aeds_get"];
+        put?: never;
+        /**
+         * Add Aed
+         * @description Register an AED by hand. Admin.
+         */
+        post: operations["add_aed_api_v1_aeds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/aeds.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Aeds
+         * @description The AEDs of a city as CSV. Dispatcher, analyst.
+         */
+        get: operations["export_aeds_api_v1_aeds_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/aeds/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Aeds
+         * @description Import AEDs from CSV (header: lat, lon and optionally indoor, opening_hours, timezone, status, last_check,
+         *     external_ref). Admin.
+         */
+        post: operations["import_aeds_api_v1_aeds_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/attachments/{attachment_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Content
+         * @description The attached file itself. Crew, dispatcher, hospital staff, analyst.
+         */
+        get: operations["content_api_v1_attachments__attachment_id__content_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -108,6 +193,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Cities
+         * @description Every imported city: bbox, centre, node and arc counts, profiles.
+         */
+        get: operations["list_cities_api_v1_cities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * City Info
+         * @description One city's manifest.
+         */
+        get: operations["city_info_api_v1_cities__city__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/isochrone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Isochrone
+         * @description The area reachable from `at` within `seconds`, as a GeoJSON Feature.
+         */
+        get: operations["isochrone_api_v1_cities__city__isochrone_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/matrix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Matrix
+         * @description Seconds from every origin to every destination (`null` where unreachable).
+         */
+        post: operations["matrix_api_v1_cities__city__matrix_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/places": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Places
+         * @description Address search over named streets and places (and stations, hospitals, AEDs).
+         */
+        get: operations["places_api_v1_cities__city__places_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/roads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Roads
+         * @description The road (or path) network as GeoJSON, one feature per road class, simplified for `zoom`.
+         */
+        get: operations["roads_api_v1_cities__city__roads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cities/{city}/route": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Route
+         * @description Fastest route: seconds, metres and the geometry as a GeoJSON LineString (422 "unreachable" if none).
+         */
+        get: operations["route_api_v1_cities__city__route_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -122,6 +347,74 @@ export interface paths {
         get: operations["health_api_v1_health_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Attachments
+         * @description The files attached to an incident, oldest first. Crew, dispatcher, hospital staff, analyst.
+         */
+        get: operations["list_attachments_api_v1_incidents__incident_id__attachments_get"];
+        put?: never;
+        /**
+         * Upload
+         * @description Attach a file to the incident (a pre-hospital ECG also becomes a time node). Crew, dispatcher, hospital.
+         */
+        post: operations["upload_api_v1_incidents__incident_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/responders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incident Responders
+         * @description Every alerted responder with role, state and ETA. Dispatcher, analyst.
+         */
+        get: operations["incident_responders_api_v1_incidents__incident_id__responders_get"];
+        put?: never;
+        /**
+         * Alert Responders
+         * @description Alert volunteers and level-2 clinics for an incident (suspected arrest or choking). Dispatcher.
+         */
+        post: operations["alert_responders_api_v1_incidents__incident_id__responders_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/responders/stand-down": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stand Down
+         * @description Stand every responder down now. Dispatcher.
+         */
+        post: operations["stand_down_api_v1_incidents__incident_id__responders_stand_down_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -192,10 +485,424 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/volunteers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Volunteers
+         * @description The registry of volunteers. Dispatcher, analyst.
+         */
+        get: operations["list_volunteers_api_v1_volunteers_get"];
+        put?: never;
+        /**
+         * Register
+         * @description Register a volunteer with their certificates. Admin.
+         */
+        post: operations["register_api_v1_volunteers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/facilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Facilities
+         * @description Level-2 facilities (school clinics, community health stations). Dispatcher, analyst.
+         */
+        get: operations["list_facilities_api_v1_volunteers_facilities_get"];
+        put?: never;
+        /**
+         * Add Facility
+         * @description Register a level-2 facility. Admin.
+         */
+        post: operations["add_facility_api_v1_volunteers_facilities_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Profile
+         * @description My registration, duty state and certificates. Volunteer.
+         */
+        get: operations["my_profile_api_v1_volunteers_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Alerts
+         * @description My alerts that are still running (place, nature, role, ETA; no route: ask for one alert). Volunteer.
+         */
+        get: operations["my_alerts_api_v1_volunteers_me_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/alerts/{incident_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Alert
+         * @description One of my alerts with the walking route; 403 once the response ended for me. Volunteer.
+         */
+        get: operations["my_alert_api_v1_volunteers_me_alerts__incident_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/alerts/{incident_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * My Action
+         * @description Accept, decline or report from the scene; each is a timeline event. Volunteer.
+         */
+        post: operations["my_action_api_v1_volunteers_me_alerts__incident_id__actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/duty": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * My Duty
+         * @description Go on or off duty (off duty forgets my position). Volunteer.
+         */
+        put: operations["my_duty_api_v1_volunteers_me_duty_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * My Heartbeat
+         * @description My device is alive and reachable. Volunteer.
+         */
+        post: operations["my_heartbeat_api_v1_volunteers_me_heartbeat_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/location": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * My Location
+         * @description Report my position; accepted only while on duty or responding (409 otherwise). Volunteer.
+         */
+        put: operations["my_location_api_v1_volunteers_me_location_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/push-subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * My Push
+         * @description Store this browser's Web Push subscription. Volunteer.
+         */
+        put: operations["my_push_api_v1_volunteers_me_push_subscription_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/me/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Stream
+         * @description Server-sent events addressed to me only (alert, role, not_needed, stood_down). Volunteer.
+         */
+        get: operations["my_stream_api_v1_volunteers_me_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/measures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Measures
+         * @description Time to first responder, compression and shock, share of arrests with a volunteer before EMS, and alert
+         *     counts per volunteer and per area (0.01-degree cell). Analyst, dispatcher.
+         */
+        get: operations["measures_api_v1_volunteers_measures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/volunteers/{volunteer_id}/qualifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Qualification
+         * @description Add a certificate to a volunteer. Admin.
+         */
+        post: operations["add_qualification_api_v1_volunteers__volunteer_id__qualifications_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Action
+         * @description What a responder reports from the scene; each maps to one timeline event kind.
+         * @enum {string}
+         */
+        Action: "accept" | "decline" | "aed_collected" | "arrived" | "cpr_started" | "aed_attached" | "shock_delivered" | "handed_over";
+        /**
+         * ActionIn
+         * @description A responder's report: accept, decline, aed_collected, arrived, cpr_started, aed_attached, shock_delivered,
+         *     handed_over.
+         */
+        ActionIn: {
+            action: components["schemas"]["Action"];
+        };
+        /**
+         * AedBrief
+         * @description The AED a volunteer is sent to fetch.
+         */
+        AedBrief: {
+            /** Id */
+            id: number;
+            /** Indoor */
+            indoor: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * AedIn
+         * @description An AED to register by hand.
+         */
+        AedIn: {
+            /** City */
+            city: string;
+            /**
+             * Indoor
+             * @default
+             */
+            indoor: string;
+            /** Last Check */
+            last_check?: string | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** @default ready */
+            status: components["schemas"]["AedStatus"];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * AedOut
+         * @description An AED and whether it can be used right now.
+         */
+        AedOut: {
+            /** Accessible Now */
+            accessible_now: boolean;
+            /** City */
+            city: string;
+            /** Id */
+            id: number;
+            /**
+             * Indoor
+             * @default
+             */
+            indoor: string;
+            /** Last Check */
+            last_check?: string | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** Source */
+            source: string;
+            /** @default ready */
+            status: components["schemas"]["AedStatus"];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * AedStatus
+         * @description Whether an AED can be used.
+         * @enum {string}
+         */
+        AedStatus: "ready" | "needs_service" | "missing";
+        /**
+         * AlertState
+         * @description Where one responder's alert stands.
+         * @enum {string}
+         */
+        AlertState: "alerted" | "accepted" | "declined" | "not_needed" | "arrived" | "handed_over" | "stood_down";
+        /**
+         * AttachmentKind
+         * @description What an attached file is.
+         * @enum {string}
+         */
+        AttachmentKind: "prehospital_ecg" | "photo" | "document";
+        /**
+         * AttachmentOut
+         * @description An attached file (download it from `url`).
+         */
+        AttachmentOut: {
+            /** Content Type */
+            content_type: string;
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: number;
+            /** Incident Id */
+            incident_id: number;
+            /** Kind */
+            kind: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+            /** Unit Id */
+            unit_id: number | null;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string;
+            /** Url */
+            url: string;
+        };
         /** Body_token_api_v1_auth_token_post */
         Body_token_api_v1_auth_token_post: {
             /** Client Id */
@@ -220,6 +927,46 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** Body_upload_api_v1_incidents__incident_id__attachments_post */
+        Body_upload_api_v1_incidents__incident_id__attachments_post: {
+            /**
+             * File
+             * @description PDF or image (JPEG, PNG, WebP, HEIC), at most 10 MB
+             */
+            file: string;
+            /** @default prehospital_ecg */
+            kind: components["schemas"]["AttachmentKind"];
+            /** Unit Id */
+            unit_id?: number | null;
+        };
+        /**
+         * CityInfo
+         * @description An imported city's manifest.
+         */
+        CityInfo: {
+            /** Bbox */
+            bbox: number[];
+            /** Centre */
+            centre: number[];
+            /** Imported At */
+            imported_at: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Networks */
+            networks: {
+                [key: string]: components["schemas"]["NetworkInfo"];
+            };
+            /** Places */
+            places: {
+                [key: string]: number;
+            };
+            /** Source */
+            source: string;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * CorrectionIn
          * @description A correction of an earlier event: the corrected time (and optionally kind and payload), with a reason.
@@ -241,6 +988,26 @@ export interface components {
             source: components["schemas"]["Source"];
             /** Supersedes */
             supersedes: number;
+        };
+        /**
+         * CountsOut
+         * @description Alerts sent, accepted, arrived.
+         */
+        CountsOut: {
+            /** Accepted */
+            accepted: number;
+            /** Alerted */
+            alerted: number;
+            /** Arrived */
+            arrived: number;
+        };
+        /**
+         * DutyIn
+         * @description Going on or off duty.
+         */
+        DutyIn: {
+            /** On Duty */
+            on_duty: boolean;
         };
         /**
          * EventKind
@@ -281,6 +1048,84 @@ export interface components {
             /** Unit Id */
             unit_id: number | null;
         };
+        /**
+         * FacilityIn
+         * @description A level-2 facility to register.
+         */
+        FacilityIn: {
+            /** City */
+            city: string;
+            /**
+             * Has Aed
+             * @default false
+             */
+            has_aed: boolean;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Staff On Duty
+             * @default 1
+             */
+            staff_on_duty: number;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * FacilityOut
+         * @description A level-2 facility.
+         */
+        FacilityOut: {
+            /** City */
+            city: string;
+            /**
+             * Has Aed
+             * @default false
+             */
+            has_aed: boolean;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Name */
+            name: string;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Staff On Duty
+             * @default 1
+             */
+            staff_on_duty: number;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -295,6 +1140,115 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /**
+         * MatrixIn
+         * @description A many-to-many travel-time question.
+         */
+        MatrixIn: {
+            /**
+             * Crs
+             * @default wgs84
+             */
+            crs: string;
+            /** Destinations */
+            destinations: components["schemas"]["lifechain__geo__schemas__Point"][];
+            /** Engine */
+            engine?: string | null;
+            /**
+             * Mode
+             * @default drive
+             */
+            mode: string;
+            /** Origins */
+            origins: components["schemas"]["lifechain__geo__schemas__Point"][];
+            /**
+             * Profile
+             * @default emergency
+             */
+            profile: string;
+        };
+        /**
+         * MatrixOut
+         * @description Seconds from each origin (row) to each destination (column); `null` where unreachable.
+         */
+        MatrixOut: {
+            /** Mode */
+            mode: string;
+            /** Profile */
+            profile: string;
+            /** Seconds */
+            seconds: (number | null)[][];
+        };
+        /**
+         * MeasuresOut
+         * @description First-response measures computed from the timeline.
+         */
+        MeasuresOut: {
+            /** Arrests */
+            arrests: number;
+            /** Incidents */
+            incidents: number;
+            /** Median First Compression S */
+            median_first_compression_s: number | null;
+            /** Median First Responder On Scene S */
+            median_first_responder_on_scene_s: number | null;
+            /** Median First Shock S */
+            median_first_shock_s: number | null;
+            /** Per Area */
+            per_area: {
+                [key: string]: components["schemas"]["CountsOut"];
+            };
+            /** Per Responder */
+            per_responder: {
+                [key: string]: components["schemas"]["CountsOut"];
+            };
+            /** Share Volunteer Before Ems */
+            share_volunteer_before_ems: number | null;
+        };
+        /**
+         * MyAlertOut
+         * @description What a volunteer sees of a call: the place, the nature, their role, route and ETA. Nothing medical.
+         */
+        MyAlertOut: {
+            /** Address */
+            address: string | null;
+            aed: components["schemas"]["AedBrief"] | null;
+            /** Eta S */
+            eta_s: number;
+            /** Incident Id */
+            incident_id: number;
+            location: components["schemas"]["Point-Output"];
+            /** Nature */
+            nature: string;
+            /** Nature Label */
+            nature_label: string;
+            role: components["schemas"]["ResponderRole"];
+            /**
+             * Route
+             * @description Walking route as [lon, lat] pairs.
+             * @default []
+             */
+            route: number[][];
+            state: components["schemas"]["AlertState"];
+        };
+        /**
+         * NetworkInfo
+         * @description One network of a city: what was kept and what the import dropped.
+         */
+        NetworkInfo: {
+            /** Arcs */
+            arcs: number;
+            /** Components */
+            components: number;
+            /** Dropped Arcs */
+            dropped_arcs: number;
+            /** Dropped Nodes */
+            dropped_nodes: number;
+            /** Nodes */
+            nodes: number;
+            /** Profiles */
+            profiles: string[];
         };
         /**
          * NodeIn
@@ -319,17 +1273,208 @@ export interface components {
             unit_id?: number | null;
         };
         /**
+         * PlacesOut
+         * @description Places whose name matches the query.
+         */
+        PlacesOut: {
+            /** City */
+            city: string;
+            /** Query */
+            query: string;
+            /** Results */
+            results: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * Point
+         * @description A WGS-84 position.
+         */
+        "Point-Output": {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * PushSubscriptionIn
+         * @description The browser's `PushSubscription.toJSON()`.
+         */
+        PushSubscriptionIn: {
+            /** Endpoint */
+            endpoint: string;
+            /** Keys */
+            keys: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * QualificationIn
+         * @description A certificate with its validity.
+         */
+        QualificationIn: {
+            /**
+             * Expires
+             * Format: date
+             */
+            expires: string;
+            /**
+             * Issued
+             * Format: date
+             */
+            issued: string;
+            kind: components["schemas"]["QualificationKind"];
+        };
+        /**
+         * QualificationKind
+         * @description What a responder is trained for.
+         * @enum {string}
+         */
+        QualificationKind: "cpr" | "aed" | "first_aid" | "healthcare_professional";
+        /**
+         * QualificationOut
+         * @description A certificate and whether it is in force today.
+         */
+        QualificationOut: {
+            /**
+             * Expires
+             * Format: date
+             */
+            expires: string;
+            /**
+             * Issued
+             * Format: date
+             */
+            issued: string;
+            kind: components["schemas"]["QualificationKind"];
+            /** Valid */
+            valid: boolean;
+        };
+        /**
+         * ResponderOut
+         * @description One alerted responder as the dispatcher sees them: who, role, state, ETA, AED.
+         */
+        ResponderOut: {
+            accepted_role: components["schemas"]["ResponderRole"] | null;
+            /** Aed Id */
+            aed_id: number | null;
+            /**
+             * Alerted At
+             * Format: date-time
+             */
+            alerted_at: string;
+            /** Eta S */
+            eta_s: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string | null;
+            /** Phase */
+            phase: number;
+            /** Responder Id */
+            responder_id: number;
+            role: components["schemas"]["ResponderRole"];
+            state: components["schemas"]["AlertState"];
+            /** State Label */
+            state_label: string;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * ResponderRole
+         * @description The job of an accepted responder at the scene (FirstAED's three).
+         * @enum {string}
+         */
+        ResponderRole: "cpr" | "aed" | "coordinator";
+        /**
+         * ResponseIn
+         * @description A dispatcher's request to alert first responders for an incident.
+         */
+        ResponseIn: {
+            /** Address */
+            address?: string | null;
+            /** Ambulance Eta S */
+            ambulance_eta_s?: number | null;
+            /** City */
+            city: string;
+            /**
+             * Exclusions
+             * @default []
+             */
+            exclusions: string[];
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Nature
+             * @default cardiac_arrest
+             */
+            nature: string;
+        };
+        /**
+         * ResponseOut
+         * @description The first response of an incident: phase, whether it runs, every alerted responder.
+         */
+        ResponseOut: {
+            /** Active */
+            active: boolean;
+            /** Blocked By */
+            blocked_by: string[];
+            /** Incident Id */
+            incident_id: number;
+            /** Nature */
+            nature: string;
+            /** Phase */
+            phase: number;
+            /** Responders */
+            responders: components["schemas"]["ResponderOut"][];
+            /** Stand Down Reason */
+            stand_down_reason: string | null;
+            /** Stood Down At */
+            stood_down_at: string | null;
+        };
+        /**
          * Role
          * @description A user's role; every endpoint declares the roles it allows.
          * @enum {string}
          */
         Role: "dispatcher" | "crew" | "hospital_staff" | "volunteer" | "trainer" | "analyst" | "admin";
         /**
+         * RouteOut
+         * @description A fastest route: seconds, metres and a GeoJSON LineString ([lon, lat] pairs).
+         */
+        RouteOut: {
+            /** Geometry */
+            geometry: {
+                [key: string]: unknown;
+            };
+            /** Meters */
+            meters: number;
+            /** Mode */
+            mode: string;
+            /** Profile */
+            profile: string;
+            /** Seconds */
+            seconds: number;
+        };
+        /**
          * Source
          * @description Where an event came from.
          * @enum {string}
          */
         Source: "console" | "crew_app" | "volunteer_app" | "hospital" | "gps" | "system" | "import" | "simulation";
+        /**
+         * StandDownIn
+         * @description Why the volunteers are stood down.
+         */
+        StandDownIn: {
+            /**
+             * Reason
+             * @default dispatcher
+             */
+            reason: string;
+        };
         /**
          * TimelineOut
          * @description An incident's timeline: everything recorded, and what is in force after corrections.
@@ -410,6 +1555,80 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * VolunteerIn
+         * @description A volunteer to register.
+         */
+        VolunteerIn: {
+            /** Affiliation */
+            affiliation?: string | null;
+            /**
+             * Channels
+             * @default [
+             *       "app"
+             *     ]
+             */
+            channels: string[];
+            /** City */
+            city: string;
+            /** Email */
+            email?: string | null;
+            /** Facility Id */
+            facility_id?: number | null;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone?: string | null;
+            /** Qualifications */
+            qualifications: components["schemas"]["QualificationIn"][];
+        };
+        /**
+         * VolunteerOut
+         * @description A volunteer as the registry (and the volunteer themself) sees them.
+         */
+        VolunteerOut: {
+            /** Affiliation */
+            affiliation: string | null;
+            /** Alertable Qualification */
+            alertable_qualification: boolean;
+            /** Channels */
+            channels: string[];
+            /** City */
+            city: string;
+            /** Facility Id */
+            facility_id: number | null;
+            /** Id */
+            id: number;
+            /** Last Heartbeat */
+            last_heartbeat: string | null;
+            /** Name */
+            name: string;
+            /** On Duty */
+            on_duty: boolean;
+            position: components["schemas"]["Point-Output"] | null;
+            /** Qualifications */
+            qualifications: components["schemas"]["QualificationOut"][];
+        };
+        /**
+         * Point
+         * @description A position in degrees (WGS-84 unless the request says `crs=gcj02`).
+         */
+        lifechain__geo__schemas__Point: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * Point
+         * @description A WGS-84 position.
+         */
+        lifechain__volunteers__schemas__Point: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -419,6 +1638,168 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_aeds_api_v1_aeds_get: {
+        parameters: {
+            query: {
+                city: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AedOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_aed_api_v1_aeds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AedIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AedOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_aeds_api_v1_aeds_csv_get: {
+        parameters: {
+            query: {
+                city: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_aeds_api_v1_aeds_import_post: {
+        parameters: {
+            query: {
+                city: string;
+                timezone?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: number;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    content_api_v1_attachments__attachment_id__content_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                attachment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
@@ -576,6 +1957,244 @@ export interface operations {
             };
         };
     };
+    list_cities_api_v1_cities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CityInfo"][];
+                };
+            };
+        };
+    };
+    city_info_api_v1_cities__city__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CityInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    isochrone_api_v1_cities__city__isochrone_get: {
+        parameters: {
+            query: {
+                /** @description lat,lon */
+                at: string;
+                seconds: number;
+                mode?: string;
+                profile?: string;
+                crs?: string;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    matrix_api_v1_cities__city__matrix_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MatrixIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MatrixOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    places_api_v1_cities__city__places_get: {
+        parameters: {
+            query?: {
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlacesOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    roads_api_v1_cities__city__roads_get: {
+        parameters: {
+            query?: {
+                zoom?: number;
+                mode?: string;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    route_api_v1_cities__city__route_get: {
+        parameters: {
+            query: {
+                /** @description lat,lon */
+                from: string;
+                /** @description lat,lon */
+                to: string;
+                mode?: string;
+                profile?: string;
+                /** @description wgs84 or gcj02 (input coordinates) */
+                crs?: string;
+                /** @description ch or scipy (default from settings) */
+                engine?: string | null;
+            };
+            header?: never;
+            path: {
+                city: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     health_api_v1_health_get: {
         parameters: {
             query?: never;
@@ -594,6 +2213,173 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    list_attachments_api_v1_incidents__incident_id__attachments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_api_v1_incidents__incident_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_api_v1_incidents__incident_id__attachments_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    incident_responders_api_v1_incidents__incident_id__responders_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResponseOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    alert_responders_api_v1_incidents__incident_id__responders_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResponseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResponseOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stand_down_api_v1_incidents__incident_id__responders_stand_down_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StandDownIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResponseOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -720,6 +2506,454 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_volunteers_api_v1_volunteers_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+                on_duty?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    register_api_v1_volunteers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolunteerIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_facilities_api_v1_volunteers_facilities_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FacilityOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_facility_api_v1_volunteers_facilities_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FacilityIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FacilityOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_profile_api_v1_volunteers_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"];
+                };
+            };
+        };
+    };
+    my_alerts_api_v1_volunteers_me_alerts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyAlertOut"][];
+                };
+            };
+        };
+    };
+    my_alert_api_v1_volunteers_me_alerts__incident_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyAlertOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_action_api_v1_volunteers_me_alerts__incident_id__actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyAlertOut"] | null;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_duty_api_v1_volunteers_me_duty_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_heartbeat_api_v1_volunteers_me_heartbeat_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    my_location_api_v1_volunteers_me_location_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["lifechain__volunteers__schemas__Point"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_push_api_v1_volunteers_me_push_subscription_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_stream_api_v1_volunteers_me_stream_get: {
+        parameters: {
+            query?: {
+                /** @description Resume after this event id. */
+                since?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    measures_api_v1_volunteers_measures_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeasuresOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_qualification_api_v1_volunteers__volunteer_id__qualifications_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                volunteer_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QualificationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerOut"];
                 };
             };
             /** @description Validation Error */

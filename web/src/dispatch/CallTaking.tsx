@@ -4,7 +4,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { fmtDuration, useNow } from '../app/stream';
 import { pick, useI18n } from '../i18n';
 import { searchPlaces, type Place } from '../geo/api';
-import { answer, createIncident, type Incident, type TriageState } from './api';
+import { API, post } from '../api/client';
+import { createIncident, findQuestion, PRIORITY_COLOR, triage, type Incident, type ProtocolSpec, type Question, type Text, type TriageState } from './api';
 
 export interface Pin {
   lat: number;
@@ -15,7 +16,7 @@ interface Props {
   city: string;
   pin: Pin | null;
   setPin: (p: Pin | null) => void;
-  onCreated: (inc: Incident, triage: TriageState) => void;
+  onCreated: (inc: Incident) => void;
 }
 
 export function CallTaking({ city, pin, setPin, onCreated }: Props) {
@@ -25,6 +26,7 @@ export function CallTaking({ city, pin, setPin, onCreated }: Props) {
   const [phone, setPhone] = useState('');
   const [q, setQ] = useState('');
   const [places, setPlaces] = useState<Place[] | null>(null);
+  const [address, setAddress] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -61,8 +63,7 @@ export function CallTaking({ city, pin, setPin, onCreated }: Props) {
     setBusy(true);
     setError(null);
     try {
-      const { incident, triage } = await createIncident({ lat: pin.lat, lon: pin.lon, location: { lat: pin.lat, lon: pin.lon }, callback_number: phone || undefined, city });
-      onCreated(incident, triage);
+      onCreated(await createIncident({ city, location: { lat: pin.lat, lon: pin.lon }, caller_number: phone || undefined, address: address || undefined }));
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     } finally {
@@ -83,7 +84,7 @@ export function CallTaking({ city, pin, setPin, onCreated }: Props) {
           {places.length === 0 && <li className="muted">{t('no_results')}</li>}
           {places.slice(0, 6).map((p, i) => (
             <li key={i}>
-              <button className="link" onClick={() => { setPin({ lat: p.lat, lon: p.lon }); setPlaces(null); }}>{p.name}</button>
+              <button className="link" onClick={() => { setPin({ lat: p.lat, lon: p.lon }); setAddress(p.name); setPlaces(null); }}>{p.name}</button>
             </li>
           ))}
         </ul>
@@ -101,52 +102,101 @@ export function CallTaking({ city, pin, setPin, onCreated }: Props) {
   );
 }
 
-export function Triage({ incidentId, triage, setTriage, callAt }: { incidentId: number; triage: TriageState; setTriage: (t: TriageState) => void; callAt?: string }) {
+interface TriageProps {
+  incident: Incident;
+  spec: ProtocolSpec;
+  state: TriageState;
+  setState: (t: TriageState) => void;
+}
+
+/** Arrest recognition shortcut: unresponsive and not breathing normally goes straight to the arrest card. */
+const looksLikeArrest = (a: Record<string, string | number>) => a.awake === 'no' && ['no', 'agonal', 'unknown'].includes(String(a.breathing));
+
+export function Triage({ incident, spec, state, setState }: TriageProps) {
   const { t, lang } = useI18n();
   const [error, setError] = useState<string | null>(null);
-  const q = triage.questions[0];
-  const reply = async (value: string) => {
-    if (!q) return;
+  const [numberValue, setNumberValue] = useState('');
+  const entryLeft = spec.entry_questions.filter((q) => !(q.id in state.answers));
+  const question: Question | undefined = state.complaint
+    ? state.nextQuestions.map((id) => findQuestion(spec, id)).find(Boolean)
+    : entryLeft[0];
+  const cards = [...spec.cards].sort((a, b) => a.number - b.number);
+
+  const submit = async (complaint: string | null, answers: Record<string, string | number>) => {
+    setError(null);
+    if (!complaint) {
+      setState({ ...state, answers });
+      return;
+    }
     try {
-      setTriage(await answer(incidentId, q.id, value));
-      setError(null);
+      setState(await triage(incident.id, complaint, answers));
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
   };
+  const reply = (value: string | number) => {
+    if (!question) return;
+    const answers = { ...state.answers, [question.id]: value };
+    const complaint = state.complaint ?? (looksLikeArrest(answers) ? 'cardiac_arrest' : null);
+    setNumberValue('');
+    void submit(complaint, answers);
+  };
+  const choose = (cardId: string) => void submit(cardId, state.answers);
+
   useEffect(() => {
-    // Digits answer the current question: 1 = first answer, 2 = second, ...
+    // Digits answer the current question (or pick the complaint card): 1 = first choice, 2 = second, ...
     const onKey = (e: KeyboardEvent) => {
-      if (!q || isTyping(e)) return;
+      if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
       const n = Number(e.key);
-      if (n >= 1 && n <= q.answers.length) {
-        e.preventDefault();
-        void reply(q.answers[n - 1].value);
-      }
+      if (!(n >= 1 && n <= 9)) return;
+      if (question?.kind === 'choice' && n <= question.answers.length) reply(question.answers[n - 1].id);
+      else if (!question && !state.complaint && n <= cards.length) choose(cards[n - 1].id);
+      else return;
+      e.preventDefault();
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
   });
+
+  const det = state.determinant;
   return (
     <section className="panel triage" data-testid="triage">
       <h2>{t('triage')}</h2>
-      {triage.determinant && (
-        <div className="determinant" data-testid="determinant">
-          {t('determinant')}: <b>{triage.determinant}</b>
-          {triage.priority && <span className="chip">{triage.priority}</span>}
+      {det && (
+        <div className="determinant" data-testid="determinant" data-code={det.code}>
+          {t('determinant')}: <b>{det.code}</b>
+          <span className="chip" style={{ background: PRIORITY_COLOR(det.priority), color: '#fff' }}>{pick(det.priority_label, lang)}</span>
+          <div className="small">{pick(det.response_plan.label, lang)}</div>
+          <div className="small muted">{det.reasons.map((r) => pick(r, lang)).join(' · ')}</div>
         </div>
       )}
-      {triage.arrest && <TelephoneCpr since={callAt} prompts={triage.prompts} />}
-      {q ? (
-        <div className="question" data-testid="question" data-qid={q.id}>
-          <div className="qtext">{pick(q.text, lang)}</div>
-          <div className="answers">
-            {q.answers.map((a, i) => (
-              <button key={a.value} data-testid={`answer-${a.value}`} onClick={() => reply(a.value)}>
-                <kbd>{i + 1}</kbd> {pick(a.label, lang) ?? a.value}
-              </button>
-            ))}
-          </div>
+      {det?.suspected_arrest && <TelephoneCpr incidentId={incident.id} callAt={incident.callAt} prompts={det.tcpr_prompts} />}
+      {question ? (
+        <div className="question" data-testid="question" data-qid={question.id}>
+          <div className="qtext">{pick(question.text, lang)}</div>
+          {question.kind === 'choice' ? (
+            <div className="answers">
+              {question.answers.map((a, i) => (
+                <button key={a.id} data-testid={`answer-${a.id}`} onClick={() => reply(a.id)}>
+                  <kbd>{i + 1}</kbd> {pick(a.text, lang)}
+                </button>
+              ))}
+            </div>
+          ) : (
+            <form className="row" onSubmit={(e) => { e.preventDefault(); if (numberValue !== '') reply(Number(numberValue)); }}>
+              <input type="number" data-testid="answer-number" min={question.min ?? undefined} max={question.max ?? undefined} value={numberValue} onChange={(e) => setNumberValue(e.target.value)} />
+              <button type="submit">{t('next_question')}</button>
+            </form>
+          )}
+        </div>
+      ) : !state.complaint ? (
+        <div className="cards" data-testid="complaints">
+          <div className="qtext">{t('complaint')}</div>
+          {cards.map((c, i) => (
+            <button key={c.id} className="link" data-testid={`card-${c.id}`} onClick={() => choose(c.id)}>
+              {i < 9 && <kbd>{i + 1}</kbd>} {pick(c.label, lang)}
+            </button>
+          ))}
         </div>
       ) : (
         <div className="muted" data-testid="triage-done">{t('triage_done')}</div>
@@ -156,20 +206,30 @@ export function Triage({ incidentId, triage, setTriage, callAt }: { incidentId: 
   );
 }
 
-function TelephoneCpr({ since, prompts }: { since?: string; prompts: unknown[] }) {
+function TelephoneCpr({ incidentId, callAt, prompts }: { incidentId: number; callAt: string; prompts: Text[] }) {
   const { t, lang } = useI18n();
   const [start] = useState(() => Date.now());
+  const [compressing, setCompressing] = useState(false);
   const now = useNow();
-  const callAt = since ? Date.parse(since) : NaN;
-  const texts = prompts.map((p) => pick(typeof p === 'object' && p && 'text' in p ? (p as { text: unknown }).text : p, lang)).filter(Boolean);
+  const sinceCall = (now - Date.parse(callAt)) / 1000;
+  const firstCompression = async () => {
+    try {
+      await post(`${API}/incidents/${incidentId}/timeline`, { kind: 'first_instructed_compression', source: 'console' });
+    } finally {
+      setCompressing(true);
+    }
+  };
   return (
     <div className="tcpr" data-testid="tcpr">
       <div className="tcpr-head">
         <span className="arrest-badge">{t('arrest')}</span>
         <span>{t('tcpr_timer')}: <b data-testid="tcpr-timer">{fmtDuration((now - start) / 1000)}</b></span>
-        {Number.isFinite(callAt) && <span className="muted small">{t('since_call')} {fmtDuration((now - callAt) / 1000)}</span>}
+        <span className="muted small">{t('since_call')} {fmtDuration(sinceCall)}</span>
       </div>
-      <div className="small">{t('tcpr')}: {texts.length ? texts.join(' • ') : t('tcpr_steps')}</div>
+      <ol className="small tcpr-steps">
+        {(prompts.length ? prompts.map((p) => pick(p, lang)) : [t('tcpr_steps')]).map((p, i) => <li key={i}>{p}</li>)}
+      </ol>
+      <button className={compressing ? 'done' : 'primary'} disabled={compressing} data-testid="first-compression" onClick={firstCompression}>{t('first_compression')}</button>
     </div>
   );
 }

@@ -3,24 +3,22 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { fmtDuration, useNow, useStream } from '../app/stream';
 import type { Me } from '../auth/session';
 import { listUnits, type Unit } from '../fleet/api';
-import { statusColor, statusKey } from '../fleet/status';
+import { statusColor } from '../fleet/status';
 import { UnitBoard } from '../fleet/UnitBoard';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { listHospitals, type Hospital } from '../hospitals/api';
-import { LangSwitch, useI18n } from '../i18n';
-import { incidentResponders, listAeds, type Aed, type Responder } from '../volunteers/api';
+import { LangSwitch, pick, useI18n } from '../i18n';
+import { incidentResponse, listAeds, type Aed, type Response } from '../volunteers/api';
 import {
-  getTimeline, getTriage, listIncidents, PRIORITY_COLOR, queueOrder, cancelIncident,
-  type Incident, type TimelineItem, type TriageState,
+  cancelIncident, getProtocol, getTimeline, listIncidents, PRIORITY_COLOR, queueOrder,
+  type Incident, type ProtocolSpec, type TimelineItem, type TriageState,
 } from './api';
 import { CallTaking, isTyping, Triage, type Pin } from './CallTaking';
 import { Help } from './Help';
 import { IncidentPanel } from './IncidentPanel';
 
-const ROLE_COLOR: Record<string, string> = { cpr: '#0277bd', aed: '#00897b', coordinator: '#5e35b1' };
-
 export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignOut: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const now = useNow();
   const [incidents, setIncidents] = useState<Incident[]>([]);
   const [units, setUnits] = useState<Unit[]>([]);
@@ -31,7 +29,8 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
   const [pin, setPin] = useState<Pin | null>(null);
   const [triage, setTriage] = useState<TriageState | null>(null);
   const [timeline, setTimeline] = useState<TimelineItem[]>([]);
-  const [responders, setResponders] = useState<Responder[]>([]);
+  const [response, setResponse] = useState<Response | null>(null);
+  const [spec, setSpec] = useState<ProtocolSpec | null>(null);
   const [help, setHelp] = useState(false);
   const [version, setVersion] = useState(0);
   const [caughtUp, setCaughtUp] = useState(false);
@@ -50,6 +49,7 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
   useEffect(() => {
     void refresh();
     listHospitals().then(setHospitals).catch(() => undefined);
+    getProtocol().then(setSpec).catch(() => undefined);
   }, [refresh]);
   useEffect(() => {
     if (city) listAeds(city).then(setAeds).catch(() => undefined);
@@ -60,14 +60,11 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
     if (selected === null) return;
     let live = true;
     getTimeline(selected).then((x) => live && setTimeline(x)).catch(() => live && setTimeline([]));
-    incidentResponders(selected).then((x) => live && setResponders(x)).catch(() => live && setResponders([]));
+    incidentResponse(selected).then((x) => live && setResponse(x));
     return () => {
       live = false;
     };
   }, [selected, version]);
-  useEffect(() => {
-    if (selected !== null && !triage) getTriage(selected).then(setTriage).catch(() => undefined);
-  }, [selected]);
 
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const onEvent = useCallback(() => {
@@ -84,7 +81,11 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
 
   const select = (id: number | null) => {
     setSelected(id);
-    setTriage(null);
+    setResponse(null);
+    setTimeline([]);
+    const inc = incidents.find((i) => i.id === id);
+    // Re-opening a call shows where its triage stands (complaint and answers are kept on the incident).
+    setTriage(inc ? { complaint: inc.complaint ?? null, answers: (inc.raw.answers ?? {}) as TriageState['answers'], nextQuestions: [], determinant: (inc.raw.determinant ?? undefined) as TriageState['determinant'] } : null);
     setCalling(id === null);
   };
 
@@ -115,19 +116,24 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
 
   const points = useMemo<MapPoint[]>(() => {
     const pts: MapPoint[] = [];
-    for (const h of hospitals) pts.push({ id: `h${h.id}`, lat: h.lat, lon: h.lon, color: h.diversion ? '#9e9e9e' : '#1565c0', shape: 'cross', size: 16, label: h.diversion ? `${h.name} ⛔` : h.name, title: h.diversion ? `${h.name}: ${t('diversion')}` : h.name });
-    for (const a of aeds) pts.push({ id: `a${a.id}`, lat: a.lat, lon: a.lon, color: '#00897b', shape: 'diamond', size: 10, title: `AED ${a.name ?? ''}` });
-    for (const i of queue) pts.push({ id: `i${i.id}`, lat: i.lat, lon: i.lon, color: PRIORITY_COLOR(i.priorityRank), shape: 'square', size: i.id === selected ? 20 : 16, label: `#${i.id}${i.determinant ? ` ${i.determinant}` : ''}`, pulse: i.arrest, testid: `map-incident-${i.id}` });
-    for (const r of responders) pts.push({ id: `r${r.id}`, lat: r.lat, lon: r.lon, color: ROLE_COLOR[r.role ?? ''] ?? '#0277bd', size: 11, label: r.role, title: `${r.role ?? ''} ${r.status}` });
-    for (const u of units) pts.push({ id: `u${u.id}`, lat: u.lat, lon: u.lon, color: statusColor(u.status), label: u.callsign, title: `${u.callsign}: ${t(statusKey(u.status))}`, testid: `map-unit-${u.callsign}` });
+    const fetching = new Set(response?.responders.filter((r) => r.aed_id && ['alerted', 'accepted'].includes(r.state)).map((r) => r.aed_id));
+    for (const h of hospitals) pts.push({ id: `h${h.id}`, lat: h.lat, lon: h.lon, color: h.diversion ? '#9e9e9e' : '#1565c0', shape: 'cross', size: 16, label: h.diversion ? `${h.name} ⛔ ${t('diversion')}` : h.name, title: h.diversion ? `${h.name}: ${t('diversion')} ${h.diversionReason ?? ''}` : h.name });
+    for (const a of aeds) pts.push({ id: `a${a.id}`, lat: a.lat, lon: a.lon, color: a.accessible ? '#00897b' : '#b0bec5', shape: 'diamond', size: fetching.has(a.id) ? 14 : 9, label: fetching.has(a.id) ? 'AED' : undefined, title: 'AED' });
+    for (const i of queue) pts.push({ id: `i${i.id}`, lat: i.lat, lon: i.lon, color: PRIORITY_COLOR(i.priority), shape: 'square', size: i.id === selected ? 20 : 15, label: `#${i.id}${i.determinant ? ` ${i.determinant}` : ''}`, pulse: i.suspectedArrest, testid: `map-incident-${i.id}` });
+    for (const u of units) pts.push({ id: `u${u.id}`, lat: u.lat, lon: u.lon, color: statusColor(u.status), label: u.callsign, title: `${u.callsign}: ${pick(u.statusLabel, lang) ?? u.status}`, testid: `map-unit-${u.callsign}` });
     if (pin && calling) pts.push({ id: 'pin', lat: pin.lat, lon: pin.lon, color: '#000', shape: 'square', size: 12, label: '✚', pulse: true });
     return pts;
-  }, [hospitals, aeds, queue, responders, units, pin, calling, selected, t]);
+  }, [hospitals, aeds, queue, response, units, pin, calling, selected, t, lang]);
 
-  const lines = useMemo<MapLine[]>(
-    () => responders.filter((r) => r.route.length > 1).map((r) => ({ id: `r${r.id}`, coordinates: r.route, color: ROLE_COLOR[r.role ?? ''] ?? '#0277bd' })),
-    [responders],
-  );
+  const lines = useMemo<MapLine[]>(() => {
+    // Which AED each AED runner fetches: a dashed link AED -> patient (the responders' own routes are theirs).
+    if (!incident || !response) return [];
+    return response.responders
+      .filter((r) => r.aed_id && ['alerted', 'accepted', 'arrived'].includes(r.state))
+      .map((r) => aeds.find((a) => a.id === r.aed_id))
+      .filter((a): a is Aed => !!a)
+      .map((a) => ({ id: `aed${a.id}`, coordinates: [[a.lon, a.lat], [incident.lon, incident.lat]] as [number, number][], color: '#00897b' }));
+  }, [incident, response, aeds]);
 
   return (
     <div className="console" data-testid="console">
@@ -151,8 +157,9 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
           <ul>
             {queue.map((i) => (
               <li key={i.id} className={i.id === selected ? 'sel' : ''} data-testid={`queue-${i.id}`} onClick={() => select(i.id)}>
-                <span className="prio" style={{ background: PRIORITY_COLOR(i.priorityRank) }}>{i.priority || '?'}</span>
-                <span className="grow">#{i.id} {i.determinant ?? ''} {i.arrest && <span className="arrest-badge small">{t('arrest')}</span>}</span>
+                <span className="prio" style={{ background: PRIORITY_COLOR(i.priority) }}>{i.priority === null ? '?' : `P${i.priority}`}</span>
+                <span className="grow">#{i.id} {i.determinant ?? ''} {i.suspectedArrest && <span className="arrest-badge small">{t('arrest')}</span>}
+                  {i.units.length > 0 && <span className="muted small"> · {i.units.map((id) => units.find((u) => u.id === id)?.callsign ?? `#${id}`).join(', ')}</span>}</span>
                 <span className="mono clock">{fmtDuration((now - Date.parse(i.callAt)) / 1000)}</span>
               </li>
             ))}
@@ -164,16 +171,16 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
         {city && <MapView city={city} points={points} lines={lines} onPick={calling ? (lat, lon) => setPin({ lat, lon }) : undefined} focus={incident ? { lat: incident.lat, lon: incident.lon } : null} />}
       </main>
       <aside className="right">
-        {calling && <CallTaking city={city} pin={pin} setPin={setPin} onCreated={(inc, tr) => {
+        {calling && <CallTaking city={city} pin={pin} setPin={setPin} onCreated={(inc) => {
           setIncidents((xs) => [...xs.filter((x) => x.id !== inc.id), inc]);
           setSelected(inc.id);
-          setTriage(tr);
+          setTriage({ complaint: null, answers: {}, nextQuestions: [] });
           setCalling(false);
           setPin(null);
         }} />}
-        {incident && triage && <Triage incidentId={incident.id} triage={triage} callAt={incident.callAt} setTriage={(tr) => { setTriage(tr); void refresh(); }} />}
+        {incident && triage && spec && <Triage incident={incident} spec={spec} state={triage} setState={(tr) => { setTriage(tr); void refresh(); }} />}
         {incident && (
-          <IncidentPanel incident={incident} units={units} timeline={timeline} responders={responders} version={version} onChanged={refresh}
+          <IncidentPanel incident={incident} units={units} timeline={timeline} response={response} version={version} onChanged={refresh}
             registerDispatch={(fn) => { dispatchFn.current = fn; }} />
         )}
       </aside>

@@ -1,12 +1,13 @@
-// The selected incident: recommendation with reasons and one dispatch action, reassign / cancel, responders, timeline.
+// The selected incident: recommendation with reasons and one dispatch action, reassign / stand down / cancel,
+// the volunteer first responders, and the timeline.
 import { useEffect, useState } from 'react';
 import { fmtDuration, useNow } from '../app/stream';
 import type { Unit } from '../fleet/api';
-import { statusColor, statusKey } from '../fleet/status';
-import { useI18n } from '../i18n';
-import type { Responder } from '../volunteers/api';
+import { statusColor } from '../fleet/status';
+import { pick, useI18n } from '../i18n';
+import { alertResponders, type Response } from '../volunteers/api';
 import {
-  cancelIncident, dispatchUnit, getRecommendation, reassignUnit,
+  cancelIncident, dispatchUnit, getRecommendation, reassignUnit, standDownUnit,
   type Incident, type Recommendation, type TimelineItem,
 } from './api';
 
@@ -14,27 +15,35 @@ interface Props {
   incident: Incident;
   units: Unit[];
   timeline: TimelineItem[];
-  responders: Responder[];
+  response: Response | null;
   version: number;
   onChanged: () => void;
   registerDispatch: (fn: (() => void) | null) => void;
 }
 
-export function IncidentPanel({ incident, units, timeline, responders, version, onChanged, registerDispatch }: Props) {
-  const { t } = useI18n();
+export function IncidentPanel({ incident, units, timeline, response, version, onChanged, registerDispatch }: Props) {
+  const { t, lang } = useI18n();
   const now = useNow();
   const [rec, setRec] = useState<Recommendation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const assigned = units.filter((u) => incident.units.includes(u.id) || u.incidentId === incident.id);
+  const assigned = units.filter((u) => incident.units.includes(u.id));
+  const unitName = (id: number | null) => (id === null ? '' : (units.find((u) => u.id === id)?.callsign ?? `#${id}`));
+  const open = !['closed', 'cancelled'].includes(incident.status);
 
   useEffect(() => {
     let live = true;
-    getRecommendation(incident.id).then((r) => live && setRec(r)).catch((err) => live && setError(t('error', { msg: err.message })));
+    if (incident.priority === null || !open) {
+      setRec(null);
+      return;
+    }
+    getRecommendation(incident.id)
+      .then((r) => live && (setRec(r), setError(null)))
+      .catch((err) => live && setError(t('error', { msg: err.message })));
     return () => {
       live = false;
     };
-  }, [incident.id, version]);
+  }, [incident.id, incident.priority, version]);
 
   const act = async (fn: () => Promise<unknown>) => {
     setBusy(true);
@@ -48,19 +57,24 @@ export function IncidentPanel({ incident, units, timeline, responders, version, 
       setBusy(false);
     }
   };
-  const best = rec?.candidates.find((c) => c.recommended) ?? rec?.candidates[0];
-  const dispatchBest = best && assigned.length === 0 ? () => void act(() => dispatchUnit(incident.id, best.unitId)) : null;
+  const eligible = rec?.units.filter((c) => c.eligible && !incident.units.includes(c.unit_id)) ?? [];
+  const excluded = rec?.units.filter((c) => !c.eligible) ?? [];
+  const best = eligible.find((c) => c.unit_id === rec?.best_unit_id) ?? eligible[0];
+  const dispatchBest = best && assigned.length === 0 && open ? () => void act(() => dispatchUnit(incident.id, best.unit_id)) : null;
   useEffect(() => {
     registerDispatch(dispatchBest);
     return () => registerDispatch(null);
   });
+  const alertVolunteers = () =>
+    act(() => alertResponders(incident.id, { city: incident.city, lat: incident.lat, lon: incident.lon, nature: incident.complaint === 'choking' ? 'choking' : 'cardiac_arrest', address: incident.address ?? undefined, ambulance_eta_s: best?.eta_s ?? undefined }));
 
   return (
-    <div className="incident" data-testid="incident-panel" data-incident={incident.id}>
+    <div className="incident" data-testid="incident-panel" data-incident={incident.id} data-status={incident.status}>
       <div className="incident-head">
         <b>#{incident.id}</b>
         {incident.determinant && <span className="chip" data-testid="incident-determinant">{incident.determinant}</span>}
-        {incident.arrest && <span className="arrest-badge">{t('arrest')}</span>}
+        {incident.suspectedArrest && <span className="arrest-badge">{t('arrest')}</span>}
+        <span className="chip">{incident.status}</span>
         <span className="muted small">{t('since_call')} {fmtDuration((now - Date.parse(incident.callAt)) / 1000)}</span>
       </div>
       {assigned.length > 0 && (
@@ -68,66 +82,85 @@ export function IncidentPanel({ incident, units, timeline, responders, version, 
           {t('assigned')}:{' '}
           {assigned.map((u) => (
             <span key={u.id} className="unit-chip" data-testid={`assigned-${u.callsign}`} data-status={u.status} style={{ borderColor: statusColor(u.status) }}>
-              {u.callsign} · {t(statusKey(u.status))}
+              {u.callsign} · {pick(u.statusLabel, lang) ?? u.status}
+              <button className="link small" disabled={busy} onClick={() => {
+                const reason = prompt(t('cancel_reason'));
+                if (reason) void act(() => standDownUnit(incident.id, u.id, reason));
+              }}>✕</button>
             </span>
           ))}
         </div>
       )}
-      <section className="panel" data-testid="recommendation">
-        <h2>{t('recommendation')}</h2>
-        {!rec && !error && <div className="muted">{t('loading')}</div>}
-        {rec && rec.candidates.length === 0 && <div className="muted">{t('no_recommendation')}</div>}
-        <ol className="cands">
-          {rec?.candidates.slice(0, 4).map((c) => (
-            <li key={c.unitId} className={c.recommended ? 'best' : ''} data-testid={`cand-${c.callsign}`}>
-              <div className="cand-row">
-                <b>{c.callsign}</b>
-                {c.etaS !== undefined && <span>{t('eta')} {fmtDuration(c.etaS)}</span>}
-                {assigned.length === 0 ? (
-                  <button className={c.recommended ? 'primary' : ''} disabled={busy} data-testid={c.recommended ? 'dispatch-best' : `dispatch-${c.unitId}`} onClick={() => act(() => dispatchUnit(incident.id, c.unitId))}>
-                    {t('dispatch')}{c.recommended && <kbd>D</kbd>}
-                  </button>
-                ) : (
-                  <button disabled={busy} data-testid={`reassign-${c.unitId}`} onClick={() => act(() => reassignUnit(incident.id, assigned[0].id, c.unitId))}>{t('reassign')}</button>
-                )}
-              </div>
-              {c.reasons.length > 0 && <div className="small muted">{c.reasons.join(' · ')}</div>}
-            </li>
-          ))}
-        </ol>
-        {rec && rec.excluded.length > 0 && (
-          <details>
-            <summary>{t('excluded')} ({rec.excluded.length})</summary>
-            <ul className="small">
-              {rec.excluded.map((x) => <li key={x.unitId}><b>{x.callsign}</b>: {x.reason}</li>)}
-            </ul>
-          </details>
-        )}
-        <button className="danger" disabled={busy} data-testid="cancel-incident" onClick={() => {
-          const reason = prompt(t('cancel_reason'));
-          if (reason) void act(() => cancelIncident(incident.id, reason));
-        }}>{t('cancel_incident')}</button>
-        {error && <div className="error">{error}</div>}
-      </section>
-      {responders.length > 0 && (
+      {open && incident.priority !== null && (
+        <section className="panel" data-testid="recommendation">
+          <h2>{t('recommendation')}</h2>
+          {!rec && !error && <div className="muted">{t('loading')}</div>}
+          {rec && eligible.length === 0 && <div className="muted">{t('eligible_none')}</div>}
+          <ol className="cands">
+            {eligible.slice(0, 4).map((c) => {
+              const isBest = c === best;
+              return (
+                <li key={c.unit_id} className={isBest ? 'best' : ''} data-testid={`cand-${c.call_sign}`}>
+                  <div className="cand-row">
+                    <b>{c.call_sign}</b> <span className="muted small">{c.unit_type}</span>
+                    {c.eta_s !== null && <span>{t('eta')} {fmtDuration(c.eta_s)}</span>}
+                    {c.distance_m !== null && <span className="muted small">{(c.distance_m / 1000).toFixed(1)} km</span>}
+                    {assigned.length === 0 ? (
+                      <button className={isBest ? 'primary' : ''} disabled={busy} data-testid={isBest ? 'dispatch-best' : `dispatch-${c.unit_id}`} onClick={() => act(() => dispatchUnit(incident.id, c.unit_id))}>
+                        {t('dispatch')}{isBest && <kbd>D</kbd>}
+                      </button>
+                    ) : (
+                      <button disabled={busy} data-testid={`reassign-${c.unit_id}`} onClick={() => act(() => reassignUnit(incident.id, assigned[0].id, c.unit_id))}>{t('reassign')}</button>
+                    )}
+                  </div>
+                  {c.reason_text && <div className="small muted">{pick(c.reason_text, lang)}</div>}
+                </li>
+              );
+            })}
+          </ol>
+          {excluded.length > 0 && (
+            <details data-testid="excluded">
+              <summary>{t('excluded')} ({excluded.length})</summary>
+              <ul className="small">
+                {excluded.map((x) => <li key={x.unit_id}><b>{x.call_sign}</b>: {pick(x.reason_text, lang) ?? x.reason}</li>)}
+              </ul>
+            </details>
+          )}
+          {rec?.hospital.name && (
+            <div className="small">{t('hospital_suggested')}: <b>{rec.hospital.name}</b>{rec.hospital.eta_s !== null && ` · ${fmtDuration(rec.hospital.eta_s)}`}</div>
+          )}
+        </section>
+      )}
+      {(incident.volunteersPlanned || response) && (
         <section className="panel" data-testid="responders">
-          <h2>{t('responders')} ({responders.length})</h2>
+          <h2>{t('responders')} {response && `(${response.responders.length})`}</h2>
+          {!response && open && <button disabled={busy} data-testid="alert-volunteers" onClick={alertVolunteers}>{t('alert_volunteers')}</button>}
+          {response?.stood_down_at && <div className="muted small">{t('stood_down_all')}</div>}
           <ul className="small">
-            {responders.map((r) => (
-              <li key={r.id} data-testid="responder" data-status={r.status}>
-                {r.name ?? `#${r.id}`} · {r.role ?? '—'} · <b>{r.status}</b>
+            {response?.responders.map((r) => (
+              <li key={`${r.kind}${r.responder_id}`} data-testid="responder" data-state={r.state}>
+                {r.name ?? `#${r.responder_id}`} · <b>{r.accepted_role ?? r.role}</b>{r.aed_id ? ` (${t('fetch_aed')})` : ''} · {r.state_label} · {t('responder_eta')} {fmtDuration(r.eta_s)}
               </li>
             ))}
           </ul>
         </section>
       )}
+      {open && (
+        <div className="pad">
+          <button className="danger" disabled={busy} data-testid="cancel-incident" onClick={() => {
+            const reason = prompt(t('cancel_reason'));
+            if (reason) void act(() => cancelIncident(incident.id, reason));
+          }}>{t('cancel_incident')} <kbd>X</kbd></button>
+        </div>
+      )}
+      {error && <div className="error pad">{error}</div>}
       <section className="panel" data-testid="timeline">
         <h2>{t('timeline')}</h2>
         <ol className="timeline small">
-          {timeline.map((e, i) => (
-            <li key={e.id ?? i} data-kind={e.kind}>
-              <span className="mono">{new Date(e.at).toLocaleTimeString()}</span> {e.label ?? e.kind.replaceAll('_', ' ')}
-              {e.unitId !== undefined && <span className="muted"> · {units.find((u) => u.id === e.unitId)?.callsign ?? `#${e.unitId}`}</span>}
+          {timeline.map((e) => (
+            <li key={e.id} data-kind={e.kind}>
+              <span className="mono">{new Date(e.at).toLocaleTimeString(lang)}</span> {e.kind.replaceAll('_', ' ')}
+              {e.unitId !== null && <span className="muted"> · {unitName(e.unitId)}</span>}
             </li>
           ))}
         </ol>

@@ -1,40 +1,41 @@
-// Units (status, position, assignment) and the crew's status changes.
+// Units (status with its label and colour, GPS position, current call) and the crew's status changes.
 import { API, get, post } from '../api/client';
-import { latLon } from '../dispatch/api';
+import { latLon, type Text } from '../dispatch/api';
 
 type Raw = Record<string, unknown>;
 
 export interface Unit {
   id: number;
   callsign: string;
+  type: string;
   status: string;
+  statusLabel: Text;
+  statusColour?: string;
   lat: number;
   lon: number;
-  incidentId?: number;
-  station?: string;
+  incidentId: number | null;
   raw: Raw;
 }
 
 export function toUnit(r: Raw): Unit {
-  const { lat, lon } = latLon(r);
-  const inc = r.incident_id ?? r.assigned_incident_id ?? (r.assignment as Raw | undefined)?.incident_id;
   return {
     id: Number(r.id),
-    callsign: String(r.callsign ?? r.name ?? r.code ?? `#${r.id}`),
-    status: String(r.status ?? 'available_at_station'),
-    lat,
-    lon,
-    incidentId: inc === null || inc === undefined ? undefined : Number(inc),
-    station: (r.station_name ?? r.station ?? undefined) as string | undefined,
+    callsign: String(r.call_sign ?? `#${r.id}`),
+    type: String(r.type ?? ''),
+    status: String(r.status),
+    statusLabel: (r.status_label ?? {}) as Text,
+    statusColour: r.status_colour as string | undefined,
+    ...latLon(r),
+    incidentId: (r.incident_id ?? null) as number | null,
     raw: r,
   };
 }
 
 export async function listUnits(): Promise<Unit[]> {
-  const d = await get<unknown>(`${API}/units`);
-  const items = Array.isArray(d) ? d : ((d as Raw).items ?? (d as Raw).units ?? []);
-  return (items as Raw[]).map(toUnit);
+  return (await get<Raw[]>(`${API}/units`)).map(toUnit);
 }
 
-export const setUnitStatus = (unitId: number, status: string) =>
-  post<Raw>(`${API}/units/${unitId}/status`, { status });
+export const getUnit = async (id: number) => toUnit(await get<Raw>(`${API}/units/${id}`));
+
+export const setUnitStatus = (unitId: number, status: string, hospitalId?: number | null) =>
+  post<Raw>(`${API}/units/${unitId}/status`, { status, hospital_id: hospitalId ?? undefined, source: 'crew_app' });

@@ -1,7 +1,9 @@
 // The base map is the city's own road network as GeoJSON: no tile server, no glyphs, no sprites, no internet.
 // Points (units, incidents, hospitals, volunteers, AEDs) are HTML markers so their labels need no font server.
-import { Map as MlMap, Marker, NavigationControl, type ExpressionSpecification, type GeoJSONSource, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
+import { Map as MlMap, Marker, NavigationControl, setWorkerUrl, type ExpressionSpecification, type GeoJSONSource, type LngLatBoundsLike, type StyleSpecification } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
+// The worker is its own file in maplibre-gl 6: ship it as an asset of the bundle and say where it is.
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { useEffect, useRef, useState } from 'react';
 import { useI18n } from '../i18n';
 import { roadsUrl } from './api';
@@ -35,6 +37,8 @@ interface Props {
   className?: string;
 }
 
+setWorkerUrl(workerUrl);
+
 const EMPTY: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
 
 const STYLE: StyleSpecification = {
@@ -44,13 +48,13 @@ const STYLE: StyleSpecification = {
     routes: { type: 'geojson', data: EMPTY },
   },
   layers: [
-    { id: 'background', type: 'background', paint: { 'background-color': '#eef0f2' } },
+    { id: 'background', type: 'background', paint: { 'background-color': '#e3e6ea' } },
     {
       id: 'roads-casing',
       type: 'line',
       source: 'roads',
       layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': '#c5cad1', 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 1, 16, ['match', roadClass(), ['motorway', 'trunk', 'primary'], 9, ['secondary', 'tertiary'], 7, 4]] },
+      paint: { 'line-color': '#a9b0ba', 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 1.5, 16, ['match', roadClass(), ['motorway', 'trunk', 'primary'], 10, ['secondary', 'tertiary'], 8, 5]] },
     },
     {
       id: 'roads',
@@ -59,7 +63,7 @@ const STYLE: StyleSpecification = {
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: {
         'line-color': ['match', roadClass(), ['motorway', 'trunk'], '#f3c27a', ['primary'], '#f7dca0', '#ffffff'],
-        'line-width': ['interpolate', ['linear'], ['zoom'], 11, 0.5, 16, ['match', roadClass(), ['motorway', 'trunk', 'primary'], 7, ['secondary', 'tertiary'], 5, 2.5]],
+        'line-width': ['interpolate', ['linear'], ['zoom'], 11, 0.8, 16, ['match', roadClass(), ['motorway', 'trunk', 'primary'], 7, ['secondary', 'tertiary'], 5.5, 3]],
       },
     },
     {
@@ -116,14 +120,15 @@ export function MapView({ city, points, lines = [], onPick, focus, className }: 
     let cancelled = false;
     m.on('load', async () => {
       try {
-        const resp = await fetch(roadsUrl(city, 14), { credentials: 'same-origin' });
+        const resp = await fetch(roadsUrl(city, 16), { credentials: 'same-origin' });
         if (!resp.ok) throw new Error(`${resp.status} ${resp.statusText}`);
         const fc = (await resp.json()) as GeoJSON.FeatureCollection;
         if (cancelled) return;
         (m.getSource('roads') as GeoJSONSource).setData(fc);
         const bounds = bboxOf(fc);
         if (bounds) m.fitBounds(bounds, { padding: 20, animate: false });
-        setState({ loaded: true, roads: fc.features.length });
+        const segments = fc.features.reduce((n, f) => n + Number(f.properties?.segments ?? 1), 0);
+        setState({ loaded: true, roads: segments });
       } catch (err) {
         if (!cancelled) setState({ loaded: true, roads: 0, error: String((err as Error).message ?? err) });
       }

@@ -13,7 +13,7 @@ export interface Place {
 
 export async function searchPlaces(city: string, q: string): Promise<Place[]> {
   const data = await get<unknown>(`${API}/cities/${encodeURIComponent(city)}/places?q=${encodeURIComponent(q)}`);
-  const items = Array.isArray(data) ? data : ((data as { items?: unknown[]; places?: unknown[] })?.items ?? (data as { places?: unknown[] })?.places ?? []);
+  const items = Array.isArray(data) ? data : ((data as { results?: unknown[] })?.results ?? []);
   return (items as Record<string, unknown>[]).map((p) => ({
     name: String(p.name ?? p.label ?? ''),
     lat: Number(p.lat ?? (p.location as { lat?: number })?.lat),
@@ -41,4 +41,14 @@ export function routeCoords(route: unknown): [number, number][] {
     );
   }
   return [];
+}
+
+/** The fastest road route between two points ([lon, lat] pairs), or [] when there is none. */
+export async function routeBetween(city: string, from: { lat: number; lon: number }, to: { lat: number; lon: number }, mode = 'drive'): Promise<[number, number][]> {
+  const q = `from=${from.lat},${from.lon}&to=${to.lat},${to.lon}&mode=${mode}&profile=emergency`;
+  try {
+    return routeCoords(await get<unknown>(`${API}/cities/${encodeURIComponent(city)}/route?${q}`));
+  } catch {
+    return [];
+  }
 }

@@ -1,4 +1,4 @@
-// Hospitals with their diversion state.
+// Hospitals with their capabilities and diversion.
 import { API, get } from '../api/client';
 import { latLon } from '../dispatch/api';
 
@@ -10,17 +10,19 @@ export interface Hospital {
   lat: number;
   lon: number;
   diversion: boolean;
+  diversionReason?: string;
   raw: Raw;
 }
 
 export async function listHospitals(): Promise<Hospital[]> {
-  const d = await get<unknown>(`${API}/hospitals`);
-  const items = (Array.isArray(d) ? d : ((d as Raw).items ?? (d as Raw).hospitals ?? [])) as Raw[];
+  const items = await get<Raw[]>(`${API}/hospitals`);
+  const now = Date.now();
   return items.map((r) => ({
     id: Number(r.id),
-    name: String(r.name ?? r.short_name ?? `#${r.id}`),
+    name: String(r.name),
     ...latLon(r),
-    diversion: Boolean(r.diversion ?? r.on_diversion ?? (r.diversion_until ? true : false)),
+    diversion: typeof r.diverted_until === 'string' && Date.parse(r.diverted_until) > now,
+    diversionReason: (r.diversion_reason ?? undefined) as string | undefined,
     raw: r,
   }));
 }

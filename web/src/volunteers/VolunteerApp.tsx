@@ -1,36 +1,56 @@
 // The volunteer first responder's phone app: on-duty toggle, alert (sound + vibration), accept/decline, route,
-// arrived / CPR / AED / shock, stand-down. It shows the place and the nature of the call only: no caller number,
-// no patient name, no medical details (the privacy rule of the volunteer issue).
+// arrived / CPR / AED / shock, stand-down. It shows only what MyAlertOut carries: the place, the nature of the
+// call, the role and the route: no caller number, no patient name, no medical details (privacy rule).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
-import { alertAction, getDuty, myAlerts, setDuty, type Alert } from './api';
+import { alertAction, getDuty, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
 
 const ACTIONS: [string, Key][] = [
+  ['aed_collected', 'aed_collected'],
   ['arrived', 'arrived'],
-  ['cpr-started', 'cpr_started'],
-  ['aed-attached', 'aed_attached'],
-  ['shock-delivered', 'shock_delivered'],
+  ['cpr_started', 'cpr_started'],
+  ['aed_attached', 'aed_attached'],
+  ['shock_delivered', 'shock_delivered'],
 ];
+const RESPONDING = new Set(['accepted', 'arrived']);
 
 export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; onSignOut: () => void }) {
   const { t } = useI18n();
   const [onDuty, setOnDuty] = useState<boolean | null>(null);
-  const [alerts, setAlerts] = useState<Alert[]>([]);
+  const [alert, setAlert] = useState<MyAlert | null>(null);
+  const [stoodDown, setStoodDown] = useState(false);
   const [done, setDone] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
-  const seen = useRef(new Set<number>());
   const [pos, setPos] = useState<{ lat: number; lon: number } | null>(null);
+  const rung = useRef(new Set<number>());
+  const current = useRef<MyAlert | null>(null);
+  current.current = alert;
 
   const refresh = useCallback(async () => {
     try {
-      setAlerts(await myAlerts());
+      const list = await myAlerts();
+      const prev = current.current;
+      const next = list.find((a) => a.incident_id === prev?.incident_id) ?? list.find((a) => a.state === 'alerted' || RESPONDING.has(a.state)) ?? null;
+      if (!next && prev && RESPONDING.has(prev.state)) {
+        // The response ended for me while I was on the way or on scene: I have been stood down.
+        setStoodDown(true);
+      }
+      if (next && (!prev || prev.incident_id !== next.incident_id || prev.state !== next.state || !next.route.length)) {
+        // Ask for the one alert to get the walking route (the list leaves it out).
+        setAlert(await myAlert(next.incident_id).catch(() => next));
+      } else if (!next) {
+        setAlert(null);
+      }
+      if (next) setStoodDown(false);
+      setError(null);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
   }, [t]);
+
   useEffect(() => {
     getDuty().then(setOnDuty).catch(() => setOnDuty(false));
     void refresh();
@@ -39,47 +59,50 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       if (id !== undefined) navigator.geolocation?.clearWatch(id);
     };
   }, [refresh]);
-  // The live stream is the dispatchers'; a phone polls its own alerts.
   usePoll(() => void refresh(), 2000);
-
-  const active = alerts.find((a) => !a.standDown && !/declin|done|closed/.test(a.status)) ?? alerts.find((a) => a.standDown);
   useEffect(() => {
-    if (active && !active.standDown && !seen.current.has(active.id)) {
-      seen.current.add(active.id);
+    if (pos && onDuty) void setLocation(pos.lat, pos.lon).catch(() => undefined);
+  }, [pos?.lat, pos?.lon, onDuty]);
+  useEffect(() => {
+    if (alert?.state === 'alerted' && !rung.current.has(alert.incident_id)) {
+      rung.current.add(alert.incident_id);
       ring();
     }
-  }, [active?.id]);
+  }, [alert?.incident_id, alert?.state]);
 
-  const act = async (action: string, body: Record<string, unknown> = {}) => {
-    if (!active) return;
+  const act = async (action: string) => {
+    if (!alert) return;
     setError(null);
     try {
-      await alertAction(active.id, action, body);
-      setDone((d) => new Set(d).add(`${active.id}:${action}`));
-      await refresh();
+      const next = await alertAction(alert.incident_id, action);
+      setDone((d) => new Set(d).add(`${alert.incident_id}:${action}`));
+      if (next) setAlert(await myAlert(next.incident_id).catch(() => next));
+      else setAlert(null);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
   };
   const toggleDuty = async () => {
-    const next = !onDuty;
     try {
-      await setDuty(next, pos?.lat, pos?.lon);
+      const next = !onDuty;
+      await setDuty(next);
       setOnDuty(next);
+      if (next && pos) await setLocation(pos.lat, pos.lon);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
   };
 
-  const accepted = active && /accept|en_route|arrived|on_scene|cpr|aed|shock/.test(active.status);
+  const responding = alert && RESPONDING.has(alert.state);
   const points = useMemo<MapPoint[]>(() => {
     const pts: MapPoint[] = [];
-    if (active) pts.push({ id: 'patient', lat: active.lat, lon: active.lon, color: '#c62828', shape: 'square', size: 18, pulse: !active.standDown, label: t('alert_title') });
-    if (active?.aed) pts.push({ id: 'aed', lat: active.aed.lat, lon: active.aed.lon, color: '#00897b', shape: 'diamond', size: 14, label: 'AED' });
+    if (alert) pts.push({ id: 'patient', lat: alert.location.lat, lon: alert.location.lon, color: '#c62828', shape: 'square', size: 18, pulse: true, label: alert.nature_label });
+    if (alert?.aed) pts.push({ id: 'aed', lat: alert.aed.lat, lon: alert.aed.lon, color: '#00897b', shape: 'diamond', size: 14, label: 'AED' });
     if (pos) pts.push({ id: 'me', lat: pos.lat, lon: pos.lon, color: '#0277bd', size: 12 });
     return pts;
-  }, [active, pos, t]);
-  const lines = useMemo<MapLine[]>(() => (active && active.route.length > 1 ? [{ id: 'route', coordinates: active.route, color: '#0277bd' }] : []), [active]);
+  }, [alert, pos]);
+  const lines = useMemo<MapLine[]>(() => (alert && alert.route.length > 1 ? [{ id: 'route', coordinates: alert.route, color: '#0277bd' }] : []), [alert]);
+  const actions = ACTIONS.filter(([a]) => a !== 'aed_collected' || alert?.role === 'aed');
 
   return (
     <div className="phone volunteer" data-testid="volunteer-app">
@@ -92,26 +115,25 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       <button className={`duty big ${onDuty ? 'on' : 'off'}`} data-testid="duty-toggle" data-on={String(!!onDuty)} onClick={toggleDuty}>
         {onDuty ? t('on_duty') : t('off_duty')}
       </button>
-      {!active && <p className="muted pad" data-testid="no-alert">{t('no_alert')}</p>}
-      {active?.standDown && <div className="standdown" data-testid="stood-down">{t('stood_down')}</div>}
-      {active && !active.standDown && (
-        <section className="alert-card" data-testid="alert" data-status={active.status}>
-          <h2>{t('alert_title')}</h2>
-          <div className="small">
-            {active.nature && <div>{t('nature')}: {active.nature}</div>}
-            {active.address && <div>{t('address')}: {active.address}</div>}
-            {active.distanceM !== undefined && <div>{t('distance')}: {Math.round(active.distanceM)} m</div>}
-            {active.role && <div data-testid="alert-role">{active.role === 'aed' ? t('go_aed') : t('go_patient')}</div>}
+      {stoodDown && <div className="standdown" role="status" data-testid="stood-down">{t('stood_down')}</div>}
+      {!alert && !stoodDown && <p className="muted pad" data-testid="no-alert">{t('no_alert')}</p>}
+      {alert && (
+        <section className="alert-card" data-testid="alert" data-state={alert.state} data-role={alert.role}>
+          <h2>{alert.nature_label || t('alert_title')}</h2>
+          <div className="alert-facts">
+            {alert.address && <div>{t('address')}: <b>{alert.address}</b></div>}
+            <div data-testid="alert-role"><b>{alert.role === 'aed' && alert.aed ? t('go_aed') : t('go_patient')}</b></div>
+            <div>{t('eta')}: {Math.round(alert.eta_s / 60)} min</div>
           </div>
-          {!accepted ? (
+          {!responding ? (
             <div className="two">
-              <button className="big primary" data-testid="accept" onClick={() => act('accept', { lat: pos?.lat, lon: pos?.lon })}>{t('accept')}</button>
+              <button className="big primary" data-testid="accept" onClick={() => act('accept')}>{t('accept')}</button>
               <button className="big" data-testid="decline" onClick={() => act('decline')}>{t('decline')}</button>
             </div>
           ) : (
             <div className="grid2">
-              {ACTIONS.map(([action, label]) => (
-                <button key={action} className={`big ${done.has(`${active.id}:${action}`) ? 'done' : ''}`} data-testid={`act-${action}`} onClick={() => act(action)}>
+              {actions.map(([action, label]) => (
+                <button key={action} className={`big ${done.has(`${alert.incident_id}:${action}`) ? 'done' : ''}`} data-testid={`act-${action}`} onClick={() => act(action)}>
                   {t(label)}
                 </button>
               ))}
@@ -120,7 +142,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
         </section>
       )}
       {error && <div className="error pad">{error}</div>}
-      {city && active && <MapView city={city} points={points} lines={lines} className="phone-map" focus={{ lat: active.lat, lon: active.lon }} />}
+      {city && alert && <MapView city={city} points={points} lines={lines} className="phone-map" focus={alert.location} />}
       <p className="muted small pad">{me.display_name ?? me.username}</p>
     </div>
   );

@@ -1,99 +1,77 @@
-// Volunteer first responders: alerts and their actions, on-duty, responders of an incident, AEDs.
-import { API, get, post } from '../api/client';
+// Volunteer first responders (volunteers/schemas.py): my alerts and actions, duty, location, the dispatcher's
+// view of an incident's responders, AEDs.
+import { API, get, post, http } from '../api/client';
 import { latLon } from '../dispatch/api';
-import { routeCoords } from '../geo/api';
 
 type Raw = Record<string, unknown>;
 
-export interface Alert {
-  id: number;
-  incidentId?: number;
-  status: string;
-  role?: string;
-  lat: number;
-  lon: number;
-  nature?: string;
-  address?: string;
-  distanceM?: number;
-  aed?: { lat: number; lon: number; name?: string };
+/** What a volunteer sees of a call (MyAlertOut): place, nature, role, route. Nothing medical by design. */
+export interface MyAlert {
+  incident_id: number;
+  nature: string;
+  nature_label: string;
+  location: { lat: number; lon: number };
+  address: string | null;
+  role: 'cpr' | 'aed' | 'coordinator';
+  state: string;
+  eta_s: number;
+  aed: { id: number; lat: number; lon: number; indoor: string } | null;
   route: [number, number][];
-  standDown: boolean;
-  raw: Raw;
 }
 
 export interface Responder {
-  id: number;
-  name?: string;
-  role?: string;
-  status: string;
-  lat: number;
-  lon: number;
-  route: [number, number][];
+  responder_id: number;
+  kind: string;
+  name: string | null;
+  role: string;
+  accepted_role: string | null;
+  state: string;
+  state_label: string;
+  eta_s: number;
+  aed_id: number | null;
+  phase: number;
+}
+
+export interface Response {
+  incident_id: number;
+  nature: string;
+  phase: number;
+  active: boolean;
+  blocked_by: string[];
+  stood_down_at: string | null;
+  responders: Responder[];
 }
 
 export interface Aed {
   id: number;
-  name?: string;
   lat: number;
   lon: number;
+  accessible: boolean;
 }
 
-const items = (d: unknown, ...keys: string[]): Raw[] => {
-  if (Array.isArray(d)) return d as Raw[];
-  for (const k of [...keys, 'items']) if (Array.isArray((d as Raw)?.[k])) return (d as Raw)[k] as Raw[];
-  return [];
-};
-
-export function toAlert(r: Raw): Alert {
-  const target = (r.incident ?? r.target ?? r.patient ?? r) as Raw;
-  const aedRaw = (r.aed ?? undefined) as Raw | undefined;
-  const status = String(r.status ?? 'alerted');
-  return {
-    id: Number(r.id ?? r.alert_id),
-    incidentId: (r.incident_id ?? target.id) as number | undefined,
-    status,
-    role: (r.role ?? undefined) as string | undefined,
-    ...latLon(target),
-    nature: (r.nature ?? target.nature ?? undefined) as string | undefined,
-    address: (r.address ?? target.address ?? undefined) as string | undefined,
-    distanceM: (r.distance_m ?? undefined) as number | undefined,
-    aed: aedRaw ? { ...latLon(aedRaw), name: aedRaw.name as string | undefined } : undefined,
-    route: routeCoords(r.route),
-    standDown: /stood|stand|not_needed|cancel/.test(status) || Boolean(r.stood_down),
-    raw: r,
-  };
-}
-
-export async function myAlerts(): Promise<Alert[]> {
-  return items(await get(`${API}/volunteers/me/alerts`), 'alerts').map(toAlert);
-}
-
-export const alertAction = (alertId: number, action: string, body: Raw = {}) =>
-  post<Raw>(`${API}/alerts/${alertId}/${action}`, body);
+export const myAlerts = () => get<MyAlert[]>(`${API}/volunteers/me/alerts`);
+export const myAlert = (incidentId: number) => get<MyAlert>(`${API}/volunteers/me/alerts/${incidentId}`);
+export const alertAction = (incidentId: number, action: string) =>
+  post<MyAlert | null>(`${API}/volunteers/me/alerts/${incidentId}/actions`, { action });
 
 export async function getDuty(): Promise<boolean> {
-  const me = await get<Raw>(`${API}/volunteers/me`);
-  return Boolean(me.on_duty);
+  return Boolean((await get<Raw>(`${API}/volunteers/me`)).on_duty);
+}
+export const setDuty = (onDuty: boolean) => http<Raw>('PUT', `${API}/volunteers/me/duty`, { on_duty: onDuty });
+export const setLocation = (lat: number, lon: number) => http<Raw>('PUT', `${API}/volunteers/me/location`, { lat, lon });
+
+export async function incidentResponse(incidentId: number): Promise<Response | null> {
+  try {
+    return await get<Response>(`${API}/incidents/${incidentId}/responders`);
+  } catch {
+    return null;
+  }
 }
 
-export const setDuty = (onDuty: boolean, lat?: number, lon?: number) =>
-  post<Raw>(`${API}/volunteers/me/duty`, { on_duty: onDuty, lat, lon });
-
-export async function incidentResponders(incidentId: number): Promise<Responder[]> {
-  return items(await get(`${API}/incidents/${incidentId}/responders`), 'responders').map((r) => ({
-    id: Number(r.id ?? r.volunteer_id ?? r.alert_id),
-    name: (r.name ?? r.display_name ?? undefined) as string | undefined,
-    role: (r.role ?? undefined) as string | undefined,
-    status: String(r.status ?? ''),
-    ...latLon(r),
-    route: routeCoords(r.route),
-  }));
-}
+export const alertResponders = (incidentId: number, body: Raw) =>
+  post<Response>(`${API}/incidents/${incidentId}/responders`, body);
 
 export async function listAeds(city: string): Promise<Aed[]> {
-  return items(await get(`${API}/aeds?city=${encodeURIComponent(city)}`), 'aeds').map((r) => ({
-    id: Number(r.id),
-    name: (r.name ?? r.location_name ?? undefined) as string | undefined,
-    ...latLon(r),
-  }));
+  const items = await get<Raw[]>(`${API}/aeds?city=${encodeURIComponent(city)}`);
+  return items.map((r) => ({ id: Number(r.id), ...latLon(r), accessible: Boolean(r.accessible_now) }));
 }

@@ -1,0 +1,1 @@
+"""Files attached to an incident: the pre-hospital ECG (photo or PDF) and other documents."""
