@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -21,10 +22,13 @@ def register(app: typer.Typer) -> None:
         from lifechain.clock import SystemClock
         from lifechain.dispatch import demo as demo_data
         from lifechain.geo.repo import CityStore
+        from lifechain.settings import DEMO_SECRET
 
         settings = settings_from(ctx, demo_mode=True)
-        if not settings.demo_mode:
-            raise typer.BadParameter("demo data is for demo mode only (LIFECHAIN_DEMO_MODE=1)")
+        # A deployment with its own secret is not a demo: known demo passwords must not appear there by accident.
+        if settings.secret_key != DEMO_SECRET and os.environ.get("LIFECHAIN_DEMO_MODE") not in ("1", "true"):
+            raise typer.BadParameter("demo data is for demo mode only: this environment sets its own secret key "
+                                     "(set LIFECHAIN_DEMO_MODE=1 if it really is a demo)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db.upgrade(settings.sqlalchemy_url)
         store = CityStore(settings.cities_dir, default_engine=settings.routing_engine)
