@@ -19,6 +19,26 @@ from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
 from lifechain.geo.core import LatLon, OffNetwork, Profile, Router
 from lifechain.hospitals.core import Capability, HospitalState
 
+__all__ = [
+    "CENTRE_NAMES",
+    "DEFAULT_PATHWAY_CAPABILITIES",
+    "DEFAULT_POLICY",
+    "REASON_TEXT",
+    "Candidate",
+    "DispatchPolicy",
+    "FreeEstimate",
+    "HospitalCandidate",
+    "HospitalRecommendation",
+    "IncidentState",
+    "UnitRecommendation",
+    "deciding_pathway",
+    "divert_refusal",
+    "earliest_free",
+    "queue_order",
+    "recommend_hospital",
+    "recommend_units",
+]
+
 EARTH_RADIUS_M = 6_371_008.8
 ExclusionReason = Literal["busy", "wrong_type", "out_of_service", "unreachable"]
 CandidateReason = Literal["busy", "wrong_type", "out_of_service", "stale_gps_used_station", "unreachable"]
