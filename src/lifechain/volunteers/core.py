@@ -228,10 +228,15 @@ def format_opening_hours(hours: WeeklyHours) -> str:
     """The OSM-style text of `hours` (inverse of `parse_opening_hours` for what it produces)."""
     if hours == ALWAYS_OPEN:
         return "24/7"
-    rules = []
-    for day, spans in enumerate(hours):
-        if spans:
-            rules.append(f"{DAYS[day]} " + ",".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in spans))
+    rules, day = [], 0
+    while day < 7:
+        end = day
+        while end + 1 < 7 and hours[end + 1] == hours[day]:
+            end += 1  # consecutive days with the same spans form one "Mo-Fr" rule
+        if hours[day]:
+            days = DAYS[day] if end == day else f"{DAYS[day]}-{DAYS[end]}"
+            rules.append(f"{days} " + ",".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in hours[day]))
+        day = end + 1
     return "; ".join(rules) if rules else "Mo-Su off"
 
 
