@@ -335,3 +335,24 @@ def test_alerts_on_the_real_helsinki_walking_network(settings: Settings, helsink
         assert 105 + 200 / 1.8 <= alert["eta_s"] <= 600
         route = client.get("/api/v1/volunteers/me/alerts/5", headers=h).json()["route"]
         assert len(route) > 2  # a real path along the streets, not a straight line
+
+
+def test_dispatching_a_unit_gives_the_volunteers_an_ambulance_eta(ctx: Ctx) -> None:
+    """After triage alerts volunteers, sending an ambulance sets the ETA later phases and AED fetches are judged by."""
+    ctx.volunteer("anna", 60)
+    st = ctx.client.post("/api/v1/stations", headers=ctx.admin,
+                         json={"city": "fake", "name": "North", "location": north(900)})
+    assert st.status_code == 201, st.text
+    unit = ctx.client.post("/api/v1/units", headers=ctx.admin,
+                           json={"call_sign": "A1", "type": "ALS", "station_id": st.json()["id"]}).json()["id"]
+    body = {"city": "fake", "location": PATIENT, "complaint": "cardiac_arrest",
+            "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
+    iid = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=body).json()["id"]
+    assert ctx.client.get(f"/api/v1/incidents/{iid}/responders",
+                          headers=ctx.dispatcher).json()["ambulance_eta_at"] is None
+    ctx.clock.advance(30)
+    sent = ctx.client.post(f"/api/v1/incidents/{iid}/dispatch", headers=ctx.dispatcher, json={"unit_id": unit})
+    assert sent.status_code == 200, sent.text
+    eta = ctx.client.get(f"/api/v1/incidents/{iid}/responders", headers=ctx.dispatcher).json()["ambulance_eta_at"]
+    # the fake router: 900 m at 1.8 m/s = 500 s after dispatch
+    assert abs((datetime.fromisoformat(eta) - (T0 + timedelta(seconds=30 + 500))).total_seconds()) < 1

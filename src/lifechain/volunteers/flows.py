@@ -150,16 +150,18 @@ class Wiring:
 
     router_for: Callable[[str], Router] | None = None
     policy_for: Callable[[str], core.AlertPolicy] | None = None
+    gps_stale_after_s: float = 120.0
 
 
 _wiring = Wiring()
 
 
 def configure(*, router_for: Callable[[str], Router], policy_for: Callable[[str], core.AlertPolicy],
-              notifier: Notifier | None = None) -> None:
+              notifier: Notifier | None = None, gps_stale_after_s: float = 120.0) -> None:
     """Set what the event-bus reactions use in this process (done by the app at start)."""
     global _default_notifier
     _wiring.router_for, _wiring.policy_for = router_for, policy_for
+    _wiring.gps_stale_after_s = gps_stale_after_s
     if notifier is not None:
         _default_notifier = notifier
 
@@ -526,6 +528,37 @@ def on_triage(session: Session, event: events.DomainEvent) -> None:
         log.exception("alerting volunteers for incident %s failed", incident_id)
 
 
+def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
+    """Event-bus handler: a unit sent to an incident with volunteers gives them an ambulance ETA (the earliest
+    unit's), so later phases alert those who can still beat it and AED fetches are judged against it."""
+    incident_id, unit_id = event.payload.get("incident_id"), event.payload.get("unit_id")
+    if incident_id is None or unit_id is None or _wiring.router_for is None:
+        return
+    response = repo.get_response(session=session, incident_id=int(incident_id))
+    if response is None or response.stood_down_at is not None:
+        return
+    try:
+        with session.begin_nested():
+            eta_s = _unit_eta(session, response, int(unit_id), event.at)
+            current = repo.aware(response.ambulance_eta_at)
+            arrival = event.at + timedelta(seconds=eta_s)
+            if math.isfinite(eta_s) and (current is None or arrival < current):
+                response.ambulance_eta_at = arrival
+    except Exception:
+        log.exception("ambulance ETA for the volunteers of incident %s failed", incident_id)
+
+
+def _unit_eta(session: Session, response: ResponseRow, unit_id: int, now: datetime) -> float:
+    from lifechain.fleet import repo as fleet_repo
+
+    assert _wiring.router_for is not None
+    unit = fleet_repo.get_unit(session=session, unit_id=unit_id)
+    station = fleet_repo.stations_by_id(session=session, ids={unit.station_id})[unit.station_id]
+    origin, _stale = fleet_repo.to_state(unit, station).effective_position(now, _wiring.gps_stale_after_s)
+    times = _wiring.router_for(response.city).times_to([origin], LatLon(response.lat, response.lon), mode="drive")
+    return float(times[0])
+
+
 def on_timeline_event(session: Session, event: events.DomainEvent) -> None:
     """Event-bus handler: EMS on scene or the call cancelled stands the volunteers of that incident down."""
     reason = STAND_DOWN_KINDS.get(event.kind)
@@ -543,6 +576,7 @@ def subscribe() -> None:
     for kind in STAND_DOWN_KINDS:
         events.subscribe(kind, on_timeline_event)
     events.subscribe("timeline.determinant_set", on_triage)
+    events.subscribe("timeline.unit_notified", on_unit_notified)
 
 
 # --- Views of a response -----------------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def setup(app: FastAPI) -> None:
     async def start(app: FastAPI) -> None:
         settings = app.state.settings
         flows.configure(router_for=lambda city: app.state.volunteer_router_for(city),
-                        policy_for=lambda city: _policy(settings, city), notifier=app.state.volunteer_notifier)
+                        policy_for=lambda city: _policy(settings, city), notifier=app.state.volunteer_notifier,
+                        gps_stale_after_s=settings.gps_stale_after_s)
         app.state.volunteer_ticker = asyncio.create_task(_ticker(app))
 
     async def stop(app: FastAPI) -> None:
@@ -284,6 +285,7 @@ def _response_out(session: Session, incident_id: int) -> ResponseOut:
                        active=response.stood_down_at is None and not response.blocked_by,
                        blocked_by=list(response.blocked_by or []), stood_down_at=response.stood_down_at,
                        stand_down_reason=response.stand_down_reason,
+                       ambulance_eta_at=repo.aware(response.ambulance_eta_at),
                        responders=[ResponderOut.of(r, names.get(r.responder_id)) for r in rows])
 
 
