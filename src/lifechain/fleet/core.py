@@ -131,11 +131,10 @@ class UnitState:
     def effective_position(self, now: datetime, stale_after_s: float) -> tuple[LatLon, bool]:
         """Where to route the unit from, and whether its station stood in for a stale or missing fix.
 
-        A unit at its station is routed from the station unless a fresh fix says otherwise; a unit on the move with
-        a stale or missing fix is routed from its station and flagged.
+        A unit at its station is routed from the station unless a fresh fix says otherwise, and is never flagged (it
+        is where its status says); a unit on the move with a stale or missing fix is routed from its station, flagged.
         """
         if self.gps_is_fresh(now, stale_after_s):
             assert self.position is not None
             return self.position, False
-        stale = self.status is not UnitStatus.AVAILABLE_AT_STATION or self.position is not None
-        return self.station, stale
+        return self.station, self.status is not UnitStatus.AVAILABLE_AT_STATION
