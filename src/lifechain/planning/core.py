@@ -28,6 +28,7 @@ from lifechain.planning.results import aggregate, compare, confidence, summarise
 from lifechain.planning.simulate import (
     NODES,
     MatrixRouter,
+    PointIn,
     RunResult,
     Scenario,
     Simulation,
@@ -39,6 +40,7 @@ __all__ = [
     "MODELS",
     "NODES",
     "MatrixRouter",
+    "PointIn",
     "Problem",
     "RunResult",
     "Scenario",
