@@ -256,42 +256,60 @@ def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
     return prepare(scenario, cities_dir=cities_dir)[1]
 
 
-def _one(args: tuple[core.Scenario, core.MatrixRouter, Any]) -> dict[str, Any]:
-    scenario, router, seed = args
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool]) -> tuple[dict[str, Any], core.RunResult | None]:
+    scenario, router, seed, keep = args
     run = core.run_replication(scenario, router, seed)
-    return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest)
+    return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest), run if keep else None
 
 
 def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int = 1,
                  cities_dir: Path | None = None, ray_address: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs."""
+                 progress: Callable[[int], None] | None = None, keep_first: bool = False) -> dict[str, Any]:
+    """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs.
+
+    With `keep_first`, the result also holds `first_run` (the per-call results of replication 1) and `prepared`
+    (the scenario as run), for a report.
+    """
     if replications < 1:
         raise Invalid("replications must be at least 1")
     scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
-    jobs = [(scenario, router, s) for s in core.replication_seeds(scenario, replications)]
+    jobs = [(scenario, router, s, keep_first and k == 0)
+            for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
-        summaries = _run_on_ray(jobs, ray_address)
+        outs = _run_on_ray(jobs, ray_address)
     elif workers > 1 and replications > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            summaries = []
-            for s in pool.map(_one, jobs):
-                summaries.append(s)
+            outs = []
+            for out in pool.map(_one, jobs):
+                outs.append(out)
                 if progress:
                     progress(1)
     else:
-        summaries = []
+        outs = []
         for job in jobs:
-            summaries.append(_one(job))
+            outs.append(_one(job))
             if progress:
                 progress(1)
-    return {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
-            "summary": core.aggregate(summaries), "runs": summaries}
+    summaries = [s for s, _ in outs]
+    result = {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
+              "summary": core.aggregate(summaries), "runs": summaries}
+    if keep_first:
+        result.update(first_run=outs[0][1], prepared=scenario)
+    return result
 
 
-def _run_on_ray(jobs: list[Any], address: str) -> list[dict[str, Any]]:
+def write_report(result: dict[str, Any], path: Path) -> Path:
+    """Write the HTML report of a `run_scenario(..., keep_first=True)` result."""
+    run, scenario = result.get("first_run"), result.get("prepared")
+    if run is None or scenario is None or run.cell is None:
+        raise Invalid("a report needs the run's first replication (run_scenario(..., keep_first=True))")
+    path.write_text(core.render_report(result, scenario, run, run.cell), encoding="utf-8")
+    return path
+
+
+def _run_on_ray(jobs: list[Any], address: str) -> list[tuple[dict[str, Any], core.RunResult | None]]:
     """Replications as Ray tasks on the cluster at `address`."""
     try:
         import ray  # type: ignore[import-not-found,unused-ignore]

@@ -180,7 +180,7 @@ class ArrestIn(BaseModel):
     ems_shock_after_arrival_s: float = Field(120.0, ge=0)
     # Larsen et al. 1993 (Ann Emerg Med 22:1652): 67% - 2.3%/min to CPR - 1.1%/min to shock - 2.1%/min to ACLS.
     larsen: tuple[float, float, float, float] = (0.67, 0.023, 0.011, 0.021)
-    # De Maio et al. 2003 (Med Decis Making 23:411): 1 / (1 + exp(a + b t)), t = call to vehicle stopped, minutes.
+    # De Maio et al. 2003 (Ann Emerg Med 42:242): 1 / (1 + exp(a + b t)), t = call to vehicle stopped, minutes.
     de_maio: tuple[float, float] = (0.679, 0.262)
     # Valenzuela et al. 1997 (Circulation 96:3308): 1 / (1 + exp(-a + b t_CPR + c t_shock)), minutes from collapse.
     valenzuela: tuple[float, float, float] = (0.260, 0.106, 0.139)
@@ -387,6 +387,7 @@ class RunResult:
     horizon_s: float
     arrest_variants: dict[str, FloatArray] = field(default_factory=dict)  # name -> calls x (first CPR, first shock)
     extra: dict[str, float] = field(default_factory=dict)
+    cell: npt.NDArray[np.int64] | None = None  # the demand point of each call
 
 
 def _arrivals(sc: Scenario, rng: np.random.Generator) -> FloatArray:
@@ -544,7 +545,8 @@ class Simulation:
                          queued=self.queued, transported=self.transport & (self.unit_of >= 0), unit=self.unit_of,
                          utilisation={uid: u.busy_s / horizon for uid, u in self.units.items()}, horizon_s=horizon,
                          arrest_variants=self.variants if self.first_response else {},
-                         extra=dict(self.vol_counts) if self.first_response else {})
+                         extra=dict(self.vol_counts) if self.first_response else {},
+                         cell=np.asarray(self.cell, dtype=np.int64))
 
     def _on_dispatch(self, t: float, i: int) -> None:
         inc = dispatch_core.IncidentState(id=i, location=self.cells[self.cell[i]], priority=int(self.priority[i]),
