@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
@@ -35,13 +36,13 @@ def append(*, session: Session, event: TimelineEvent, recorded_at: datetime) -> 
 
 
 def append_many(*, session: Session, events: list[TimelineEvent], recorded_at: datetime) -> list[TimelineEvent]:
-    """Store several events with one flush (one batched INSERT) and return them with their ids."""
-    rows = [TimelineEventRow(kind=e.kind.value, at=e.at, incident_id=e.incident_id, patient_id=e.patient_id,
-                             unit_id=e.unit_id, actor=e.actor, source=e.source.value, payload=e.payload,
-                             supersedes=e.supersedes, reason=e.reason, recorded_at=recorded_at) for e in events]
-    session.add_all(rows)
-    session.flush()
-    return [to_event(r) for r in rows]
+    """Store several events in one bulk INSERT ... RETURNING (no per-row ORM bookkeeping); returns them with ids."""
+    rows = [{"kind": e.kind.value, "at": e.at, "incident_id": e.incident_id, "patient_id": e.patient_id,
+             "unit_id": e.unit_id, "actor": e.actor, "source": e.source.value, "payload": e.payload,
+             "supersedes": e.supersedes, "reason": e.reason, "recorded_at": recorded_at} for e in events]
+    stmt = insert(TimelineEventRow).returning(TimelineEventRow.id, sort_by_parameter_order=True)
+    ids = session.scalars(stmt, rows).all()
+    return [replace(e, id=i) for e, i in zip(events, ids, strict=True)]
 
 
 def get(*, session: Session, event_id: int) -> TimelineEvent | None:
