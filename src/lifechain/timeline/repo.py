@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
@@ -66,13 +66,31 @@ def list_for_unit(*, session: Session, unit_id: int, since: datetime | None = No
     return [to_event(r) for r in session.scalars(q.order_by(TimelineEventRow.at, TimelineEventRow.id))]
 
 
+# Serialises the numbering of stream messages on PostgreSQL (readers only; never held by a writer).
+_SEQUENCE_LOCK = 0x11FEC4A1
+
+
+def sequence(*, session: Session) -> None:
+    """Number every committed, unnumbered stream message after the highest number given (PostgreSQL).
+
+    Writers commit in any order; numbering what is visible, one numberer at a time, makes numbers follow visibility,
+    so a reader that saw number n never later finds a message numbered below n appear."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCE_LOCK})
+    session.execute(text(
+        "UPDATE stream_event AS s SET seq = t.base + t.rn FROM ("
+        " SELECT id, row_number() OVER (ORDER BY id) AS rn,"
+        " (SELECT coalesce(max(seq), 0) FROM stream_event) AS base"
+        " FROM stream_event WHERE seq IS NULL) AS t WHERE s.id = t.id"))
+
+
 def stream_after(*, session: Session, after_id: int, limit: int = 500) -> list[StreamEventRow]:
-    """Live-stream messages with an id greater than `after_id`, oldest first."""
-    q = select(StreamEventRow).where(StreamEventRow.id > after_id).order_by(StreamEventRow.id).limit(limit)
+    """Numbered live-stream messages after number `after_id`, in order."""
+    q = (select(StreamEventRow).where(StreamEventRow.seq > after_id).order_by(StreamEventRow.seq).limit(limit))
     return list(session.scalars(q))
 
 
 def last_stream_id(*, session: Session) -> int:
-    """The id of the newest live-stream message (0 when there is none)."""
-    q = select(StreamEventRow.id).order_by(StreamEventRow.id.desc()).limit(1)
-    return int(session.scalars(q).first() or 0)
+    """The number of the newest numbered live-stream message (0 when there is none)."""
+    return int(session.scalar(select(func.max(StreamEventRow.seq))) or 0)
