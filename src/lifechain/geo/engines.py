@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,9 @@ class Snapped:
     offroad_m: FloatArray
     snapped_lat: FloatArray
     snapped_lon: FloatArray
+    # Offsets to the segment ends per (network, weight, direction), so pre-snapped points cost only lookups.
+    cache: dict[tuple[str, str, float], tuple[Segments, _Ends]] = field(default_factory=dict, compare=False,
+                                                                        repr=False)
 
     def __len__(self) -> int:
         return int(self.seg.shape[0])
@@ -166,17 +169,29 @@ class ScipyRouter:
 
     def _leave(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from each point to the segment's u and v nodes (off-road leg included)."""
+        tag = (key, "leave", self.offroad_speed_mps)
+        hit = s.cache.get(tag)
+        if hit is not None and hit[0] is g.segs:
+            return hit[1]
         off = s.offroad_m / self.offroad_speed_mps
         seg = s.seg
-        return _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.rev[key][seg]),
+        ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.rev[key][seg]),
                      off + _part(1 - s.t, g.segs.fwd[key][seg]))
+        s.cache[tag] = (g.segs, ends)
+        return ends
 
     def _arrive(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from the segment's u and v nodes to each point (off-road leg included)."""
+        tag = (key, "arrive", self.offroad_speed_mps)
+        hit = s.cache.get(tag)
+        if hit is not None and hit[0] is g.segs:
+            return hit[1]
         off = s.offroad_m / self.offroad_speed_mps
         seg = s.seg
-        return _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.fwd[key][seg]),
+        ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.fwd[key][seg]),
                      off + _part(1 - s.t, g.segs.rev[key][seg]))
+        s.cache[tag] = (g.segs, ends)
+        return ends
 
     def _direct(self, g: ModeGraph, o: Snapped, d: Snapped, key: str) -> FloatArray:
         """Origins x destinations seconds going straight along a shared segment (`inf` elsewhere)."""

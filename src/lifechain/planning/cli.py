@@ -92,4 +92,35 @@ def register(app: typer.Typer) -> None:
         else:
             _print(solution)
 
+    @plan_app.command("run")
+    def run_cmd(
+        ctx: typer.Context,
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        replications: Annotated[int, typer.Option(help="Independent replications.")] = 1,
+        workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+        ray: Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at ADDRESS.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    ) -> None:
+        """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
+        from rich.progress import Progress
+
+        from lifechain.cli import settings_from
+        from lifechain.planning import flows
+
+        try:
+            sc = flows.load_scenario(scenario)
+            cities = settings_from(ctx).cities_dir if sc.travel.kind == "city" else None
+            with Progress(disable=as_json, transient=True) as bar:
+                task = bar.add_task(f"{sc.name}: replications", total=replications)
+                result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,
+                                            ray_address=ray, progress=lambda n: bar.advance(task, n))
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        if as_json:
+            typer.echo(json.dumps(result, indent=2, default=str))
+            return
+        typer.echo(f"{result['scenario']}: {replications} replication(s), seed {result['seed']}")
+        for key, ci in result["summary"].items():
+            typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
+
     app.add_typer(plan_app, name="plan")

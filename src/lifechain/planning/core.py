@@ -6,6 +6,8 @@ asks the very same `dispatch`, `fleet` and `volunteers` core functions that live
 
 from __future__ import annotations
 
+from numpy.random import SeedSequence, default_rng
+
 from lifechain.planning.optimize import (
     MODELS,
     Problem,
@@ -22,11 +24,31 @@ from lifechain.planning.optimize import (
     problem_from_long,
     problem_from_router,
 )
+from lifechain.planning.results import aggregate, compare, confidence, summarise, survival
+from lifechain.planning.simulate import (
+    NODES,
+    MatrixRouter,
+    RunResult,
+    Scenario,
+    Simulation,
+    StraightRouter,
+    build_matrix_router,
+)
 
 __all__ = [
     "MODELS",
+    "NODES",
+    "MatrixRouter",
     "Problem",
+    "RunResult",
+    "Scenario",
+    "Simulation",
     "Solution",
+    "StraightRouter",
+    "aggregate",
+    "build_matrix_router",
+    "compare",
+    "confidence",
     "coverage",
     "expected_coverage",
     "greedy_cover",
@@ -38,4 +60,18 @@ __all__ = [
     "pmedian",
     "problem_from_long",
     "problem_from_router",
+    "replication_seeds",
+    "run_replication",
+    "summarise",
+    "survival",
 ]
+
+
+def run_replication(scenario: Scenario, router: MatrixRouter, seed: SeedSequence) -> RunResult:
+    """One replication on its own random stream (a child of the scenario's `SeedSequence`)."""
+    return Simulation(scenario, router, default_rng(seed)).run()
+
+
+def replication_seeds(scenario: Scenario, n: int) -> list[SeedSequence]:
+    """Independent streams for `n` replications, reproducible from the scenario's seed."""
+    return SeedSequence(scenario.seed).spawn(n)

@@ -80,3 +80,91 @@ def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
     solvers: dict[str, Callable[..., core.Solution]] = {
         "mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter, "mexclp": core.mexclp}
     return solvers[model](problem, **params)
+
+
+# ------------------------------------------------------------------------------------------------ simulation
+
+
+def load_scenario(path: Path) -> core.Scenario:
+    """Read and validate a scenario YAML file; raises `Invalid` saying what is wrong."""
+    import yaml
+    from pydantic import ValidationError
+
+    if not path.is_file():
+        raise Invalid(f"no such scenario file: {path}")
+    try:
+        return core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        raise Invalid(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise Invalid(f"{path} is not valid YAML: {exc}") from exc
+
+
+def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
+    """The router the scenario's travel times come from (a city's geo router, or straight line)."""
+    t = scenario.travel
+    if t.kind == "city":
+        from lifechain.geo.repo import CityStore
+
+        if not t.city or cities_dir is None:
+            raise Invalid("travel.kind 'city' needs travel.city and an imported city (lifechain city import)")
+        return CityStore(cities_dir).router(t.city)
+    return core.StraightRouter(city=scenario.name, detour=t.detour,
+                               speed_mps={"emergency": t.speed_kmh / 3.6, "regular": t.regular_speed_kmh / 3.6})
+
+
+def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
+    """Precompute the travel times the simulation will ask (stations/hospitals <-> demand cells)."""
+    from lifechain.geo.core import LatLon
+
+    src = None if scenario.travel.kind == "zero" else source_router(scenario, cities_dir=cities_dir)
+    return core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
+                                    cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
+                                    hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals],
+                                    zero=scenario.travel.kind == "zero")
+
+
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any]) -> dict[str, Any]:
+    scenario, router, seed = args
+    run = core.run_replication(scenario, router, seed)
+    return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest)
+
+
+def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int = 1,
+                 cities_dir: Path | None = None, ray_address: str | None = None,
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs."""
+    if replications < 1:
+        raise Invalid("replications must be at least 1")
+    router = matrix_router(scenario, cities_dir=cities_dir)
+    jobs = [(scenario, router, s) for s in core.replication_seeds(scenario, replications)]
+    if ray_address:
+        summaries = _run_on_ray(jobs, ray_address)
+    elif workers > 1 and replications > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            summaries = []
+            for s in pool.map(_one, jobs):
+                summaries.append(s)
+                if progress:
+                    progress(1)
+    else:
+        summaries = []
+        for job in jobs:
+            summaries.append(_one(job))
+            if progress:
+                progress(1)
+    return {"scenario": scenario.name, "seed": scenario.seed, "replications": replications,
+            "summary": core.aggregate(summaries), "runs": summaries}
+
+
+def _run_on_ray(jobs: list[Any], address: str) -> list[dict[str, Any]]:
+    """Replications as Ray tasks on the cluster at `address`."""
+    try:
+        import ray  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise Invalid("--ray needs the 'ray' package, which is not installed (pip install 'ray[default]')") from exc
+    ray.init(address=address)
+    task = ray.remote(_one)
+    return list(ray.get([task.remote(j) for j in jobs]))

@@ -61,7 +61,7 @@ POLL_S = 2.0
 def setup(app: FastAPI) -> None:
     """Subscribe the stand-down to the event bus, choose the channels, and run the phase ticker while serving."""
     flows.subscribe()
-    app.state.volunteer_notifier = flows.default_notifier()
+    app.state.volunteer_notifier = _notifier(app.state.settings)
     app.state.volunteer_router_for = _city_router_factory(app)
     app.state.volunteer_tick_s = TICK_S
 
@@ -80,6 +80,15 @@ def setup(app: FastAPI) -> None:
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)
+
+
+def _notifier(settings: Settings) -> flows.Notifier:
+    """The live stream always; Web Push too when VAPID keys are configured. (No SMS provider is bundled.)"""
+    channels: list[flows.Notifier] = [flows.LiveStreamNotifier()]
+    if settings.vapid_private_key:
+        channels.append(flows.WebPushNotifier(vapid_private_key=settings.vapid_private_key,
+                                              subject=settings.vapid_subject))
+    return flows.Fanout(channels)
 
 
 def _city_router_factory(app: FastAPI) -> Callable[[str], Router]:
@@ -162,6 +171,12 @@ def my_heartbeat(session: SessionDep, clock: ClockDep, user: Me) -> None:
 def my_push(body: PushSubscriptionIn, session: SessionDep, user: Me) -> None:
     """Store this browser's Web Push subscription. Volunteer."""
     flows.set_push_subscription(session=session, volunteer_id=_my_id(user), subscription=body.model_dump())
+
+
+@router.get("/volunteers/push-key")
+def push_key(settings: SettingsDep, _user: Me) -> dict[str, str | None]:
+    """The VAPID public key the browser subscribes with (null when Web Push is not configured). Volunteer."""
+    return {"public_key": settings.vapid_public_key}
 
 
 @router.get("/volunteers/me/alerts", response_model=list[MyAlertOut])
