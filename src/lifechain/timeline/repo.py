@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
 from lifechain.timeline.tables import StreamEventRow, TimelineEventRow
@@ -94,3 +95,29 @@ def stream_after(*, session: Session, after_id: int, limit: int = 500) -> list[S
 def last_stream_id(*, session: Session) -> int:
     """The number of the newest numbered live-stream message (0 when there is none)."""
     return int(session.scalar(select(func.max(StreamEventRow.seq))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    """One live-stream message as clients see it: its number (`id`, the SSE event id), kind and payload."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+def read_stream(*, factory: sessionmaker[Session], after_id: int, limit: int = 500) -> list[StreamMessage]:
+    """Messages numbered after `after_id`, in order; numbers what was committed first (its own short transaction)."""
+    with factory() as s:
+        with s.begin():
+            sequence(session=s)
+        return [StreamMessage(int(r.seq or 0), r.kind, dict(r.payload or {}))
+                for r in stream_after(session=s, after_id=after_id, limit=limit)]
+
+
+def stream_head(*, factory: sessionmaker[Session]) -> int:
+    """The number of the newest message (0 when none), after numbering what was committed."""
+    with factory() as s:
+        with s.begin():
+            sequence(session=s)
+        return last_stream_id(session=s)
