@@ -6,6 +6,12 @@ the same question and differ only in how node-to-node shortest paths are found. 
 How a snapped point joins the graph: a point at fraction `t` along segment u-v leaves towards v in
 `(1 - t) * time(u -> v)` and towards u in `t * time(v -> u)` (a direction that does not exist costs `inf`), plus
 the off-road leg at the off-road speed. Two points on the same segment may also go straight along it.
+
+Use from other domains (through `CityStore.router(city)` or `geo.views.router_for(request, city)`):
+    volunteers = router.snap(positions, mode="walk", strict=False)  # once; far-away points become `inf`
+    secs = router.times_from(incident, volunteers, mode="walk", limit_s=360)  # per incident, vectorised
+    etas = router.times_to(unit_positions, incident, profile="emergency", limit_s=1800)
+A `Snapped` caches its offsets per network, so asking about the same points again costs only array lookups.
 """
 
 from __future__ import annotations

@@ -93,11 +93,48 @@ def load_scenario(path: Path) -> core.Scenario:
     if not path.is_file():
         raise Invalid(f"no such scenario file: {path}")
     try:
-        return core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        sc = core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
         raise Invalid(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise Invalid(f"{path} is not valid YAML: {exc}") from exc
+    v = sc.volunteers
+    if v is not None and v.aeds_file and not Path(v.aeds_file).is_absolute():
+        sc = sc.model_copy(update={"volunteers": v.model_copy(update={"aeds_file": str(path.parent / v.aeds_file)})})
+    return sc
+
+
+def read_points(path: Path) -> list[tuple[float, float]]:
+    """(lat, lon) rows of a CSV with `lat`/`latitude` and `lon`/`lng`/`longitude` columns."""
+    header, rows = _rows(path)
+    lat = _pick(header, None, ("lat", "latitude", "LAT", "y"), "the latitude", path)
+    lon = _pick(header, None, ("lon", "lng", "longitude", "LON", "x"), "the longitude", path)
+    if lat is None or lon is None:
+        raise Invalid(f"{path}: needs lat and lon columns (columns: {', '.join(header)})")
+    try:
+        return [(float(r[lat]), float(r[lon])) for r in rows]
+    except ValueError as exc:
+        raise Invalid(f"{path}: a coordinate is not a number: {exc}") from exc
+
+
+def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
+    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list."""
+    v = scenario.volunteers
+    if v is None or not (v.aeds_file or v.aeds_from_city):
+        return scenario
+    points = [(a.lat, a.lon) for a in v.aeds]
+    if v.aeds_file:
+        points += read_points(Path(v.aeds_file))
+    if v.aeds_from_city:
+        from lifechain.geo.repo import CityStore
+
+        city = scenario.travel.city
+        if not city or cities_dir is None:
+            raise Invalid("volunteers.aeds_from_city needs travel.city naming an imported city")
+        points += [(float(a["lat"]), float(a["lon"])) for a in CityStore(cities_dir).places(city).get("aeds", [])]
+    aeds = [{"lat": a, "lon": b} for a, b in points]
+    update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
+    return scenario.model_copy(update={"volunteers": type(v).model_validate({**v.model_dump(), **update})})
 
 
 def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
@@ -136,6 +173,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs."""
     if replications < 1:
         raise Invalid("replications must be at least 1")
+    scenario = resolve_aeds(scenario, cities_dir=cities_dir)
     router = matrix_router(scenario, cities_dir=cities_dir)
     jobs = [(scenario, router, s) for s in core.replication_seeds(scenario, replications)]
     if ray_address:
