@@ -175,6 +175,7 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
+    description: str = ""
     seed: int = 0
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
     days: float = Field(7.0, gt=0)
