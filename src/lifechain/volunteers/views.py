@@ -225,8 +225,7 @@ def my_action(incident_id: int, body: ActionIn, request: Request, session: Sessi
 
 
 def _my_messages(factory: sessionmaker[Session], after: int, me: int) -> tuple[int, list[dict[str, Any]]]:
-    with factory() as s:
-        rows = timeline_repo.stream_after(session=s, after_id=after)
+    rows = timeline_repo.read_stream(factory=factory, after_id=after)
     last = rows[-1].id if rows else after
     mine = [{"id": r.id, "body": r.payload} for r in rows
             if r.kind == flows.MESSAGE_KIND and (r.payload or {}).get("responder_id") == me]
@@ -258,8 +257,7 @@ async def my_stream(request: Request, user: Me,
 
 
 def _last_id(factory: sessionmaker[Session]) -> int:
-    with factory() as s:
-        return timeline_repo.last_stream_id(session=s)
+    return timeline_repo.stream_head(factory=factory)
 
 
 # --- The dispatcher's view ----------------------------------------------------------------------------------------
