@@ -6,7 +6,8 @@ import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
-import { alertAction, getDuty, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
+import { label, NATURE } from '../i18n/labels';
+import { alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
 
 const ACTIONS: [string, Key][] = [
   ['aed_collected', 'aed_collected'],
@@ -18,7 +19,7 @@ const ACTIONS: [string, Key][] = [
 const RESPONDING = new Set(['accepted', 'arrived']);
 
 export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; onSignOut: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [onDuty, setOnDuty] = useState<boolean | null>(null);
   const [alert, setAlert] = useState<MyAlert | null>(null);
   const [stoodDown, setStoodDown] = useState(false);
@@ -61,8 +62,10 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   }, [refresh]);
   usePoll(() => void refresh(), 2000);
   useEffect(() => {
-    if (pos && onDuty) void setLocation(pos.lat, pos.lon).catch(() => undefined);
+    if (pos && onDuty) void setLocation(pos.lat, pos.lon).then(heartbeat).catch(() => undefined);
   }, [pos?.lat, pos?.lon, onDuty]);
+  // While on duty the phone says it is alive, or the volunteer stops being alertable.
+  usePoll(() => void (onDuty && heartbeat().catch(() => undefined)), 30000);
   useEffect(() => {
     if (alert?.state === 'alerted' && !rung.current.has(alert.incident_id)) {
       rung.current.add(alert.incident_id);
@@ -88,6 +91,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       await setDuty(next);
       setOnDuty(next);
       if (next && pos) await setLocation(pos.lat, pos.lon);
+      if (next) await heartbeat();
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
@@ -96,12 +100,13 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const responding = alert && RESPONDING.has(alert.state);
   const points = useMemo<MapPoint[]>(() => {
     const pts: MapPoint[] = [];
-    if (alert) pts.push({ id: 'patient', lat: alert.location.lat, lon: alert.location.lon, color: '#c62828', shape: 'square', size: 18, pulse: true, label: alert.nature_label });
+    if (alert) pts.push({ id: 'patient', lat: alert.location.lat, lon: alert.location.lon, color: '#c62828', shape: 'square', size: 18, pulse: true, label: label(NATURE, alert.nature, lang) });
     if (alert?.aed) pts.push({ id: 'aed', lat: alert.aed.lat, lon: alert.aed.lon, color: '#00897b', shape: 'diamond', size: 14, label: 'AED' });
     if (pos) pts.push({ id: 'me', lat: pos.lat, lon: pos.lon, color: '#0277bd', size: 12 });
     return pts;
-  }, [alert, pos]);
+  }, [alert, pos, lang]);
   const lines = useMemo<MapLine[]>(() => (alert && alert.route.length > 1 ? [{ id: 'route', coordinates: alert.route, color: '#0277bd' }] : []), [alert]);
+  const fitTo = useMemo<[number, number][]>(() => points.map((p) => [p.lon, p.lat] as [number, number]).concat(alert?.route ?? []), [points, alert]);
   const actions = ACTIONS.filter(([a]) => a !== 'aed_collected' || alert?.role === 'aed');
 
   return (
@@ -119,11 +124,11 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       {!alert && !stoodDown && <p className="muted pad" data-testid="no-alert">{t('no_alert')}</p>}
       {alert && (
         <section className="alert-card" data-testid="alert" data-state={alert.state} data-role={alert.role}>
-          <h2>{alert.nature_label || t('alert_title')}</h2>
+          <h2>{label(NATURE, alert.nature, lang) || t('alert_title')}</h2>
           <div className="alert-facts">
             {alert.address && <div>{t('address')}: <b>{alert.address}</b></div>}
             <div data-testid="alert-role"><b>{alert.role === 'aed' && alert.aed ? t('go_aed') : t('go_patient')}</b></div>
-            <div>{t('eta')}: {Math.round(alert.eta_s / 60)} min</div>
+            <div>{t('eta')}: {t('minutes', { n: Math.max(1, Math.round(alert.eta_s / 60)) })}</div>
           </div>
           {!responding ? (
             <div className="two">
@@ -142,7 +147,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
         </section>
       )}
       {error && <div className="error pad">{error}</div>}
-      {city && alert && <MapView city={city} points={points} lines={lines} className="phone-map" focus={alert.location} />}
+      {city && alert && <MapView city={city} points={points} lines={lines} className="phone-map" fitTo={fitTo} mode="walk" />}
       <p className="muted small pad">{me.display_name ?? me.username}</p>
     </div>
   );
