@@ -100,12 +100,20 @@ def bench_city(name: str, source: str, data_dir: Path, quick: bool) -> None:
     n = 50 if quick else 200
     print(f"{'engine':6} {'query':44} {'p50':>10} {'p99':>10}")
     for engine in ("scipy", "ch"):
-        before = rss_mb()
-        t0 = time.perf_counter()
-        router = CityStore(cities).router(name, engine)
-        load_s = time.perf_counter() - t0
-        print(f"{engine:6} load {load_s:.2f} s, memory +{rss_mb() - before:.0f} MB")
-        bench_engine(engine, router, n)
+        load_s, mem_mb = load_in_fresh_process(cities, name, engine)
+        print(f"{engine:6} load {load_s:.2f} s, memory {mem_mb:.0f} MB (fresh process, router loaded)")
+        bench_engine(engine, CityStore(cities).router(name, engine), n)
+
+
+def load_in_fresh_process(cities: Path, name: str, engine: str) -> tuple[float, float]:
+    """Seconds to load a router and the RSS growth it causes, measured in a fresh Python process."""
+    code = ("import sys, time; from bench.routing import rss_mb; from lifechain.geo.repo import CityStore; "
+            "b = rss_mb(); t = time.perf_counter(); r = CityStore(sys.argv[1]).router(sys.argv[2], sys.argv[3]); "
+            "print(time.perf_counter() - t, rss_mb() - b)")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    out = subprocess.run([sys.executable, "-c", code, str(cities), name, engine], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def bench_engine(engine: str, router: Any, n: int) -> None:
@@ -150,7 +158,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--city", choices=["helsinki", "auckland"], help="only this city")
     args = parser.parse_args()
-    print(f"routing benchmark, {os.cpu_count()} cores; targets: {TARGETS}")
+    print(f"routing benchmark, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; targets: {TARGETS}")
     with tempfile.TemporaryDirectory() as tmp:
         if args.city in (None, "helsinki"):
             bench_city("helsinki", "builtin:helsinki", Path(tmp) / "h", args.quick)

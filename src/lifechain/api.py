@@ -15,8 +15,8 @@ from lifechain.clock import Clock
 from lifechain.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: no thread hop for a lookup)."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -33,8 +33,8 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def get_clock(request: Request) -> Clock:
-    """The app's clock (the wall clock in production, a manual clock in tests)."""
+async def get_clock(request: Request) -> Clock:
+    """The app's clock (the wall clock in production, a manual clock in tests); async: no thread hop."""
     clock: Clock = request.app.state.clock
     return clock
 

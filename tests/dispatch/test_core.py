@@ -21,7 +21,7 @@ from lifechain.dispatch.core import (
 )
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
-from lifechain.geo.core import LatLon, haversine_m
+from lifechain.geo.core import LatLon, OffNetwork, haversine_m
 from lifechain.hospitals.core import Capability, HospitalState
 
 S = UnitStatus
@@ -34,9 +34,16 @@ class FakeRouter:
 
     city = "fake"
 
-    def __init__(self, blocked: Sequence[LatLon] = ()) -> None:
+    def __init__(self, blocked: Sequence[LatLon] = (), off: Sequence[LatLon] = ()) -> None:
         self.calls: list[tuple[str, str, int]] = []
         self.blocked = set(blocked)
+        self.off = set(off)
+
+    def _snap(self, points: Sequence[LatLon]) -> None:
+        """Refuse the first point off the network, naming it as the geo routers do."""
+        for i, p in enumerate(points):
+            if p in self.off:
+                raise OffNetwork(f"point {i} is off the network", index=i, lat=p.lat, lon=p.lon)
 
     def _t(self, a: LatLon, b: LatLon, profile: str, limit_s: float) -> float:
         if a in self.blocked or b in self.blocked:
@@ -47,6 +54,8 @@ class FakeRouter:
     def times_to(self, origins: Sequence[LatLon], destination: LatLon, *, mode: str = "drive",
                  profile: str = "emergency", limit_s: float = float("inf")) -> Any:
         self.calls.append(("times_to", profile, len(origins)))
+        self._snap(origins)
+        self._snap([destination])
         return np.array([self._t(o, destination, profile, limit_s) for o in origins])
 
     def times_from(self, origin: LatLon, destinations: Sequence[LatLon], *, mode: str = "drive",
@@ -352,3 +361,24 @@ def test_recommendation_does_not_depend_on_input_order() -> None:
         rng.shuffle(hs)
         assert recommend_units(call, units, FakeRouter(), now=NOW) == ref
         assert recommend_hospital(call, hs, FakeRouter(), now=NOW) == ref_h
+
+
+def test_off_network_gps_fix_falls_back_to_station() -> None:
+    """A GPS fix off the roads does not break the call: that unit is routed from its station, flagged."""
+    bad_fix = north(1)
+    units = [unit(1, 4, status=S.AVAILABLE_RETURNING, fix_km=1), unit(2, 3)]
+    rec = recommend_units(incident(1), units, FakeRouter(off=[bad_fix]), now=NOW)
+    assert [(c.unit_id, c.reason) for c in rec.eligible] == [(2, None), (1, "stale_gps_used_station")]
+    assert rec.eligible[1].origin == north(4)
+
+
+def test_off_network_station_makes_only_that_unit_unreachable() -> None:
+    """A unit whose station is off the roads is unreachable; the others are still ranked."""
+    rec = recommend_units(incident(1), [unit(1, 4), unit(2, 3)], FakeRouter(off=[north(4)]), now=NOW)
+    assert [(c.unit_id, c.reason) for c in rec.candidates] == [(2, None), (1, "unreachable")]
+
+
+def test_off_network_incident_is_the_callers_error() -> None:
+    """An incident location off the roads propagates OffNetwork (a 422 for the caller)."""
+    with pytest.raises(OffNetwork):
+        recommend_units(incident(1), [unit(1, 4)], FakeRouter(off=[SCENE]), now=NOW)

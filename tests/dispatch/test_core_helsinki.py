@@ -66,3 +66,13 @@ def test_stemi_allowance_on_real_roads(helsinki_router: Any, side: str) -> None:
     rec = recommend_hospital(IncidentState(1, SCENE, 1, frozenset({"chest_pain_stemi"}), NOW), [ed, pci],
                              helsinki_router, now=NOW, policy=policy)
     assert rec.hospital_id == (2 if side == "within" else 1)
+
+
+def test_off_network_fix_falls_back_to_station_on_real_router(helsinki_router: Any) -> None:
+    """A GPS fix kilometres away from the Helsinki roads is refused by the router; the unit's station stands in."""
+    lost = _unit(1, FAR, status=UnitStatus.AVAILABLE_RETURNING, fix=LatLon(60.30, 25.30),
+                 fix_at=NOW - timedelta(seconds=10))
+    rec = recommend_units(IncidentState(1, SCENE, 1, frozenset(), NOW), [lost, _unit(2, MID)], helsinki_router,
+                          now=NOW)
+    flagged = next(c for c in rec.eligible if c.unit_id == 1)
+    assert flagged.reason == "stale_gps_used_station" and flagged.origin == FAR

@@ -74,3 +74,17 @@ def test_routes_on_model_nodes_equal_the_models_shortest_paths(auckland: tuple[P
                     assert got == pytest.approx(truth[i, j], abs=1.0), (engine, profile, i, j)
             m = router.matrix(pts[:3], pts[3:], profile=profile)  # type: ignore[arg-type]
             assert np.allclose(m, truth, atol=1.0)
+
+
+def test_auckland_walking_network_serves_volunteers(auckland: tuple[Path, Path]) -> None:
+    """On foot, a point 6 minutes away is reached at 1.8 m/s along the road graph, a far one is beyond the limit."""
+    _, cities = auckland
+    router = CityStore(cities).router("auckland")
+    net = router.graphs["walk"].net  # type: ignore[attr-defined]
+    a = int(net.tail[0])
+    b = int(net.head[0])
+    pa, pb = LatLon(float(net.lat[a]), float(net.lon[a])), LatLon(float(net.lat[b]), float(net.lon[b]))
+    far = LatLon(-36.99, 174.88)
+    secs = router.times_from(pa, router.snap([pb, far], mode="walk"), mode="walk", limit_s=360)
+    assert secs[0] == pytest.approx(net.length_m[0] / 1.8, abs=0.01)
+    assert np.isinf(secs[1])

@@ -106,3 +106,15 @@ def test_jemss_folder_import_keeps_arc_times(tmp_path: Path) -> None:
     assert router.route(b, a, mode="walk").seconds == pytest.approx(router.route(a, b, mode="walk").seconds)
     assert store.places("mini")["stations"][0]["lat"] == -36.7601
     assert json.loads((tmp_path / "cities" / "mini" / "manifest.json").read_text())["kind"] == "jemss"
+
+
+def test_ragged_jemss_tables_are_cut_to_their_header(tmp_path: Path) -> None:
+    """Station rows with trailing notes beyond the header still load (Manhattan's model has them)."""
+    from lifechain.geo.jemss import _points
+
+    path = tmp_path / "stations_1.csv"
+    path.write_text('stations,,,\nindex,x,y,capacity,,station #,address,note\n'
+                    '1,-73.98,40.71,5,,4,"Pier 36, South St",\n7,-73.97,40.77,5,,,,artificial,\n')
+    points = _points(path, "station")
+    assert [(p["index"], p["name"], p["lat"]) for p in points] == [(1, "Pier 36, South St", 40.71),
+                                                                    (7, "station 7", 40.77)]

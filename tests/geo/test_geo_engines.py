@@ -138,3 +138,20 @@ def test_isochrone_grows_with_time(helsinki_router: Any) -> None:
     assert small.area < large.area
     assert large.buffer(1e-4).contains(small.representative_point())
     assert small.buffer(1e-4).contains(shapely.geometry.Point(at.lon, at.lat))
+
+
+def test_concurrent_queries_agree_with_serial_ones(helsinki_cities_dir: Any) -> None:
+    """Threads sharing one router (as the server's worker threads do) get the same answers as one thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lifechain.geo.repo import CityStore
+
+    rng = np.random.default_rng(5)
+    pts = [LatLon(60.166 + rng.random() * 0.01, 24.938 + rng.random() * 0.012) for _ in range(24)]
+    for engine in ("scipy", "ch"):
+        router = CityStore(helsinki_cities_dir).router("helsinki", engine)
+        serial = [router.times_to(pts, p, limit_s=600) for p in pts]
+        with ThreadPoolExecutor(4) as pool:
+            threaded = list(pool.map(lambda p: router.times_to(pts, p, limit_s=600), pts))  # noqa: B023
+        for a, b in zip(serial, threaded, strict=True):
+            assert np.array_equal(a, b), engine

@@ -62,3 +62,26 @@ def test_one_way_arc_is_not_driven_backwards() -> None:
     assert router.times_from(a, [b])[0] == pytest.approx(60.0)
     assert np.isinf(router.times_from(b, [a])[0])
     assert router.times_to([a], b, profile="regular")[0] == pytest.approx(90.0)
+
+
+def test_lenient_snap_keeps_far_points_unreachable() -> None:
+    """With strict=False a far point is kept in place and every time to it is inf, the others unaffected."""
+    net = make_network([60.0, 60.0], [24.0, 24.01], [0, 1], [1, 0], {"walk": [100.0, 100.0]})
+    router = ScipyRouter("t", {"walk": net}, offroad_speed_mps=1.0)
+    snapped = router.snap([LatLon(60.0, 24.01), LatLon(60.05, 24.0)], mode="walk", strict=False)
+    secs = router.times_from(LatLon(60.0, 24.0), snapped, mode="walk")
+    assert secs[0] == pytest.approx(100.0) and np.isinf(secs[1])
+    assert np.isinf(router.matrix(snapped, snapped, mode="walk")[1]).all()
+
+
+def test_negative_limit_reaches_nothing_and_nan_is_refused() -> None:
+    """A limit below zero (e.g. a budget already spent) gives inf for everyone; NaN is refused."""
+    from lifechain.errors import Invalid
+
+    net = make_network([60.0, 60.0], [24.0, 24.01], [0, 1], [1, 0], {"walk": [100.0, 100.0]})
+    router = ScipyRouter("t", {"walk": net})
+    a = LatLon(60.0, 24.0)
+    assert np.isinf(router.times_from(a, [a, a], mode="walk", limit_s=-3.0)).all()
+    assert np.isinf(router.times_to([a], a, mode="walk", limit_s=float("-inf"))).all()
+    with pytest.raises(Invalid, match="NaN"):
+        router.times_from(a, [a], mode="walk", limit_s=float("nan"))

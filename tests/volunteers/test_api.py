@@ -234,7 +234,7 @@ def test_aed_csv_round_trip_and_bad_line(ctx: Ctx) -> None:
                           content=csv_in)
     assert res.status_code == 200 and res.json() == {"imported": 2}, res.text
     out = ctx.client.get("/api/v1/aeds.csv?city=fake", headers=ctx.dispatcher).text
-    assert "Station hall,Mo 07:00-21:00; Tu 07:00-21:00" in out and "needs_service" in out
+    assert "Station hall,Mo-Fr 07:00-21:00," in out and "needs_service" in out
     assert "Europe/Helsinki" in out
     again = ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin, content=out)
     assert again.json() == {"imported": 2}
@@ -259,7 +259,7 @@ def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> 
         assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == 1
         rows = flows.repo.list_aeds(session=s, city="fake")
     assert len(rows) == 1 and rows[0].external_ref == "node/11"
-    assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours.startswith("Mo 08:00-16:00")
+    assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours == "Mo-Fr 08:00-16:00"
 
 
 def test_measures_from_the_timeline(ctx: Ctx) -> None:
@@ -294,3 +294,65 @@ def test_clinic_is_alerted_only_while_open_and_staffed(ctx: Ctx) -> None:
     assert len(clinic) == 1 and clinic[0]["role"] == "aed" and clinic[0]["name"] == "School clinic"
     ctx.clock.set(T0 + timedelta(hours=10))  # 00:00 local
     assert ctx.alert(incident_id=2)["responders"] == []
+
+
+def test_triaged_arrest_alerts_volunteers_and_caller_number_never_reaches_them(ctx: Ctx) -> None:
+    """A call triaged as a suspected arrest alerts nearby volunteers by itself; a chest pain call does not."""
+    anna, anna_h = ctx.volunteer("anna", 60)
+    body = {"city": "fake", "location": PATIENT, "address": "Mannerheimintie 1", "caller_number": "+358 40 999 8877",
+            "complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
+    inc = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=body)
+    assert inc.status_code in (200, 201), inc.text
+    iid = inc.json()["id"]
+    seen = ctx.client.get(f"/api/v1/incidents/{iid}/responders", headers=ctx.dispatcher).json()
+    assert [r["responder_id"] for r in seen["responders"]] == [anna] and seen["nature"] == "cardiac_arrest"
+    mine = ctx.client.get(f"/api/v1/volunteers/me/alerts/{iid}", headers=anna_h)
+    assert mine.status_code == 200 and "999 8877" not in mine.text and "agonal" not in mine.text
+    chest = {**body, "complaint": "chest_pain", "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}}
+    other = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=chest).json()["id"]
+    assert ctx.client.get(f"/api/v1/incidents/{other}/responders", headers=ctx.dispatcher).status_code == 404
+
+
+def test_alerts_on_the_real_helsinki_walking_network(settings: Settings, helsinki_router: object) -> None:
+    """On geo's Helsinki router, a volunteer a street away is alerted with a walking ETA and a routed path."""
+    clock = ManualClock(T0)
+    app = create_app(settings, clock=clock)
+    app.state.volunteer_router_for = lambda city: helsinki_router
+    with TestClient(app) as client:
+        c = Ctx(client, clock)
+        patient = {"lat": 60.1699, "lon": 24.9384}
+        res = client.post("/api/v1/volunteers", headers=c.admin,
+                          json={"city": "helsinki", "name": "aino", "qualifications": CERT})
+        vid = res.json()["id"]
+        h = signed_in(client, "aino", Role.VOLUNTEER, volunteer_id=vid)
+        client.put("/api/v1/volunteers/me/duty", headers=h, json={"on_duty": True})
+        client.put("/api/v1/volunteers/me/location", headers=h, json={"lat": 60.1712, "lon": 24.9410})
+        plan = client.post("/api/v1/incidents/5/responders", headers=c.dispatcher,
+                           json={"city": "helsinki", **patient, "ambulance_eta_s": 600})
+        assert plan.status_code == 201, plan.text
+        [alert] = plan.json()["responders"]
+        # ~200 m in a straight line: 105 s to set off plus a few minutes' walk at 1.8 m/s, never less than straight
+        assert 105 + 200 / 1.8 <= alert["eta_s"] <= 600
+        route = client.get("/api/v1/volunteers/me/alerts/5", headers=h).json()["route"]
+        assert len(route) > 2  # a real path along the streets, not a straight line
+
+
+def test_dispatching_a_unit_gives_the_volunteers_an_ambulance_eta(ctx: Ctx) -> None:
+    """After triage alerts volunteers, sending an ambulance sets the ETA later phases and AED fetches are judged by."""
+    ctx.volunteer("anna", 60)
+    st = ctx.client.post("/api/v1/stations", headers=ctx.admin,
+                         json={"city": "fake", "name": "North", "location": north(900)})
+    assert st.status_code == 201, st.text
+    unit = ctx.client.post("/api/v1/units", headers=ctx.admin,
+                           json={"call_sign": "A1", "type": "ALS", "station_id": st.json()["id"]}).json()["id"]
+    body = {"city": "fake", "location": PATIENT, "complaint": "cardiac_arrest",
+            "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
+    iid = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=body).json()["id"]
+    assert ctx.client.get(f"/api/v1/incidents/{iid}/responders",
+                          headers=ctx.dispatcher).json()["ambulance_eta_at"] is None
+    ctx.clock.advance(30)
+    sent = ctx.client.post(f"/api/v1/incidents/{iid}/dispatch", headers=ctx.dispatcher, json={"unit_id": unit})
+    assert sent.status_code == 200, sent.text
+    eta = ctx.client.get(f"/api/v1/incidents/{iid}/responders", headers=ctx.dispatcher).json()["ambulance_eta_at"]
+    # the fake router: 900 m at 1.8 m/s = 500 s after dispatch
+    assert abs((datetime.fromisoformat(eta) - (T0 + timedelta(seconds=30 + 500))).total_seconds()) < 1

@@ -231,3 +231,18 @@ def test_plan_is_deterministic() -> None:
     people = [volunteer(i, 100) for i in (5, 3, 9, 1)]
     assert [a.responder_id for a in plan(people).alerts] == [1, 3, 5]
     assert plan(people) == plan(list(reversed(people)))
+
+
+def test_pre_snapped_pools_give_the_same_plan() -> None:
+    """Pools snapped once onto the router's network give the very plan that plain lists give."""
+    from lifechain.volunteers.core import AedPool, ResponderPool
+
+    router = StraightLineRouter()
+    aed = Aed(id=9, location=LatLon(north(150).lat, PATIENT.lon + 0.0005))
+    people = [volunteer(i, 25 * i) for i in range(1, 12)] + [volunteer(99, 20, position=None)]
+    plain = plan(people, [aed])
+    pooled = plan_alerts(PATIENT, ResponderPool.build(people[:-1], router=router), AedPool.build([aed], router=router),
+                         router, now=NOW, ambulance_eta_s=600.0, policy=POLICY)
+    assert pooled == plain
+    assert any(a.aed_id == 9 for a in pooled.alerts)
+    assert ResponderPool.build(people, router=router).snapped is None  # someone without a position: no pre-snap

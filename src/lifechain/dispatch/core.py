@@ -16,8 +16,28 @@ import numpy as np
 
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
-from lifechain.geo.core import LatLon, Profile, Router
+from lifechain.geo.core import LatLon, OffNetwork, Profile, Router
 from lifechain.hospitals.core import Capability, HospitalState
+
+__all__ = [
+    "CENTRE_NAMES",
+    "DEFAULT_PATHWAY_CAPABILITIES",
+    "DEFAULT_POLICY",
+    "REASON_TEXT",
+    "Candidate",
+    "DispatchPolicy",
+    "FreeEstimate",
+    "HospitalCandidate",
+    "HospitalRecommendation",
+    "IncidentState",
+    "UnitRecommendation",
+    "deciding_pathway",
+    "divert_refusal",
+    "earliest_free",
+    "queue_order",
+    "recommend_hospital",
+    "recommend_units",
+]
 
 EARTH_RADIUS_M = 6_371_008.8
 ExclusionReason = Literal["busy", "wrong_type", "out_of_service", "unreachable"]
@@ -217,9 +237,8 @@ def recommend_units(incident: IncidentState, units: Sequence[UnitState], router:
     """
     routed, excluded = _classify(incident, units, now, policy)
     profile = policy.profile_for(incident.priority)
-    origins = [r[1] for r in routed]
-    etas = _times(router, origins, incident.location, profile, policy.max_eta_s)
-    dists = _distances_m(origins, incident.location)
+    etas = _route(router, routed, incident.location, profile, policy.max_eta_s)
+    dists = _distances_m([r[1] for r in routed], incident.location)
     ranked: list[Candidate] = []
     diversions: list[Candidate] = []
     for (unit, origin, stale, divert), eta, dist in zip(routed, etas, dists, strict=True):
@@ -260,6 +279,46 @@ def _distances_m(origins: Sequence[LatLon], destination: LatLon) -> list[float]:
     lat0, lon0 = math.radians(destination.lat), math.radians(destination.lon)
     h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * math.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
     return (2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h))).tolist()  # type: ignore[no-any-return]
+
+
+def _route(router: Router, routed: list[tuple[UnitState, LatLon, bool, bool]], destination: LatLon,
+           profile: Profile, limit_s: float) -> list[float]:
+    """Seconds from each routed unit to `destination` in one router call (inf when unreachable).
+
+    A GPS fix off the road network (`OffNetwork` naming it) is replaced by the unit's station, flagged stale; a
+    station off the network makes that unit unreachable. `routed` is updated in place; the call is then retried.
+    An off-network incident location is the caller's error and propagates.
+    """
+    skip: set[int] = set()
+    for _ in range(len(routed) + 1):
+        live = [i for i in range(len(routed)) if i not in skip]
+        try:
+            times = _times(router, [routed[i][1] for i in live], destination, profile, limit_s)
+        except OffNetwork as exc:
+            i = _offending(exc, [routed[i][1] for i in live])
+            if i is None:
+                raise
+            unit, origin, _stale, divert = routed[live[i]]
+            if origin == unit.station:
+                skip.add(live[i])
+            else:
+                routed[live[i]] = (unit, unit.station, True, divert)
+            continue
+        out = [math.inf] * len(routed)
+        for i, t in zip(live, times, strict=True):
+            out[i] = t
+        return out
+    raise AssertionError("unreachable: each retry removes or replaces one origin")
+
+
+def _offending(exc: OffNetwork, origins: Sequence[LatLon]) -> int | None:
+    """The index of the origin an `OffNetwork` error names, or None when it names another point."""
+    i, lat, lon = exc.detail.get("index"), exc.detail.get("lat"), exc.detail.get("lon")
+    if not isinstance(i, int) or not 0 <= i < len(origins):
+        return None
+    o = origins[i]
+    return i if (lat is None or math.isclose(o.lat, float(str(lat)), abs_tol=1e-9)) and (
+        lon is None or math.isclose(o.lon, float(str(lon)), abs_tol=1e-9)) else None
 
 
 def _times(router: Router, origins: Sequence[LatLon], destination: LatLon, profile: Profile,

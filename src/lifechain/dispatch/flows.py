@@ -33,7 +33,7 @@ from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.errors import Conflict, Forbidden, Invalid
 from lifechain.fleet import flows as fleet_flows
 from lifechain.fleet import repo as fleet_repo
-from lifechain.fleet.core import UnitState, UnitStatus, is_available, next_status
+from lifechain.fleet.core import UnitStatus, is_available, next_status
 from lifechain.fleet.tables import Unit
 from lifechain.geo.core import LatLon, Router
 from lifechain.hospitals import repo as hospital_repo
@@ -129,14 +129,6 @@ def state_of(incident: Incident) -> IncidentState:
                          or incident.received_at)
 
 
-def unit_states(session: Session, units: list[Unit]) -> list[UnitState]:
-    """Pure views of `units`, with the priority of the call each busy one is on."""
-    stations = fleet_repo.stations_by_id(session=session, ids={u.station_id for u in units})
-    prio = repo.priorities(session=session, incident_ids={u.incident_id for u in units if u.incident_id})
-    return [fleet_repo.to_state(u, stations[u.station_id], incident_priority=prio.get(u.incident_id or -1))
-            for u in units]
-
-
 # ---------------------------------------------------------------------------------------------------- taking calls
 
 
@@ -145,14 +137,15 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
     """Open an incident for a call (triaged at once when a complaint is given); returns it and whether it is new.
 
     The same `idempotency_key` always returns the same incident, also when two retries race (unique constraint).
+    Written with one insert for the incident and one batched insert for its patients and time nodes.
     """
-    if idempotency_key is not None:
-        existing = repo.by_idempotency_key(session=session, key=idempotency_key)
-        if existing is not None:
-            return existing, False
+    # No look-up first: a retry is rare, and the unique key turns it into an IntegrityError handled below.
+    det = triage(protocol, call.complaint, call.answers or {}) if call.complaint is not None else None
     incident = Incident(city=call.city, lat=call.location.lat, lon=call.location.lon, address=call.address,
                         caller_number=call.caller_number, answers={}, pathways=[], status="received",
                         received_at=now, idempotency_key=idempotency_key, created_by=actor.actor)
+    if det is not None:
+        _set_determinant(incident, det)
     session.add(incident)
     try:
         session.flush()
@@ -162,16 +155,38 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
         if existing is None:
             raise
         return existing, False
-    for n in range(call.patients):
-        session.add(Patient(incident_id=incident.id, label=f"P{n + 1}"))
-    _node(session, kind=EventKind.PSAP_CALL, at=now, incident_id=incident.id, actor=actor.actor,
-          source=Source.CONSOLE, now=now, payload={"address": call.address})
-    if call.complaint is not None:
-        apply_triage(session=session, incident=incident, protocol=protocol, complaint=call.complaint,
-                     answers=call.answers or {}, actor=actor, now=now)
-    else:
-        _save(session, incident, now)
+    session.add_all([Patient(incident_id=incident.id, label=f"P{n + 1}") for n in range(call.patients)])
+    nodes = [_event(EventKind.PSAP_CALL, incident, actor, now, {"address": call.address})]
+    if det is not None:
+        nodes += _triage_nodes(incident, det, actor, now, arrest_known=False)
+    timeline.record_many(session=session, batch=nodes, now=now)
+    events.publish(session, "incident.updated", incident_payload(incident), at=now)
     return incident, True
+
+
+def _set_determinant(incident: Incident, det: Determinant) -> None:
+    incident.complaint, incident.protocol_version = det.complaint, det.protocol_version
+    incident.answers, incident.determinant = dict(det.answers), det.to_dict()
+    incident.priority, incident.pathways = det.priority, sorted(det.pathways)
+    if incident.status == "received":
+        incident.status = "waiting"
+
+
+def _event(kind: EventKind, incident: Incident, actor: Principal, now: datetime,
+           payload: dict[str, Any]) -> TimelineEvent:
+    return TimelineEvent(kind=kind, at=now, incident_id=incident.id, actor=actor.actor, source=Source.CONSOLE,
+                         payload=payload)
+
+
+def _triage_nodes(incident: Incident, det: Determinant, actor: Principal, now: datetime, *,
+                  arrest_known: bool) -> list[TimelineEvent]:
+    """The determinant node, and the arrest-recognised node the first time an arrest is suspected."""
+    nodes = [_event(EventKind.DETERMINANT_SET, incident, actor, now, {
+        "code": det.code, "priority": det.priority, "pathways": sorted(det.pathways), "complaint": det.complaint,
+        "protocol_version": det.protocol_version, "answers": dict(det.answers)})]
+    if det.suspected_arrest and not arrest_known:
+        nodes.append(_event(EventKind.ARREST_RECOGNISED, incident, actor, now, {"code": det.code}))
+    return nodes
 
 
 def apply_triage(*, session: Session, incident: Incident, protocol: Protocol, complaint: str,
@@ -179,19 +194,10 @@ def apply_triage(*, session: Session, incident: Incident, protocol: Protocol, co
     """Triage with the protocol and keep its version, answers and determinant; a recognised arrest is timed once."""
     _open(incident)
     det = triage(protocol, complaint, answers)
-    incident.complaint, incident.protocol_version = complaint, det.protocol_version
-    incident.answers, incident.determinant = dict(det.answers), det.to_dict()
-    incident.priority, incident.pathways = det.priority, sorted(det.pathways)
-    if incident.status == "received":
-        incident.status = "waiting"
-    _node(session, kind=EventKind.DETERMINANT_SET, at=now, incident_id=incident.id, actor=actor.actor,
-          source=Source.CONSOLE, now=now, payload={"code": det.code, "priority": det.priority,
-                                                   "pathways": sorted(det.pathways), "complaint": complaint,
-                                                   "protocol_version": det.protocol_version,
-                                                   "answers": dict(det.answers)})
-    if det.suspected_arrest and not _has_node(session, incident.id, EventKind.ARREST_RECOGNISED):
-        _node(session, kind=EventKind.ARREST_RECOGNISED, at=now, incident_id=incident.id, actor=actor.actor,
-              source=Source.CONSOLE, now=now, payload={"code": det.code})
+    _set_determinant(incident, det)
+    known = _has_node(session, incident.id, EventKind.ARREST_RECOGNISED)
+    timeline.record_many(session=session, batch=_triage_nodes(incident, det, actor, now, arrest_known=known),
+                         now=now)
     _save(session, incident, now)
     return det
 
@@ -227,7 +233,7 @@ def recommend(*, session: Session, incident_id: int, router: Router, policy: Dis
     """Rank every unit of the incident's city and choose a destination hospital, with reasons."""
     incident = repo.get(session=session, incident_id=incident_id)
     state = state_of(incident)
-    units = unit_states(session, fleet_repo.list_units(session=session, city=incident.city))
+    units = repo.unit_states(session=session, city=incident.city)
     ranked = recommend_units(state, units, router, now=now, policy=policy)
     hospitals = [hospital_repo.to_state(h) for h in hospital_repo.list_all(session=session, city=incident.city)]
     hospital = recommend_hospital(state, hospitals, router, now=now, policy=policy)

@@ -18,6 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lifechain.errors import Invalid
 
+__all__ = [
+    "DEFAULT_PATH",
+    "PATHWAYS",
+    "CardSpec",
+    "Determinant",
+    "Protocol",
+    "ProtocolSpec",
+    "QuestionSpec",
+    "ResponsePlan",
+    "default_protocol",
+    "example_failures",
+    "load_protocol",
+    "matches",
+    "next_questions",
+    "triage",
+]
+
 DEFAULT_PATH = Path(__file__).resolve().parent / "protocols" / "default.yaml"
 PATHWAYS = ("suspected_cardiac_arrest", "chest_pain_stemi", "stroke", "poisoning", "major_trauma", "choking",
             "mass_casualty")

@@ -7,6 +7,10 @@ from sqlalchemy.orm import Session
 
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.errors import NotFound
+from lifechain.fleet.core import UnitState, UnitStatus, UnitType
+from lifechain.fleet.repo import aware
+from lifechain.fleet.tables import Station, Unit
+from lifechain.geo.core import LatLon
 
 OPEN_STATUSES = ("received", "waiting", "dispatched", "on_scene", "transporting", "at_hospital")
 WAITING_STATUSES = ("received", "waiting")
@@ -69,3 +73,22 @@ def bound_for(*, session: Session, hospital_id: int) -> list[Incident]:
     """Open incidents whose destination is this hospital, oldest first."""
     q = select(Incident).where(Incident.destination_hospital_id == hospital_id, Incident.status.in_(OPEN_STATUSES))
     return list(session.scalars(q.order_by(Incident.received_at, Incident.id)))
+
+
+def unit_states(*, session: Session, city: str) -> list[UnitState]:
+    """Every unit of `city` as dispatch sees it, with its station and the priority of the call it is on.
+
+    One plain-row query (no ORM objects): this runs on every recommendation, over hundreds of units."""
+    q = (select(Unit.id, Unit.call_sign, Unit.type, Unit.status, Unit.lat, Unit.lon, Unit.position_at,
+                Unit.incident_id, Station.id, Station.lat, Station.lon, Incident.priority)
+         .join(Station, Station.id == Unit.station_id)
+         .outerjoin(Incident, Incident.id == Unit.incident_id)
+         .where(Unit.city == city).order_by(Unit.id))
+    stations: dict[int, LatLon] = {}
+    out = []
+    for uid, sign, typ, status, lat, lon, at, incident_id, sid, slat, slon, prio in session.execute(q):
+        home = stations.get(sid) or stations.setdefault(sid, LatLon(slat, slon))
+        position = LatLon(lat, lon) if lat is not None and lon is not None else None
+        out.append(UnitState(uid, sign, UnitType(typ), UnitStatus(status), home, position, aware(at), incident_id,
+                             prio))
+    return out

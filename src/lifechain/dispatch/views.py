@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from lifechain.api import ClockDep, SessionDep, SettingsDep
 from lifechain.auth.core import Principal, Role
@@ -32,6 +34,7 @@ from lifechain.errors import DomainError
 from lifechain.geo.core import LatLon, Router
 
 router = APIRouter(tags=["dispatch"])
+T = TypeVar("T")
 Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
 Reader = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST, Role.CREW, Role.HOSPITAL_STAFF))]
 Crew = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.CREW))]
@@ -51,13 +54,13 @@ def setup(app: FastAPI) -> None:
     app.state.protocol = None  # loaded on first use: default_protocol()
 
 
-def get_policy(request: Request) -> DispatchPolicy:
+async def get_policy(request: Request) -> DispatchPolicy:
     """The app's dispatch policy."""
     policy: DispatchPolicy = request.app.state.dispatch_policy
     return policy
 
 
-def get_protocol(request: Request) -> Protocol:
+async def get_protocol(request: Request) -> Protocol:
     """The app's call-taking protocol (the shipped default unless another was installed)."""
     if request.app.state.protocol is None:
         request.app.state.protocol = default_protocol()
@@ -83,22 +86,44 @@ def _full(session: Session, incident: Incident) -> IncidentOut:
                           repo.assignments(session=session, incident_id=incident.id))
 
 
+async def in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """Run `work(session)` and commit, in one thread-pool hop (the hot paths: a sync dependency chain costs several
+    hops per request, each more than the work itself)."""
+    factory = request.app.state.sessionmaker
+
+    def run() -> T:
+        with factory() as session:
+            try:
+                out = work(session)
+                session.commit()
+                return out
+            except Exception:
+                session.rollback()
+                raise
+
+    return await run_in_threadpool(run)
+
+
 @router.post("/incidents", response_model=IncidentOut, status_code=201)
-def create_incident(body: IncidentIn, response: Response, session: SessionDep, clock: ClockDep,
-                    settings: SettingsDep, protocol: ProtocolDep, user: Dispatcher,
-                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
-                    ) -> IncidentOut:
+async def create_incident(body: IncidentIn, request: Request, response: Response, clock: ClockDep,
+                          settings: SettingsDep, protocol: ProtocolDep, user: Dispatcher,
+                          idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+                          = None) -> IncidentOut:
     """Take a call (triaged at once when a complaint is given); the same Idempotency-Key returns the same
     incident (200 instead of 201). Dispatcher."""
     call = flows.NewCall(city=body.city or settings.default_city, location=LatLon(body.location.lat,
                          body.location.lon), address=body.address, caller_number=body.caller_number,
                          complaint=body.complaint, answers=body.answers, patients=body.patients)
-    incident, created = flows.create_incident(session=session, call=call, protocol=protocol, actor=user,
-                                              now=clock.now(), idempotency_key=idempotency_key)
-    session.commit()
+
+    def work(session: Session) -> tuple[IncidentOut, bool]:
+        incident, created = flows.create_incident(session=session, call=call, protocol=protocol, actor=user,
+                                                  now=clock.now(), idempotency_key=idempotency_key)
+        return IncidentOut.of(incident), created
+
+    out, created = await in_session(request, work)
     if not created:
         response.status_code = 200
-    return IncidentOut.of(incident)
+    return out
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
@@ -143,13 +168,17 @@ def add_patient(incident_id: int, body: PatientIn, session: SessionDep, _user: C
 
 
 @router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut)
-def recommendation(incident_id: int, request: Request, session: SessionDep, clock: ClockDep, policy: PolicyDep,
-                   _user: Dispatcher) -> RecommendationOut:
+async def recommendation(incident_id: int, request: Request, clock: ClockDep, policy: PolicyDep,
+                         _user: Dispatcher) -> RecommendationOut:
     """Units ranked by road ETA with reasons, diversion options, and the destination hospital. Dispatcher."""
-    incident = repo.get(session=session, incident_id=incident_id)
-    rec = flows.recommend(session=session, incident_id=incident.id, router=router_of(request, incident.city),
-                          policy=policy, now=clock.now())
-    return RecommendationOut.of(rec)
+
+    def work(session: Session) -> RecommendationOut:
+        incident = repo.get(session=session, incident_id=incident_id)
+        rec = flows.recommend(session=session, incident_id=incident.id, router=router_of(request, incident.city),
+                              policy=policy, now=clock.now())
+        return RecommendationOut.of(rec)
+
+    return await in_session(request, work)
 
 
 @router.post("/incidents/{incident_id}/dispatch", response_model=IncidentOut)

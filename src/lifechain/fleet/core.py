@@ -15,6 +15,18 @@ from typing import TypedDict
 from lifechain.errors import Conflict
 from lifechain.geo.core import LatLon
 
+__all__ = [
+    "TRANSITIONS",
+    "UNIT_STATUS_META",
+    "StatusMeta",
+    "UnitState",
+    "UnitStatus",
+    "UnitType",
+    "allowed_next",
+    "is_available",
+    "next_status",
+]
+
 
 class UnitType(StrEnum):
     """Capability level of an ambulance: advanced or basic life support."""

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[str | None, typer.Option(help="ch or scipy (default from settings).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help='Print {"seconds": ..., "meters": ...}.')] = False,
     ) -> None:
-        """Fastest route between two points."""
+        """Fastest route between two points (southern latitudes: options first, then `--` before the points)."""
         store = _store(_settings(ctx))
         try:
             router = store.router(city, engine)

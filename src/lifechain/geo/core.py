@@ -72,8 +72,9 @@ class Router(Protocol):
 
     city: str
 
-    def snap(self, points: Sequence[LatLon], *, mode: Mode = "drive") -> Any:
-        """Snap points onto the network of `mode`; raises `OffNetwork` naming the first point too far from it."""
+    def snap(self, points: Sequence[LatLon], *, mode: Mode = "drive", strict: bool = True) -> Any:
+        """Snap points onto the network of `mode`; raises `OffNetwork` naming the first point too far from it
+        (with `strict=False` such a point is kept and every time to or from it is `inf`)."""
         ...
 
     def route(self, origin: LatLon, destination: LatLon, *, mode: Mode = "drive",

@@ -40,18 +40,32 @@ def read_tables(text: str) -> dict[str, pd.DataFrame]:
         while end < len(lines) and next(csv.reader([lines[end]]), [""])[0].strip():
             end += 1
         if start < len(lines):
-            frame = pd.read_csv(io.StringIO("\n".join(lines[start:end])), skipinitialspace=True)
-            frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed")]]
-            tables[name] = frame
+            tables[name] = _frame(lines[start:end])
         i = end
     return tables
+
+
+def _frame(lines: list[str]) -> pd.DataFrame:
+    """One table's header and rows; rows longer than the header (free-text notes) are cut to it."""
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), skipinitialspace=True)
+    except pd.errors.ParserError:
+        rows = list(csv.reader(lines))
+        header = rows[0]
+        body = [(r + [""] * len(header))[: len(header)] for r in rows[1:]]
+        frame = pd.DataFrame(body, columns=header).replace("", np.nan)
+        frame = frame.apply(lambda col: pd.to_numeric(col, errors="coerce") if col.name in ("index", "x", "y")
+                            else col)
+    return frame.loc[:, [c for c in frame.columns if str(c).strip() and not str(c).startswith("Unnamed")]]
 
 
 def _points(path: Path, kind: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     frame = next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
-    name_col = next((c for c in frame.columns if str(c).lower().startswith("name")), None)
+    names = [c for c in frame.columns if str(c).lower().startswith("name")]
+    fallback = [c for key in ("address", "station #") for c in frame.columns if str(c).lower() == key]
+    name_col = (names or fallback or [None])[0]
     out = []
     for row in frame.itertuples(index=False):
         rec = dict(zip(frame.columns, row, strict=False))

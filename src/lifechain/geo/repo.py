@@ -8,8 +8,9 @@ Use from other domains:
     store.places("auckland")          # {"stations", "hospitals", "streets", "points", "aeds", "bbox", "centre"}
 
 Layout of `cities_dir/<name>/`: `manifest.json`, `drive.npz`, `walk.npz` (plain arrays, loaded without pickle),
-`places.json`, `ch/<mode>/` (the contraction order, so loading skips the nested dissection). A re-import writes a
-temporary folder and swaps it in with renames, so readers see the old city or the new one, never a mix.
+`places.json`, `ch/<mode>/` and `ch/<mode>-rev/` (contraction orders of the graph and of its reverse, so loading
+skips the nested dissection). A re-import writes a temporary folder and swaps it in with renames, so readers see
+the old city or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from lifechain.errors import Invalid, NotFound
 from lifechain.geo.core import Router
-from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology
+from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology, topology_name
 from lifechain.geo.network import Network, roads_geojson
 
 FORMAT_VERSION = 1
@@ -58,8 +59,10 @@ def save_city(cities_dir: Path, name: str, *, networks: dict[str, Network], plac
     try:
         for mode, net in networks.items():
             _save_network(tmp / f"{mode}.npz", net)
-            (tmp / "ch" / mode).mkdir(parents=True)
-            build_topology(net).save(str(tmp / "ch" / mode))
+            for reverse in (False, True):
+                folder = tmp / "ch" / topology_name(mode, reverse)
+                folder.mkdir(parents=True)
+                build_topology(net, reverse=reverse).save(str(folder))
         (tmp / "places.json").write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
         full = {"format_version": FORMAT_VERSION, "name": name, "import_id": uuid.uuid4().hex, **manifest}
         (tmp / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -138,9 +141,12 @@ class CityStore:
 
         topologies = {}
         for mode in nets:
-            topo = pyroutingkit.CCHTopology()
-            topo.load(str(folder / "ch" / mode))
-            topologies[mode] = topo
+            for reverse in (False, True):
+                stored = folder / "ch" / topology_name(mode, reverse)
+                if stored.is_dir():  # cities compiled before reversed topologies were stored build them on load
+                    topo = pyroutingkit.CCHTopology()
+                    topo.load(str(stored))
+                    topologies[topology_name(mode, reverse)] = topo
         return CHRouter(name, nets, topologies=topologies, **kwargs)
 
     def places(self, name: str) -> dict[str, Any]:

@@ -5,11 +5,13 @@ For other domains' views:
     def view(request: Request, city: str, cities: CitiesDep):
         router = router_for(request, city)          # raises NotFound (404) for an unknown city
         router.times_to(points, incident, limit_s=1200)
-`setup(app)` puts a `CityStore` on `app.state.cities` and preloads the default city's router at startup.
+`setup(app)` puts a `CityStore` on `app.state.cities` and preloads the default city's router at startup
+(its contraction-hierarchy metrics are then customized in a background thread).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import numpy as np
@@ -33,7 +35,9 @@ def setup(app: FastAPI) -> None:
 
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
-            store.router(settings.default_city)
+            router = store.router(settings.default_city)
+            # The hierarchy's per-profile metrics are customized in the background: serving starts at once.
+            threading.Thread(target=getattr(router, "warm", lambda: None), name="geo-warm", daemon=True).start()
 
     app.state.startup_hooks.append(warm)
 

@@ -8,6 +8,12 @@ from enum import StrEnum
 
 from lifechain.geo.core import LatLon
 
+__all__ = [
+    "CAPABILITY_LABELS",
+    "Capability",
+    "HospitalState",
+]
+
 
 class Capability(StrEnum):
     """A service a hospital offers around the clock; the value is the stable stored name."""

@@ -1,7 +1,126 @@
-"""Commands of the planning domain."""
+"""Commands of the planning domain: `lifechain plan optimize ...` (and `plan run` for simulations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+
+from lifechain.errors import DomainError
+
+plan_app = typer.Typer(help="Planning: location models and city simulations.", no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=2)
+
+
+def _params(model: str, p: int | None, radius: float | None, units: int | None, busy_fraction: float,
+            capacity: list[str], fixed: list[str]) -> dict[str, Any]:
+    """The keyword arguments a model needs, checking the ones that are required."""
+    need = {"mclp": ("p", "radius"), "lscp": ("radius",), "pmedian": ("p",), "pcenter": ("p",),
+            "mexclp": ("units", "radius")}[model]
+    given = {"p": p, "radius": radius, "units": units}
+    missing = [n for n in need if given[n] is None]
+    if missing:
+        raise typer.BadParameter(f"{model} needs --{' and --'.join(missing)}")
+    params: dict[str, Any] = {n: given[n] for n in need}
+    if model == "mexclp":
+        caps = {}
+        for item in capacity:
+            site, _, value = item.partition("=")
+            if not value.isdigit():
+                raise typer.BadParameter(f"--capacity expects SITE=N, got {item!r}")
+            caps[site] = int(value)
+        params.update(busy_fraction=busy_fraction, capacities=caps)
+    if model == "mclp" and fixed:
+        params["fixed"] = fixed
+    return params
+
+
+def _print(solution: Any) -> None:
+    """Human-readable summary of a solution."""
+    typer.echo(f"{solution.model}: {'optimal' if solution.optimal else 'NOT proven optimal'}, "
+               f"objective {solution.objective:.6g}")
+    typer.echo(f"  open sites ({len(solution.sites)}): {', '.join(solution.sites)}")
+    if solution.units:
+        typer.echo("  units: " + ", ".join(f"{s}={n}" for s, n in solution.units.items()))
+    typer.echo(f"  covered {solution.covered_points}/{solution.total_points} points "
+               f"({solution.covered_share:.3%}; weighted {solution.covered_weight_share:.3%}); "
+               f"uncovered {solution.uncovered_points}")
+    typer.echo(f"  weighted mean cost {solution.mean_cost:.3f}; max cost {solution.max_cost:.3f}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `lifechain` command."""
+
+    @plan_app.command("optimize")
+    def optimize_cmd(
+        model: Annotated[str, typer.Argument(help="mclp, lscp, pmedian, pcenter or mexclp")],
+        costs: Annotated[Path, typer.Option(help="Long cost table CSV: demand id, site id, cost.")],
+        demand: Annotated[Path | None, typer.Option(help="Demand CSV with an id and a weight column.")] = None,
+        p: Annotated[int | None, typer.Option("--p", help="Sites to open (mclp, pmedian, pcenter).")] = None,
+        radius: Annotated[float | None, typer.Option(help="Service radius in the cost's unit.")] = None,
+        units: Annotated[int | None, typer.Option(help="Ambulances to place (mexclp).")] = None,
+        busy_fraction: Annotated[float, typer.Option(help="Probability a unit is busy (mexclp).")] = 0.3,
+        capacity: Annotated[list[str], typer.Option(help="SITE=N station capacity (mexclp), repeatable.")] = [],  # noqa: B006
+        fixed: Annotated[list[str], typer.Option(help="Site that must stay open (mclp), repeatable.")] = [],  # noqa: B006
+        demand_col: Annotated[str | None, typer.Option(help="Demand id column of the cost table.")] = None,
+        site_col: Annotated[str | None, typer.Option(help="Site id column of the cost table.")] = None,
+        cost_col: Annotated[str | None, typer.Option(help="Cost column of the cost table.")] = None,
+        demand_id_col: Annotated[str | None, typer.Option(help="Id column of the demand file.")] = None,
+        weight_col: Annotated[str | None, typer.Option(help="Weight column of the demand file.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the solution as JSON.")] = False,
+    ) -> None:
+        """Solve a location model exactly (HiGHS) on a cost table."""
+        from lifechain.planning import core, flows
+
+        if model not in core.MODELS:
+            raise typer.BadParameter(f"unknown model {model!r}: expected one of {', '.join(core.MODELS)}")
+        params = _params(model, p, radius, units, busy_fraction, capacity, fixed)
+        try:
+            problem = flows.read_problem(costs, demand=demand, demand_col=demand_col, site_col=site_col,
+                                         cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
+            solution = flows.optimize(model, problem, **params)
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        if as_json:
+            typer.echo(json.dumps(solution.as_dict(), indent=2))
+        else:
+            _print(solution)
+
+    @plan_app.command("run")
+    def run_cmd(
+        ctx: typer.Context,
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        replications: Annotated[int, typer.Option(help="Independent replications.")] = 1,
+        workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+        ray: Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at ADDRESS.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    ) -> None:
+        """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
+        from rich.progress import Progress
+
+        from lifechain.cli import settings_from
+        from lifechain.planning import flows
+
+        try:
+            sc = flows.load_scenario(scenario)
+            cities = settings_from(ctx).cities_dir if sc.travel.kind == "city" else None
+            with Progress(disable=as_json, transient=True) as bar:
+                task = bar.add_task(f"{sc.name}: replications", total=replications)
+                result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,
+                                            ray_address=ray, progress=lambda n: bar.advance(task, n))
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        if as_json:
+            typer.echo(json.dumps(result, indent=2, default=str))
+            return
+        typer.echo(f"{result['scenario']}: {replications} replication(s), seed {result['seed']}")
+        for key, ci in result["summary"].items():
+            typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
+
+    app.add_typer(plan_app, name="plan")

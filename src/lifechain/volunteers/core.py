@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from lifechain.errors import Conflict, Invalid, NotFound
-from lifechain.geo.core import FloatArray, LatLon, Router
+from lifechain.geo.core import FloatArray, LatLon, OffNetwork, Router
 from lifechain.timeline.core import EventKind, TimelineEvent, effective
 
 IntArray = np.ndarray[Any, np.dtype[np.intp]]
@@ -114,6 +114,8 @@ class AlertPolicy:
     max_alerts: int = 30
     max_acceptances: int = 3
     aed_share: float = 2 / 3
+    aed_candidates: int = 5
+    route_candidates: int = 100
     heartbeat_timeout_s: float = 300.0
     aed_natures: frozenset[str] = frozenset({"cardiac_arrest"})
     exclusions: frozenset[str] = frozenset({"unsafe_scene", "expected_death", "care_home"})
@@ -125,8 +127,9 @@ class AlertPolicy:
                 raise Invalid(f"alert policy: {name} must be positive")
         if self.set_off_delay_s < 0:
             raise Invalid("alert policy: set_off_delay_s must not be negative")
-        if min(self.first_phase_size, self.phase_size, self.max_alerts, self.max_acceptances) < 1:
-            raise Invalid("alert policy: phase sizes, max_alerts and max_acceptances must be at least 1")
+        if min(self.first_phase_size, self.phase_size, self.max_alerts, self.max_acceptances,
+               self.aed_candidates, self.route_candidates) < 1:
+            raise Invalid("alert policy: phase sizes, max_alerts, max_acceptances, aed_candidates must be at least 1")
         if not 0.0 <= self.aed_share <= 1.0:
             raise Invalid("alert policy: aed_share must be between 0 and 1")
 
@@ -225,10 +228,15 @@ def format_opening_hours(hours: WeeklyHours) -> str:
     """The OSM-style text of `hours` (inverse of `parse_opening_hours` for what it produces)."""
     if hours == ALWAYS_OPEN:
         return "24/7"
-    rules = []
-    for day, spans in enumerate(hours):
-        if spans:
-            rules.append(f"{DAYS[day]} " + ",".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in spans))
+    rules, day = [], 0
+    while day < 7:
+        end = day
+        while end + 1 < 7 and hours[end + 1] == hours[day]:
+            end += 1  # consecutive days with the same spans form one "Mo-Fr" rule
+        if hours[day]:
+            days = DAYS[day] if end == day else f"{DAYS[day]}-{DAYS[end]}"
+            rules.append(f"{days} " + ",".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in hours[day]))
+        day = end + 1
     return "; ".join(rules) if rules else "Mo-Su off"
 
 
@@ -438,14 +446,18 @@ class ResponderPool:
     responders: tuple[Responder, ...]
     lat: FloatArray
     lon: FloatArray
+    snapped: Any = None
 
     @classmethod
-    def build(cls, responders: Iterable[Responder]) -> ResponderPool:
-        """The pool of `responders` (positions copied into arrays)."""
+    def build(cls, responders: Iterable[Responder], *, router: Router | None = None) -> ResponderPool:
+        """The pool of `responders`; with `router`, positions are also snapped once onto its walking network."""
         items = tuple(responders)
         lat = np.fromiter((r.position.lat if r.position else np.nan for r in items), np.float64, len(items))
         lon = np.fromiter((r.position.lon if r.position else np.nan for r in items), np.float64, len(items))
-        return cls(items, lat, lon)
+        located = all(r.position is not None for r in items)
+        points = [r.position for r in items if r.position is not None]
+        snapped = _snap_all(router, points) if router is not None and located and points else None
+        return cls(items, lat, lon, snapped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,27 +467,41 @@ class AedPool:
     aeds: tuple[Aed, ...]
     lat: FloatArray
     lon: FloatArray
+    snapped: Any = None
 
     @classmethod
-    def build(cls, aeds: Iterable[Aed]) -> AedPool:
-        """The pool of `aeds`."""
+    def build(cls, aeds: Iterable[Aed], *, router: Router | None = None) -> AedPool:
+        """The pool of `aeds`; with `router`, locations are also snapped once onto its walking network."""
         items = tuple(aeds)
         lat = np.fromiter((a.location.lat for a in items), np.float64, len(items))
         lon = np.fromiter((a.location.lon for a in items), np.float64, len(items))
-        return cls(items, lat, lon)
+        snapped = _snap_all(router, [a.location for a in items]) if router is not None and items else None
+        return cls(items, lat, lon, snapped)
+
+
+def _snap_all(router: Router, points: list[LatLon]) -> Any:
+    """Every point snapped onto the walking network, or None when one lies off it (queries then snap themselves)."""
+    try:
+        return router.snap(points, mode="walk")
+    except OffNetwork:
+        return None
 
 
 Responders = Sequence[Responder] | ResponderPool
 Aeds = Sequence[Aed] | AedPool
 
 
-def _within_reach(origin: LatLon, lat: FloatArray, lon: FloatArray, max_m: float) -> IntArray:
-    """Indices of points whose straight-line distance from `origin` is at most `max_m` (walking is never shorter)."""
+def _within_reach(origin: LatLon, lat: FloatArray, lon: FloatArray, max_m: float) -> tuple[IntArray, FloatArray]:
+    """Indices of points at most `max_m` from `origin` in a straight line (walking is never shorter), nearest first,
+    and their squared distances."""
     dy = (lat - origin.lat) * EARTH_M_PER_DEG
     dx = (lon - origin.lon) * (EARTH_M_PER_DEG * math.cos(math.radians(origin.lat)))
+    d2 = dx * dx + dy * dy
     # 0.5% slack: the equirectangular distance is a close, not exact, stand-in for the great circle.
     with np.errstate(invalid="ignore"):
-        return np.flatnonzero(dx * dx + dy * dy <= (max_m * 1.005 + 1.0) ** 2)
+        idx = np.flatnonzero(d2 <= (max_m * 1.005 + 1.0) ** 2)
+    order = np.argsort(d2[idx], kind="stable")
+    return idx[order], d2[idx[order]]
 
 
 def _candidates(origin: LatLon, pool: ResponderPool, taken: Collection[int], aeds: AedPool, router: Router, *,
@@ -484,16 +510,29 @@ def _candidates(origin: LatLon, pool: ResponderPool, taken: Collection[int], aed
     empty = _Candidates([], np.zeros(0), np.zeros(0), [])
     if walk_budget <= 0:
         return empty
-    near = _within_reach(origin, pool.lat, pool.lon, walk_budget * policy.walking_speed_mps)
-    people = [r for r in (pool.responders[i] for i in near) if r.id not in taken and r.is_alertable(now, policy)]
-    if not people:
+    near, _d2 = _within_reach(origin, pool.lat, pool.lon, walk_budget * policy.walking_speed_mps)
+    picked: list[int] = []
+    for i in near:
+        r = pool.responders[i]
+        if r.id not in taken and r.is_alertable(now, policy):
+            picked.append(int(i))
+            if len(picked) >= policy.route_candidates:
+                break  # the nearest in a straight line: the walking-nearest are among them
+    if not picked:
         return empty
+    people = [pool.responders[i] for i in picked]
     limit = walk_budget / policy.walk_scale  # the same budget in network seconds
-    points = [r.position for r in people if r.position is not None]
-    direct = router.times_from(origin, points, mode="walk", limit_s=limit) * policy.walk_scale
+    if pool.snapped is not None:  # pre-snapped: ask about the candidates only when the batch can be subset
+        points, pick = _subset(pool.snapped, np.array(picked, dtype=np.intp))
+    else:
+        points = _snap_all(router, [r.position for r in people if r.position is not None])
+        points = points if points is not None else [r.position for r in people]
+        pick = np.arange(len(people))
+    direct = router.times_from(origin, points, mode="walk", limit_s=limit)[pick] * policy.walk_scale
     direct = direct + policy.set_off_delay_s
-    via, aed_ids = _via_aed(origin, points, aeds, router, now=now, policy=policy, limit=limit,
-                            ambulance_eta_s=ambulance_eta_s, deadline=deadline)
+    usable, to_patient = _usable_aeds(origin, aeds, router, now=now, policy=policy, limit=limit)
+    via, aed_ids = _via_aed(points, pick, usable, to_patient, router, policy=policy, limit=limit,
+                            worth=ambulance_eta_s if ambulance_eta_s is not None else deadline)
     own = np.array([r.has_aed for r in people], dtype=bool)
     via = np.where(own, direct, via)  # a responder carrying an AED brings it straight to the patient
     aed_ids = [None if r.has_aed else a for r, a in zip(people, aed_ids, strict=True)]
@@ -501,23 +540,42 @@ def _candidates(origin: LatLon, pool: ResponderPool, taken: Collection[int], aed
     return _Candidates([people[i] for i in keep], direct[keep], via[keep], [aed_ids[i] for i in keep])
 
 
-def _via_aed(origin: LatLon, points: Sequence[LatLon], aeds: AedPool, router: Router, *, now: datetime,
-             policy: AlertPolicy, limit: float, ambulance_eta_s: float | None,
-             deadline: float) -> tuple[FloatArray, list[int | None]]:
-    """Best responder -> AED -> patient ETA per point, and which AED; `inf` when no fetch beats the ambulance."""
-    best = np.full(len(points), np.inf)
-    best_ids: list[int | None] = [None] * len(points)
-    near = _within_reach(origin, aeds.lat, aeds.lon, limit * policy.network_walk_speed_mps)
-    usable = [a for a in (aeds.aeds[i] for i in near) if a.is_accessible(now)]
+def _subset(snapped: Any, idx: IntArray) -> tuple[Any, IntArray]:
+    """The snapped points at `idx` and where each now sits; geo's batches offer `take`, others are asked whole."""
+    take = getattr(snapped, "take", None)
+    if take is None:
+        return snapped, idx
+    return take(idx), np.arange(len(idx), dtype=np.intp)
+
+
+def _usable_aeds(origin: LatLon, aeds: AedPool, router: Router, *, now: datetime, policy: AlertPolicy,
+                 limit: float) -> tuple[list[Aed], FloatArray]:
+    """Ready, open AEDs within walking reach of the patient (straight-line nearest first) and their walking times
+    to the patient in network seconds."""
+    near, _d2 = _within_reach(origin, aeds.lat, aeds.lon, limit * policy.network_walk_speed_mps)
+    idx = [int(i) for i in near if aeds.aeds[i].is_accessible(now)][: 3 * policy.aed_candidates]
+    usable = [aeds.aeds[i] for i in idx]
     if not usable:
-        return best, best_ids
-    to_patient = router.times_from(origin, [a.location for a in usable], mode="walk", limit_s=limit)
-    # A fetch is worth it only when the AED reaches the patient before the ambulance (or in time, if none is known).
-    worth = ambulance_eta_s if ambulance_eta_s is not None else deadline
-    for j in np.argsort(to_patient, kind="stable"):
+        return [], np.zeros(0)
+    if aeds.snapped is not None:
+        batch, pick = _subset(aeds.snapped, np.array(idx, dtype=np.intp))
+        to_patient = router.times_from(origin, batch, mode="walk", limit_s=limit)[pick]
+    else:
+        to_patient = router.times_from(origin, [a.location for a in usable], mode="walk", limit_s=limit)
+    return usable, to_patient
+
+
+def _via_aed(points: Any, pick: IntArray, usable: Sequence[Aed], to_patient: FloatArray, router: Router, *,
+             policy: AlertPolicy, limit: float, worth: float) -> tuple[FloatArray, list[int | None]]:
+    """Best responder -> AED -> patient ETA for the picked points, and which AED; `inf` when no fetch arrives
+    before `worth` (the ambulance, or the deadline when no ambulance ETA is known)."""
+    m = len(pick)
+    best = np.full(m, np.inf)
+    best_ids: list[int | None] = [None] * m
+    for j in np.argsort(to_patient, kind="stable")[: policy.aed_candidates]:
         if not np.isfinite(to_patient[j]):
             break
-        leg = router.times_from(usable[j].location, points, mode="walk", limit_s=limit - to_patient[j])
+        leg = router.times_from(usable[j].location, points, mode="walk", limit_s=limit - to_patient[j])[pick]
         eta = (leg + to_patient[j]) * policy.walk_scale + policy.set_off_delay_s
         better = (eta < best) & (eta < worth)
         best = np.where(better, eta, best)

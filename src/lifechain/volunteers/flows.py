@@ -144,10 +144,26 @@ class Fanout:
 _default_notifier: Notifier = LiveStreamNotifier()
 
 
-def set_default_notifier(notifier: Notifier) -> None:
-    """The notifier used when a flow is not handed one (the event-bus stand-down)."""
+@dataclass
+class Wiring:
+    """What the event-bus reactions need and cannot get from the event: routers, policies, channels."""
+
+    router_for: Callable[[str], Router] | None = None
+    policy_for: Callable[[str], core.AlertPolicy] | None = None
+    gps_stale_after_s: float = 120.0
+
+
+_wiring = Wiring()
+
+
+def configure(*, router_for: Callable[[str], Router], policy_for: Callable[[str], core.AlertPolicy],
+              notifier: Notifier | None = None, gps_stale_after_s: float = 120.0) -> None:
+    """Set what the event-bus reactions use in this process (done by the app at start)."""
     global _default_notifier
-    _default_notifier = notifier
+    _wiring.router_for, _wiring.policy_for = router_for, policy_for
+    _wiring.gps_stale_after_s = gps_stale_after_s
+    if notifier is not None:
+        _default_notifier = notifier
 
 
 def default_notifier() -> Notifier:
@@ -477,6 +493,72 @@ def _forget_if_off_duty(session: Session, responder_id: int) -> None:
         _forget_position(row)
 
 
+def nature_of(determinant: dict[str, Any] | None) -> str | None:
+    """The nature volunteers are alerted for, from dispatch's stored determinant (None: not a volunteer call)."""
+    if not determinant or not (determinant.get("response_plan") or {}).get("volunteers", False):
+        return None
+    pathways = set(determinant.get("pathways") or ())
+    if determinant.get("suspected_arrest") or "suspected_cardiac_arrest" in pathways:
+        return "cardiac_arrest"
+    return "choking" if "choking" in pathways else None
+
+
+def on_triage(session: Session, event: events.DomainEvent) -> None:
+    """Event-bus handler: a determinant whose response plan calls for volunteers (suspected arrest, choking)
+    starts the alerting. Runs in dispatch's transaction inside a savepoint: a failure here (no walking network for
+    the city, say) is logged and never undoes the triage."""
+    incident_id = event.payload.get("incident_id")
+    if incident_id is None or _wiring.router_for is None or _wiring.policy_for is None:
+        return
+    if repo.get_response(session=session, incident_id=int(incident_id)) is not None:
+        return
+    from lifechain.dispatch import repo as dispatch_repo
+
+    incident = dispatch_repo.get(session=session, incident_id=int(incident_id))
+    nature = nature_of(incident.determinant)
+    if nature is None:
+        return
+    try:
+        with session.begin_nested():
+            start_response(session=session, router=_wiring.router_for(incident.city), incident_id=incident.id,
+                           city=incident.city, location=LatLon(incident.lat, incident.lon), nature=nature,
+                           now=event.at, ambulance_eta_s=None, policy=_wiring.policy_for(incident.city),
+                           address=incident.address)
+    except Exception:
+        log.exception("alerting volunteers for incident %s failed", incident_id)
+
+
+def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
+    """Event-bus handler: a unit sent to an incident with volunteers gives them an ambulance ETA (the earliest
+    unit's), so later phases alert those who can still beat it and AED fetches are judged against it."""
+    incident_id, unit_id = event.payload.get("incident_id"), event.payload.get("unit_id")
+    if incident_id is None or unit_id is None or _wiring.router_for is None:
+        return
+    response = repo.get_response(session=session, incident_id=int(incident_id))
+    if response is None or response.stood_down_at is not None:
+        return
+    try:
+        with session.begin_nested():
+            eta_s = _unit_eta(session, response, int(unit_id), event.at)
+            current = repo.aware(response.ambulance_eta_at)
+            arrival = event.at + timedelta(seconds=eta_s)
+            if math.isfinite(eta_s) and (current is None or arrival < current):
+                response.ambulance_eta_at = arrival
+    except Exception:
+        log.exception("ambulance ETA for the volunteers of incident %s failed", incident_id)
+
+
+def _unit_eta(session: Session, response: ResponseRow, unit_id: int, now: datetime) -> float:
+    from lifechain.fleet import repo as fleet_repo
+
+    assert _wiring.router_for is not None
+    unit = fleet_repo.get_unit(session=session, unit_id=unit_id)
+    station = fleet_repo.stations_by_id(session=session, ids={unit.station_id})[unit.station_id]
+    origin, _stale = fleet_repo.to_state(unit, station).effective_position(now, _wiring.gps_stale_after_s)
+    times = _wiring.router_for(response.city).times_to([origin], LatLon(response.lat, response.lon), mode="drive")
+    return float(times[0])
+
+
 def on_timeline_event(session: Session, event: events.DomainEvent) -> None:
     """Event-bus handler: EMS on scene or the call cancelled stands the volunteers of that incident down."""
     reason = STAND_DOWN_KINDS.get(event.kind)
@@ -493,6 +575,8 @@ def subscribe() -> None:
     """Listen on the event bus for the timeline events that end a response (idempotent)."""
     for kind in STAND_DOWN_KINDS:
         events.subscribe(kind, on_timeline_event)
+    events.subscribe("timeline.determinant_set", on_triage)
+    events.subscribe("timeline.unit_notified", on_unit_notified)
 
 
 # --- Views of a response -----------------------------------------------------------------------------------------
@@ -695,3 +779,25 @@ def measures(*, session: Session, city: str | None = None) -> core.Measures:
     areas = {r.incident_id: area_of(r.lat, r.lon) for r in responses}
     arrests = [r.incident_id for r in responses if r.nature == "cardiac_arrest"]
     return core.measures(timelines, areas=areas, arrests=arrests)
+
+
+# --- Demo -----------------------------------------------------------------------------------------------------
+
+
+def load_demo(*, session: Session, city: str, places: dict[str, Any], now: datetime, data_dir: Path | None = None,
+              pbf: Path | None = None, count: int = 300) -> Any:
+    """Demo volunteers (more around schools), school clinics, AEDs and volunteer users for `city` (idempotent).
+
+    Demo volunteers have no devices to answer heartbeats, so with `data_dir` the city's policy file gets a year-long
+    heartbeat timeout (only when the city has no policy file yet).
+    """
+    from lifechain.volunteers import demo
+
+    loaded = demo.load(session=session, city=city, places=places, now=now, pbf=pbf, count=count)
+    if data_dir is not None:
+        path = data_dir / "volunteers" / f"{city}.yaml"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("# Demo: simulated volunteers have no devices answering heartbeats.\n"
+                            "heartbeat_timeout_s: 31536000\n")
+    return loaded

@@ -196,6 +196,7 @@ class ResponseOut(BaseModel):
     blocked_by: list[str]
     stood_down_at: datetime | None
     stand_down_reason: str | None
+    ambulance_eta_at: datetime | None = Field(description="When the first ambulance is expected, if known.")
     responders: list[ResponderOut]
 
 

@@ -62,11 +62,14 @@ def setup(app: FastAPI) -> None:
     """Subscribe the stand-down to the event bus, choose the channels, and run the phase ticker while serving."""
     flows.subscribe()
     app.state.volunteer_notifier = flows.default_notifier()
-    if not hasattr(app.state, "volunteer_router_for"):
-        app.state.volunteer_router_for = _city_router_factory(app.state.settings)
+    app.state.volunteer_router_for = _city_router_factory(app)
     app.state.volunteer_tick_s = TICK_S
 
     async def start(app: FastAPI) -> None:
+        settings = app.state.settings
+        flows.configure(router_for=lambda city: app.state.volunteer_router_for(city),
+                        policy_for=lambda city: _policy(settings, city), notifier=app.state.volunteer_notifier,
+                        gps_stale_after_s=settings.gps_stale_after_s)
         app.state.volunteer_ticker = asyncio.create_task(_ticker(app))
 
     async def stop(app: FastAPI) -> None:
@@ -79,18 +82,11 @@ def setup(app: FastAPI) -> None:
     app.state.shutdown_hooks.append(stop)
 
 
-def _city_router_factory(settings: Settings) -> Callable[[str], Router]:
-    """Routers from geo's compiled cities (imported lazily: the geo store is optional until a city is imported)."""
-    store: Any = None
+def _city_router_factory(app: FastAPI) -> Callable[[str], Router]:
+    """Walking routers from geo's store of compiled cities (`app.state.cities`)."""
 
     def router_for(city: str) -> Router:
-        nonlocal store
-        if store is None:
-            from lifechain.geo.repo import CityStore  # type: ignore[import-not-found,unused-ignore]
-
-            store = CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
-                              snap_max_distance_m=settings.snap_max_distance_m)
-        result: Router = store.router(city)
+        result: Router = app.state.cities.router(city)
         return result
 
     return router_for
@@ -289,6 +285,7 @@ def _response_out(session: Session, incident_id: int) -> ResponseOut:
                        active=response.stood_down_at is None and not response.blocked_by,
                        blocked_by=list(response.blocked_by or []), stood_down_at=response.stood_down_at,
                        stand_down_reason=response.stand_down_reason,
+                       ambulance_eta_at=repo.aware(response.ambulance_eta_at),
                        responders=[ResponderOut.of(r, names.get(r.responder_id)) for r in rows])
 
 

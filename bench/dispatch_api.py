@@ -1,0 +1,224 @@
+"""Benchmark: the dispatch API over HTTP against a real uvicorn server (targets: creating incidents >= 300/s on
+SQLite and >= 500/s on PostgreSQL with p99 < 50 ms; a recommendation with 300 units on Auckland <= 30 ms).
+
+Run:  PYTHONPATH=src .venv/bin/python bench/dispatch_api.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+      [--workers N] [--seconds 10] [--connections 32] [--cities-dir DIR]
+Load comes from `wrk` (Debian package; a Python client tops out near 230 req/s on this machine, see
+docs STACK.md). Each created incident is a real call: chest pain, triaged by the protocol (priority 1, STEMI), with
+an Idempotency-Key, two timeline nodes and live-stream messages. The recommendation is timed with one connection
+(latency, not throughput) on the JEMSS Auckland network with 300 units when ../shared/data is present, else on
+central Helsinki.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from lifechain import db
+from lifechain.db import transaction
+from lifechain.dispatch import demo
+from lifechain.geo.core import LatLon
+from lifechain.geo.repo import CityStore
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+LUA = """
+local n = 0
+function setup(thread) n = n + 1; thread:set("tid", n) end
+function init(args) counter = 0; run = args[1]; token = args[2]; body = args[3] end
+function request()
+  counter = counter + 1
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Bearer " .. token
+  headers["Idempotency-Key"] = run .. "-" .. tid .. "-" .. counter
+  return wrk.format("POST", "/api/v1/incidents", headers, body)
+end
+"""
+GET_LUA = """
+function init(args) token = args[1] end
+function request()
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. token}, nil)
+end
+"""
+
+
+def need_wrk() -> str:
+    """The wrk binary, installed with apt when missing (root on this machine)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is not installed: installing the Debian package 'wrk' with apt-get ...", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is needed for this benchmark: apt-get update && apt-get install -y wrk")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_schema(url: str) -> tuple[str, str]:
+    """A fresh schema on the PostgreSQL server and the URL that uses it."""
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with create_engine(url).begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def prepare_city(data_dir: Path, cities_dir: Path | None) -> str:
+    """Cities for the bench: reuse `cities_dir`, or import Auckland (JEMSS) when present, else central Helsinki."""
+    target = data_dir / "cities"
+    if cities_dir is not None:
+        target.symlink_to(cities_dir.resolve(), target_is_directory=True)
+        return "auckland" if (cities_dir / "auckland").is_dir() else "helsinki"
+    from lifechain.geo.flows import import_city
+
+    model = next((p / "shared" / "data" / "jemss" / "auckland" / "models" / "1" for p in ROOT.parents
+                  if (p / "shared" / "data" / "jemss" / "auckland" / "models" / "1").is_dir()), None)
+    target.mkdir(parents=True)
+    if model is not None:
+        print("importing JEMSS Auckland for the recommendation bench (a minute or two) ...", flush=True)
+        import_city(str(model), name="auckland", cities_dir=target, now=NOW)
+        return "auckland"
+    import_city("builtin:helsinki", name="helsinki", cities_dir=target, now=NOW)
+    return "helsinki"
+
+
+def load_world(url: str, data_dir: Path, city: str) -> None:
+    """Schema, demo users, and about 300 units spread over the city's stations."""
+    db.upgrade(url)
+    store = CityStore(data_dir / "cities")
+    places = store.places(city)
+    stations = len(demo.city_sites(city, places)[0])
+    engine = db.make_engine(url)
+    with transaction(db.make_sessionmaker(engine)) as s:
+        demo.load(session=s, city=city, places=places, now=NOW, units_per_station=-(-300 // stations))
+    engine.dispose()
+
+
+def start_server(url: str, data_dir: Path, city: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "LIFECHAIN_DATABASE_URL": url, "LIFECHAIN_DATA_DIR": str(data_dir),
+           "LIFECHAIN_DEMO_MODE": "1", "LIFECHAIN_DEFAULT_CITY": city, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "lifechain.server.asgi:app", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    sys.exit("the server did not start")
+
+
+def wrk(binary: str, url: str, script: str, args: list[str], *, seconds: int, connections: int,
+        threads: int) -> dict[str, Any]:
+    """Run wrk and parse requests/s, latency percentiles and error counts."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    out = subprocess.run([binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name,
+                          url, "--", *args], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    pct = {m[0]: _ms(m[1], m[2]) for m in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": pct.get("50"), "p90_ms": pct.get("90"), "p99_ms": pct.get("99"),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pg", help="PostgreSQL URL (a fresh schema is made and dropped); default SQLite.")
+    ap.add_argument("--workers", type=int, default=None, help="Server processes (default 1 SQLite, 2 PostgreSQL).")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--cities-dir", type=Path, help="Reuse imported cities (skips the Auckland import).")
+    opts = ap.parse_args()
+    binary = need_wrk()
+    workers = opts.workers or (2 if opts.pg else 1)
+    with tempfile.TemporaryDirectory(prefix="lc-bench-") as tmp:
+        data_dir = Path(tmp)
+        schema, url = pg_schema(opts.pg) if opts.pg else ("", f"sqlite:///{data_dir / 'bench.db'}")
+        try:
+            city = prepare_city(data_dir, opts.cities_dir)
+            load_world(url, data_dir, city)
+            proc, base = start_server(url, data_dir, city, workers)
+            try:
+                return run(binary, base, city, opts, workers, "postgresql" if opts.pg else "sqlite")
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        finally:
+            if opts.pg:
+                with create_engine(opts.pg).begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, backend: str) -> int:
+    token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "dispatcher",
+                                                          "password": demo.DEMO_PASSWORD}).json()["access_token"]
+    store_places = httpx.get(f"{base}/api/v1/cities/{city}/places", params={"limit": 5},
+                             headers={"Authorization": f"Bearer {token}"}).json()["results"]
+    spot = LatLon(store_places[0]["lat"], store_places[0]["lon"])
+    body = json.dumps({"city": city, "location": {"lat": spot.lat, "lon": spot.lon}, "complaint": "chest_pain",
+                       "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}, "address": "bench"})
+    # Warm-up, then the measured run.
+    wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=2, connections=4, threads=1)
+    created = wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=opts.seconds,
+                  connections=opts.connections, threads=2)
+    target = 500 if backend == "postgresql" else 300
+    print(f"create incident ({backend}, {workers} worker(s), {opts.connections} connections, {opts.seconds} s): "
+          f"{created['rps']:.0f}/s (target >= {target}), p50 {created['p50_ms']:.1f} ms, "
+          f"p90 {created['p90_ms']:.1f} ms, p99 {created['p99_ms']:.1f} ms (target < 50), "
+          f"{created['requests']} requests, non-2xx {created['non_2xx']}, socket errors {created['socket_errors']}")
+    headers = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(f"{base}/api/v1/incidents", headers=headers, json=json.loads(body), timeout=10)
+    assert made.status_code == 201, made.text
+    incident = made.json()["id"]
+    units = len(httpx.get(f"{base}/api/v1/units", headers=headers, params={"city": city}, timeout=30).json())
+    rec_url = f"{base}/api/v1/incidents/{incident}/recommendation"
+    first = httpx.get(rec_url, headers=headers, timeout=30)
+    assert first.status_code == 200, first.text
+    rec = wrk(binary, rec_url, GET_LUA, [token], seconds=max(3, opts.seconds // 2), connections=1, threads=1)
+    print(f"recommendation ({city}, {units} units, 1 connection): {rec['rps']:.0f}/s, p50 {rec['p50_ms']:.1f} ms, "
+          f"p90 {rec['p90_ms']:.1f} ms, p99 {rec['p99_ms']:.1f} ms (target <= 30), non-2xx {rec['non_2xx']}")
+    ok = (created["rps"] >= target and (created["p99_ms"] or 1e9) < 50 and (rec["p99_ms"] or 1e9) <= 30
+          and created["non_2xx"] == 0 and rec["non_2xx"] == 0)
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

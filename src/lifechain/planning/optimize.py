@@ -1,0 +1,453 @@
+"""Location models solved exactly with HiGHS: MCLP, LSCP, p-median, p-center, MEXCLP and AED placement.
+
+Pure: no I/O, no clock. Costs are whatever the caller measured (metres or seconds); `inf` means "cannot serve".
+Every model first shrinks the instance without changing its optimum (uncoverable points dropped, points with the
+same set of covering sites merged, dominated sites removed) and gives HiGHS a greedy start, then asks for a proven
+optimum (relative gap 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from lifechain.errors import Invalid
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+MODELS = ("mclp", "lscp", "pmedian", "pcenter", "mexclp")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Demand points with weights, candidate sites, and the cost from every site to every point (rows: points)."""
+
+    demand_ids: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    weights: FloatArray
+    costs: FloatArray
+
+    def __post_init__(self) -> None:
+        n, m = len(self.demand_ids), len(self.site_ids)
+        if n == 0 or m == 0:
+            raise Invalid("a location problem needs at least one demand point and one candidate site")
+        if self.costs.shape != (n, m):
+            raise Invalid(f"cost table is {self.costs.shape}, expected {n} demand points x {m} sites")
+        if self.weights.shape != (n,) or bool(np.any(self.weights < 0)) or not np.all(np.isfinite(self.weights)):
+            raise Invalid("weights must be one finite, non-negative number per demand point")
+        if bool(np.any(self.costs < 0)):
+            raise Invalid("costs must be non-negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """An optimal siting: the open sites (units per site for MEXCLP), the objective and what it means for demand."""
+
+    model: str
+    sites: tuple[str, ...]
+    objective: float
+    optimal: bool
+    covered_points: int
+    total_points: int
+    covered_share: float
+    covered_weight_share: float
+    mean_cost: float
+    max_cost: float
+    units: dict[str, int] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uncovered_points(self) -> int:
+        """Demand points outside the service radius of every open site."""
+        return self.total_points - self.covered_points
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view of the solution."""
+        return {"model": self.model, "sites": list(self.sites), "units": dict(self.units),
+                "objective": self.objective, "optimal": self.optimal, "covered_points": self.covered_points,
+                "uncovered_points": self.uncovered_points, "total_points": self.total_points,
+                "covered_share": self.covered_share, "covered_weight_share": self.covered_weight_share,
+                "mean_cost": self.mean_cost, "max_cost": self.max_cost, "params": dict(self.params)}
+
+
+# ---------------------------------------------------------------------------------------------- building problems
+
+
+def problem_from_long(rows: Iterable[tuple[str, str, float]], weights: Mapping[str, float]) -> Problem:
+    """Build a problem from a long cost table (demand id, site id, cost); missing pairs cannot be served."""
+    triples = [(str(d), str(s), float(c)) for d, s, c in rows]
+    if not triples:
+        raise Invalid("the cost table is empty")
+    demand_ids = tuple(dict.fromkeys(d for d, _, _ in triples))
+    site_ids = tuple(dict.fromkeys(s for _, s, _ in triples))
+    missing = [d for d in demand_ids if d not in weights]
+    if missing:
+        raise Invalid(f"{len(missing)} demand points have no weight, e.g. {missing[0]!r}")
+    d_index = {d: i for i, d in enumerate(demand_ids)}
+    s_index = {s: j for j, s in enumerate(site_ids)}
+    costs = np.full((len(demand_ids), len(site_ids)), np.inf)
+    for d, s, c in triples:
+        costs[d_index[d], s_index[s]] = c
+    w = np.array([float(weights[d]) for d in demand_ids])
+    return Problem(demand_ids=demand_ids, site_ids=site_ids, weights=w, costs=costs)
+
+
+def problem_from_router(router: Any, demand: Sequence[tuple[str, Any, float]], sites: Sequence[tuple[str, Any]], *,
+                        mode: str = "drive", profile: str = "emergency") -> Problem:
+    """Build a problem whose costs are travel seconds from each site to each demand point, asked of a geo `Router`."""
+    site_pos = [pos for _, pos in sites]
+    demand_pos = [pos for _, pos, _ in demand]
+    matrix = np.asarray(router.matrix(site_pos, demand_pos, mode=mode, profile=profile), dtype=float)
+    return Problem(demand_ids=tuple(d for d, _, _ in demand), site_ids=tuple(s for s, _ in sites),
+                   weights=np.array([float(w) for _, _, w in demand]), costs=matrix.T.copy())
+
+
+# ------------------------------------------------------------------------------------------------------- solver
+
+
+@dataclass(frozen=True, slots=True)
+class _Mip:
+    """A mixed-integer programme in HiGHS's column-wise form."""
+
+    cost: FloatArray
+    matrix: sp.csc_matrix
+    row_lower: FloatArray
+    row_upper: FloatArray
+    col_lower: FloatArray
+    col_upper: FloatArray
+    integer: BoolArray
+    maximize: bool
+
+
+def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | None = None) -> tuple[FloatArray, bool]:
+    """Solve to a proven optimum (gap 0); returns the column values and whether optimality was proven."""
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("random_seed", 0)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    lp = highspy.HighsLp()
+    n_rows, n_cols = mip.matrix.shape
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = mip.cost, mip.col_lower, mip.col_upper
+    lp.row_lower_, lp.row_upper_ = mip.row_lower, mip.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = mip.matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = mip.matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = mip.matrix.data.astype(np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in mip.integer]
+    lp.sense_ = highspy.ObjSense.kMaximize if mip.maximize else highspy.ObjSense.kMinimize
+    h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    status = h.getModelStatus()
+    values = np.asarray(h.getSolution().col_value, dtype=float)
+    if values.size != n_cols:
+        raise Invalid(f"the solver found no solution ({h.modelStatusToString(status)})")
+    return values, status == highspy.HighsModelStatus.kOptimal
+
+
+# ------------------------------------------------------------------------------------------------- reductions
+
+
+def coverage(problem: Problem, radius: float) -> sp.csr_matrix:
+    """Sparse 0/1 matrix: point i is covered by site j when cost <= radius."""
+    return sp.csr_matrix(problem.costs <= radius, dtype=np.float64)
+
+
+def _merge_rows(cover: sp.csr_matrix, weights: FloatArray) -> tuple[sp.csr_matrix, FloatArray]:
+    """Drop points no site covers and merge points covered by the same sites (weights add up)."""
+    groups: dict[bytes, int] = {}
+    rows: list[int] = []
+    merged: list[float] = []
+    indptr, indices = cover.indptr, cover.indices
+    for i in range(cover.shape[0]):
+        key = indices[indptr[i]:indptr[i + 1]].tobytes()
+        if not key:
+            continue
+        g = groups.setdefault(key, len(groups))
+        if g == len(merged):
+            rows.append(i)
+            merged.append(0.0)
+        merged[g] += float(weights[i])
+    return sp.csr_matrix(cover[rows]), np.array(merged)
+
+
+def _dominated_sites(cover: sp.csr_matrix, keep: set[int], room: int) -> BoolArray:
+    """Sites whose covered set is inside another site's (ties: the lower index stays); at most `room` removed."""
+    cols = sp.csc_matrix(cover)
+    size = np.diff(cols.indptr)
+    inter = (cols.T @ cols).tocoo()
+    dominated = np.zeros(cover.shape[1], dtype=bool)
+    for j, k, v in zip(inter.row, inter.col, inter.data, strict=True):
+        if j == k or j in keep or v < size[j]:
+            continue
+        if size[k] > size[j] or k < j:
+            dominated[j] = True
+    if int(dominated.sum()) > room:
+        order = np.flatnonzero(dominated)[room:]
+        dominated[order] = False
+    return dominated
+
+
+# --------------------------------------------------------------------------------------------------- evaluation
+
+
+def _solution(model: str, problem: Problem, open_idx: Sequence[int], objective: float, optimal: bool,
+              within: float | None, **extra: Any) -> Solution:
+    """Describe an open set of sites against the full (unreduced) problem."""
+    idx = np.asarray(sorted(set(int(j) for j in open_idx)), dtype=np.int64)
+    nearest = problem.costs[:, idx].min(axis=1) if idx.size else np.full(len(problem.demand_ids), np.inf)
+    covered = nearest <= within if within is not None else np.isfinite(nearest)
+    total_w = float(problem.weights.sum())
+    finite = np.isfinite(nearest)
+    mean = float((nearest[finite] * problem.weights[finite]).sum() / problem.weights[finite].sum()) \
+        if finite.any() and problem.weights[finite].sum() > 0 else float("inf")
+    units = extra.pop("units", {})
+    return Solution(model=model, sites=tuple(problem.site_ids[j] for j in idx), objective=float(objective),
+                    optimal=optimal, covered_points=int(covered.sum()), total_points=len(problem.demand_ids),
+                    covered_share=float(covered.mean()),
+                    covered_weight_share=float(problem.weights[covered].sum() / total_w) if total_w else 0.0,
+                    mean_cost=mean, max_cost=float(nearest.max()), units=units, params=extra)
+
+
+def _site_indices(problem: Problem, names: Iterable[str]) -> list[int]:
+    """Indices of named sites; raises `Invalid` naming an unknown one."""
+    index = {s: j for j, s in enumerate(problem.site_ids)}
+    out = []
+    for name in names:
+        if name not in index:
+            raise Invalid(f"unknown site {name!r}")
+        out.append(index[name])
+    return out
+
+
+def _check_p(problem: Problem, p: int, fixed: int = 0) -> None:
+    """Validate the number of sites to open."""
+    if p < 1 or p > len(problem.site_ids):
+        raise Invalid(f"p must be between 1 and the number of candidate sites ({len(problem.site_ids)}), got {p}")
+    if fixed > p:
+        raise Invalid(f"{fixed} sites are fixed open but only p={p} may open")
+
+
+# --------------------------------------------------------------------------------------------------------- MCLP
+
+
+def greedy_cover(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int] = ()) -> list[int]:
+    """Greedy maximal covering: repeatedly open the site adding the most uncovered weight."""
+    cols = sp.csc_matrix(cover)
+    open_sites = list(dict.fromkeys(fixed))
+    uncovered = np.ones(cover.shape[0], dtype=bool)
+    for j in open_sites:
+        uncovered[cols.indices[cols.indptr[j]:cols.indptr[j + 1]]] = False
+    while len(open_sites) < min(p, cover.shape[1]):
+        gain = cols.T @ (weights * uncovered)
+        gain[open_sites] = -1.0
+        j = int(np.argmax(gain))
+        open_sites.append(j)
+        uncovered[cols.indices[cols.indptr[j]:cols.indptr[j + 1]]] = False
+    return open_sites
+
+
+def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int],
+                  time_limit_s: float | None) -> tuple[list[int], float, bool]:
+    """Exact MCLP on a coverage matrix; returns open site indices, covered weight and optimality."""
+    n_sites = cover.shape[1]
+    rows, w = _merge_rows(cover, weights)
+    if rows.shape[0] == 0:
+        return list(fixed) + [j for j in range(n_sites) if j not in fixed][: p - len(fixed)], 0.0, True
+    dominated = _dominated_sites(rows, set(fixed), room=n_sites - p)
+    kept = np.flatnonzero(~dominated)
+    sub = sp.csr_matrix(rows[:, kept])
+    k_fixed = [int(np.flatnonzero(kept == j)[0]) for j in fixed]
+    n, m = sub.shape
+    # Columns: x_0..x_{m-1} (open site), y_0..y_{n-1} (point covered); rows: y_i - sum_j a_ij x_j <= 0, sum x = p.
+    a = sp.vstack([sp.hstack([-sub, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
+    col_lower = np.zeros(m + n)
+    col_lower[k_fixed] = 1.0
+    mip = _Mip(cost=np.concatenate([np.zeros(m), w]), matrix=sp.csc_matrix(a),
+               row_lower=np.concatenate([np.full(n, -np.inf), [p]]), row_upper=np.concatenate([np.zeros(n), [p]]),
+               col_lower=col_lower, col_upper=np.ones(m + n),
+               integer=np.concatenate([np.ones(m, bool), np.zeros(n, bool)]), maximize=True)
+    greedy = greedy_cover(sub, w, p, k_fixed)
+    start = np.zeros(m + n)
+    start[greedy] = 1.0
+    start[m:] = np.minimum(1.0, sub @ start[:m])
+    values, optimal = _solve(mip, start=start, time_limit_s=time_limit_s)
+    chosen = [int(kept[j]) for j in np.flatnonzero(values[:m] > 0.5)]
+    return chosen, float(w @ np.minimum(1.0, sub @ np.round(values[:m]))), optimal
+
+
+def mclp(problem: Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
+         time_limit_s: float | None = None) -> Solution:
+    """Maximal covering (Church & ReVelle 1974): open `p` sites covering the most demand weight within `radius`."""
+    fixed_idx = _site_indices(problem, fixed)
+    _check_p(problem, p, len(fixed_idx))
+    chosen, obj, optimal = _mclp_indices(coverage(problem, radius), problem.weights, p, fixed_idx, time_limit_s)
+    return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius)
+
+
+def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[str] = ()) -> Solution:
+    """AED placement: add `p` AEDs to `existing` ones maximising the share of arrests within `walk_s` walking."""
+    fixed_idx = _site_indices(problem, existing)
+    _check_p(problem, p + len(fixed_idx), len(fixed_idx))
+    chosen, obj, optimal = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
+                                         fixed_idx, None)
+    return _solution("aed", problem, chosen, obj, optimal, walk_s, p=p, walk_s=walk_s, existing=list(existing))
+
+
+# --------------------------------------------------------------------------------------------------------- LSCP
+
+
+def _lscp_indices(cover: sp.csr_matrix) -> tuple[list[int], bool]:
+    """Exact set covering on a coverage matrix whose every row has at least one site."""
+    rows, _ = _merge_rows(cover, np.ones(cover.shape[0]))
+    m = rows.shape[1]
+    dominated = _dominated_sites(rows, set(), room=m - 1)
+    kept = np.flatnonzero(~dominated)
+    sub = sp.csr_matrix(rows[:, kept])
+    n, k = sub.shape
+    mip = _Mip(cost=np.ones(k), matrix=sp.csc_matrix(sub), row_lower=np.ones(n), row_upper=np.full(n, np.inf),
+               col_lower=np.zeros(k), col_upper=np.ones(k), integer=np.ones(k, bool), maximize=False)
+    values, optimal = _solve(mip)
+    return [int(kept[j]) for j in np.flatnonzero(values > 0.5)], optimal
+
+
+def lscp(problem: Problem, *, radius: float) -> Solution:
+    """Set covering (Toregas et al. 1971): the fewest sites putting every demand point within `radius`."""
+    cover = coverage(problem, radius)
+    bare = np.flatnonzero(np.diff(cover.indptr) == 0)
+    if bare.size:
+        raise Invalid(f"{bare.size} demand points are beyond {radius} of every site "
+                      f"(e.g. {problem.demand_ids[bare[0]]!r}): no set of sites covers them all")
+    chosen, optimal = _lscp_indices(cover)
+    return _solution("lscp", problem, chosen, len(chosen), optimal, radius, radius=radius)
+
+
+# ---------------------------------------------------------------------------------------------------- p-median
+
+
+def pmedian(problem: Problem, *, p: int, time_limit_s: float | None = None) -> Solution:
+    """p-median (Hakimi 1964): open `p` sites minimising the weighted cost from each point to its nearest open one."""
+    _check_p(problem, p)
+    finite = np.isfinite(problem.costs)
+    if not finite.any(axis=1).all():
+        raise Invalid("some demand points cannot be served by any site (all costs infinite)")
+    n, m = problem.costs.shape
+    pi, pj = np.nonzero(finite)
+    nz = pi.size
+    # Columns: x_j (m), z_k for each finite pair k=(i,j) (nz). Rows: sum_j z_ij = 1 (n); z_k - x_j <= 0 (nz); sum x = p.
+    assign = sp.csr_matrix((np.ones(nz), (pi, m + np.arange(nz))), shape=(n, m + nz))
+    link = sp.csr_matrix((np.concatenate([np.ones(nz), -np.ones(nz)]),
+                          (np.concatenate([np.arange(nz), np.arange(nz)]), np.concatenate([m + np.arange(nz), pj]))),
+                         shape=(nz, m + nz))
+    count = sp.csr_matrix((np.ones(m), (np.zeros(m, int), np.arange(m))), shape=(1, m + nz))
+    a = sp.vstack([assign, link, count])
+    cost = np.concatenate([np.zeros(m), problem.weights[pi] * problem.costs[pi, pj]])
+    mip = _Mip(cost=cost, matrix=sp.csc_matrix(a), row_lower=np.concatenate([np.ones(n), np.full(nz, -np.inf), [p]]),
+               row_upper=np.concatenate([np.ones(n), np.zeros(nz), [p]]), col_lower=np.zeros(m + nz),
+               col_upper=np.ones(m + nz), integer=np.concatenate([np.ones(m, bool), np.zeros(nz, bool)]),
+               maximize=False)
+    values, optimal = _solve(mip, time_limit_s=time_limit_s)
+    chosen = [int(j) for j in np.flatnonzero(values[:m] > 0.5)]
+    objective = float((problem.costs[:, chosen].min(axis=1) * problem.weights).sum())
+    return _solution("pmedian", problem, chosen, objective, optimal, None, p=p)
+
+
+# ---------------------------------------------------------------------------------------------------- p-center
+
+
+def pcenter(problem: Problem, *, p: int) -> Solution:
+    """p-center: open `p` sites minimising the largest cost from a demand point to its nearest open site.
+
+    Solved exactly by bisection on the sorted distinct costs, each step an exact set-covering question.
+    """
+    _check_p(problem, p)
+    candidates = np.unique(problem.costs[np.isfinite(problem.costs)])
+    lo = int(np.searchsorted(candidates, problem.costs.min(axis=1).max()))
+    hi = len(candidates) - 1
+    best: list[int] | None = None
+    optimal = True
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        cover = coverage(problem, float(candidates[mid]))
+        if (np.diff(cover.indptr) == 0).any():
+            lo = mid + 1
+            continue
+        chosen, ok = _lscp_indices(cover)
+        optimal = optimal and ok
+        if len(chosen) <= p:
+            best, hi = chosen, mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        raise Invalid("some demand points cannot be served by any site (all costs infinite)")
+    best = _pad_sites(problem, best, p)
+    radius = float(problem.costs[:, best].min(axis=1).max())
+    return _solution("pcenter", problem, best, radius, optimal, radius, p=p)
+
+
+def _pad_sites(problem: Problem, chosen: list[int], p: int) -> list[int]:
+    """Open further sites up to `p`, each time the one that lowers the weighted total cost most."""
+    chosen = list(chosen)
+    costs = np.where(np.isfinite(problem.costs), problem.costs, 1e18)
+    while len(chosen) < p:
+        nearest = costs[:, chosen].min(axis=1)
+        totals = (np.minimum(costs, nearest[:, None]) * problem.weights[:, None]).sum(axis=0)
+        totals[chosen] = np.inf
+        chosen.append(int(np.argmin(totals)))
+    return chosen
+
+
+# ------------------------------------------------------------------------------------------------------- MEXCLP
+
+
+def mexclp(problem: Problem, *, units: int, radius: float, busy_fraction: float,
+           capacities: Mapping[str, int] | None = None, time_limit_s: float | None = None) -> Solution:
+    """Maximum expected covering (Daskin 1983): place `units` ambulances (several per site allowed, up to each site's
+    capacity) maximising expected covered demand when each unit is busy with probability `busy_fraction`."""
+    if not 0.0 <= busy_fraction < 1.0:
+        raise Invalid(f"busy_fraction must be in [0, 1), got {busy_fraction}")
+    caps = np.full(len(problem.site_ids), float(units))
+    for name, cap in (capacities or {}).items():
+        if cap < 0:
+            raise Invalid(f"capacity of site {name!r} must be non-negative")
+        caps[_site_indices(problem, [name])[0]] = float(cap)
+    if units < 1 or caps.sum() < units:
+        raise Invalid(f"cannot place {units} units: station capacities total {int(caps.sum())}")
+    rows, w = _merge_rows(coverage(problem, radius), problem.weights)
+    n, m = rows.shape
+    q = busy_fraction
+    gain = (1.0 - q) * q ** np.arange(units)
+    # Columns: x_j (units at site j), y_ik (the k-th cover of point i). Rows: sum_k y_ik <= sum_j a_ij x_j.
+    yk = sp.kron(sp.identity(n), np.ones((1, units)))
+    a = sp.vstack([sp.hstack([-rows, yk]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n * units))])])
+    mip = _Mip(cost=np.concatenate([np.zeros(m), np.kron(w, gain)]), matrix=sp.csc_matrix(a),
+               row_lower=np.concatenate([np.full(n, -np.inf), [units]]),
+               row_upper=np.concatenate([np.zeros(n), [units]]), col_lower=np.zeros(m + n * units),
+               col_upper=np.concatenate([caps, np.ones(n * units)]),
+               integer=np.concatenate([np.ones(m, bool), np.zeros(n * units, bool)]), maximize=True)
+    values, optimal = _solve(mip, time_limit_s=time_limit_s)
+    counts = np.round(values[:m]).astype(int)
+    chosen = [int(j) for j in np.flatnonzero(counts > 0)]
+    objective = expected_coverage(rows, w, counts, q)
+    return _solution("mexclp", problem, chosen, objective, optimal, radius, radius=radius, busy_fraction=q,
+                     units={problem.site_ids[j]: int(counts[j]) for j in chosen})
+
+
+def expected_coverage(cover: sp.csr_matrix, weights: FloatArray, counts: IntArray, busy_fraction: float) -> float:
+    """Daskin's expected covered weight: sum of w_i (1 - q^{units covering i})."""
+    n_cover = np.asarray(cover @ counts, dtype=float)
+    return float((weights * (1.0 - busy_fraction ** n_cover)).sum())

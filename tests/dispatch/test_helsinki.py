@@ -1,0 +1,43 @@
+"""The whole call on the real Helsinki road network (no fake router): recommendation by road ETA through the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from auth_helpers import add_user, bearer
+from lifechain.app import create_app
+from lifechain.auth.core import Role
+from lifechain.db import transaction
+from lifechain.dispatch import demo
+from lifechain.geo.repo import CityStore
+from lifechain.settings import Settings
+
+
+def test_helsinki_call_recommended_by_road_and_followed_to_hospital(settings: Settings,
+                                                                    helsinki_cities_dir: Path) -> None:
+    """On real roads: the nearest eligible ALS by ETA is recommended, sent, and followed to the PCI centre."""
+    app = create_app(settings)
+    app.state.cities = CityStore(helsinki_cities_dir)
+    with transaction(app.state.sessionmaker) as s:
+        demo.load(session=s, city="helsinki", places=app.state.cities.places("helsinki"), now=app.state.clock.now())
+    client = TestClient(app)
+    add_user(app, "d", Role.DISPATCHER)
+    h = bearer(client, "d")
+    inc = client.post("/api/v1/incidents", headers=h, json={
+        "city": "helsinki", "location": {"lat": 60.1699, "lon": 24.9384}, "complaint": "chest_pain",
+        "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}}).json()
+    rec = client.get(f"/api/v1/incidents/{inc['id']}/recommendation", headers=h).json()
+    eligible = [c for c in rec["units"] if c["eligible"]]
+    assert eligible and all(c["unit_type"] == "ALS" for c in eligible)
+    etas = [c["eta_s"] for c in eligible]
+    assert etas == sorted(etas) and 0 < etas[0] < 600
+    assert rec["hospital"]["name"].startswith("Demo Heart and Stroke Centre")
+    unit = rec["best_unit_id"]
+    assert client.post(f"/api/v1/incidents/{inc['id']}/dispatch", headers=h, json={"unit_id": unit}).status_code == 200
+    for status in ("en_route", "on_scene", "transporting", "at_hospital", "available_returning"):
+        body = {"status": status, **({"hospital_id": rec["hospital"]["hospital_id"]} if status == "transporting"
+                                     else {})}
+        assert client.post(f"/api/v1/units/{unit}/status", headers=h, json=body).status_code == 200
+    assert client.post(f"/api/v1/incidents/{inc['id']}/close", headers=h).json()["status"] == "closed"
