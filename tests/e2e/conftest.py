@@ -54,6 +54,9 @@ def _prepare_demo(data_dir: Path) -> bool:
         return False
     done = _cli(data_dir, "demo", "load", "--city", "helsinki")
     assert done.returncode == 0, f"demo load failed: {done.stdout}\n{done.stderr}"
+    if "│ volunteers" in help_text:
+        done = _cli(data_dir, "volunteers", "demo", "--city", "helsinki", "--count", "60")
+        assert done.returncode == 0, f"volunteers demo failed: {done.stdout}\n{done.stderr}"
     return True
 
 
@@ -128,4 +131,11 @@ def _run_script(server: Server, script: str, extra: dict[str, str], timeout: flo
                           timeout=timeout, check=False)
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        # What the server did last (writes only), to tell a UI failure from a server one.
+        log = (server.data_dir / "server.log").read_text(errors="replace").splitlines()
+        writes = [line for line in log if '"GET ' not in line][-40:]
+        sys.stderr.write("server log (last writes):\n" + "\n".join(writes) + "\n")
+        done = subprocess.CompletedProcess(done.args, done.returncode, done.stdout,
+                                           done.stderr + "\n".join(writes[-15:]))
     return done

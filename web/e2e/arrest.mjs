@@ -43,8 +43,23 @@ async function shortcut(page, key) {
 }
 
 async function waitAttr(page, testid, attr, value, timeout = T) {
-  await page.waitForFunction(([id, a, v]) => document.querySelector(`[data-testid="${id}"]`)?.getAttribute(a) === v,
-    [testid, attr, value], { timeout });
+  try {
+    await page.waitForFunction(([id, a, v]) => document.querySelector(`[data-testid="${id}"]`)?.getAttribute(a) === v,
+      [testid, attr, value], { timeout });
+  } catch (err) {
+    const now = await page.locator(`[data-testid="${testid}"]`).first().getAttribute(attr).catch(() => 'absent');
+    throw new Error(`waiting for ${testid} ${attr}=${value} (it is ${now}): ${err.message.split('\n')[0]}`);
+  }
+}
+
+/** Wait until some responder in the console has `state`. */
+async function responderState(page, state) {
+  try {
+    await page.waitForFunction((s) => [...document.querySelectorAll('[data-testid=responder]')].some((e) => e.getAttribute('data-state') === s), state, { timeout: T });
+  } catch {
+    const states = await page.locator('[data-testid=responder]').evaluateAll((es) => es.map((e) => e.getAttribute('data-state')));
+    throw new Error(`waiting for a responder ${state} in the console (states: ${states.join(', ')})`);
+  }
 }
 
 await run(`arrest-${LANG}`, async (browser) => {
@@ -145,14 +160,14 @@ await run(`arrest-${LANG}`, async (browser) => {
   await shot(vol, `volunteer-alert-${LANG}-390.png`);
   await vol.getByTestId('accept').click();
   await waitAttr(vol, 'alert', 'data-state', 'accepted');
-  await console_.waitForFunction(() => [...document.querySelectorAll('[data-testid=responder]')].some((e) => e.getAttribute('data-state') === 'accepted'), null, { timeout: T });
+  await responderState(console_, 'accepted');
   log('console shows the volunteer accepted (live)');
   await vol.getByTestId('act-arrived').click();
   await waitAttr(vol, 'alert', 'data-state', 'arrived');
   await vol.getByTestId('act-cpr_started').click();
   await vol.getByTestId('act-cpr_started').and(vol.locator('.done')).waitFor({ timeout: T });
   await shot(vol, `volunteer-on-scene-${LANG}-390.png`);
-  await console_.waitForFunction(() => [...document.querySelectorAll('[data-testid=responder]')].some((e) => e.getAttribute('data-state') === 'arrived'), null, { timeout: T });
+  await responderState(console_, 'arrived');
 
   // --- the crew taps its statuses in order; the console follows each one live
   await crew.getByTestId('assignment').waitFor({ timeout: T });

@@ -2223,6 +2223,11 @@ export interface components {
         ResponseOut: {
             /** Active */
             active: boolean;
+            /**
+             * Ambulance Eta At
+             * @description When the first ambulance is expected, if known.
+             */
+            ambulance_eta_at: string | null;
             /** Blocked By */
             blocked_by: string[];
             /** Incident Id */

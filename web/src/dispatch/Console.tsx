@@ -66,6 +66,15 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
     };
   }, [selected, version]);
 
+  // A call that left the queue (closed, cancelled elsewhere) hands the panel back to call taking.
+  useEffect(() => {
+    if (selected !== null && !calling && version > 0 && !incidents.some((i) => i.id === selected)) {
+      setSelected(null);
+      setTriage(null);
+      setCalling(true);
+    }
+  }, [incidents, selected, calling, version]);
+
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const onEvent = useCallback(() => {
     clearTimeout(timer.current);

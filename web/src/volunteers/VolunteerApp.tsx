@@ -29,10 +29,17 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const rung = useRef(new Set<number>());
   const current = useRef<MyAlert | null>(null);
   current.current = alert;
+  // Answers of a poll that started before the volunteer's last tap are stale: they are dropped.
+  const epoch = useRef(0);
+  const polling = useRef(false);
 
   const refresh = useCallback(async () => {
+    if (polling.current) return;
+    polling.current = true;
+    const started = epoch.current;
     try {
       const list = await myAlerts();
+      if (started !== epoch.current) return;
       const prev = current.current;
       const next = list.find((a) => a.incident_id === prev?.incident_id) ?? list.find((a) => a.state === 'alerted' || RESPONDING.has(a.state)) ?? null;
       if (!next && prev && RESPONDING.has(prev.state)) {
@@ -41,7 +48,9 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       }
       if (next && (!prev || prev.incident_id !== next.incident_id || prev.state !== next.state || !next.route.length)) {
         // Ask for the one alert to get the walking route (the list leaves it out).
-        setAlert(await myAlert(next.incident_id).catch(() => next));
+        const full = await myAlert(next.incident_id).catch(() => next);
+        if (started !== epoch.current) return;
+        setAlert(full);
       } else if (!next) {
         setAlert(null);
       }
@@ -49,6 +58,8 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       setError(null);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
+    } finally {
+      polling.current = false;
     }
   }, [t]);
 
@@ -76,8 +87,10 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const act = async (action: string) => {
     if (!alert) return;
     setError(null);
+    epoch.current += 1;
     try {
       const next = await alertAction(alert.incident_id, action);
+      epoch.current += 1;
       setDone((d) => new Set(d).add(`${alert.incident_id}:${action}`));
       if (next) setAlert(await myAlert(next.incident_id).catch(() => next));
       else setAlert(null);
