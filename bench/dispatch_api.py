@@ -154,6 +154,22 @@ def wrk(binary: str, url: str, script: str, args: list[str], *, seconds: int, co
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errors.group(1) if errors else None}
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
@@ -163,7 +179,7 @@ def main() -> int:
     ap.add_argument("--pg", help="PostgreSQL URL (a fresh schema is made and dropped); default SQLite.")
     ap.add_argument("--workers", type=int, default=None, help="Server processes (default 1 SQLite, 2 PostgreSQL).")
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--cities-dir", type=Path, help="Reuse imported cities (skips the Auckland import).")
     opts = ap.parse_args()
     binary = need_wrk()
@@ -176,7 +192,7 @@ def main() -> int:
             load_world(url, data_dir, city)
             proc, base = start_server(url, data_dir, city, workers)
             try:
-                return run(binary, base, city, opts, workers, "postgresql" if opts.pg else "sqlite")
+                return run(binary, base, city, opts, workers, "postgresql" if opts.pg else "sqlite", proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -186,7 +202,7 @@ def main() -> int:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, backend: str) -> int:
+def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, backend: str, pid: int) -> int:
     token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "dispatcher",
                                                           "password": demo.DEMO_PASSWORD}).json()["access_token"]
     store_places = httpx.get(f"{base}/api/v1/cities/{city}/places", params={"limit": 5},
@@ -196,13 +212,18 @@ def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: in
                        "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}, "address": "bench"})
     # Warm-up, then the measured run.
     wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=2, connections=4, threads=1)
+    cpu0 = server_cpu_s(pid)
     created = wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=opts.seconds,
                   connections=opts.connections, threads=2)
+    cpu_ms = (server_cpu_s(pid) - cpu0) * 1000 / max(created["requests"], 1)
     target = 500 if backend == "postgresql" else 300
     print(f"create incident ({backend}, {workers} worker(s), {opts.connections} connections, {opts.seconds} s): "
           f"{created['rps']:.0f}/s (target >= {target}), p50 {created['p50_ms']:.1f} ms, "
           f"p90 {created['p90_ms']:.1f} ms, p99 {created['p99_ms']:.1f} ms (target < 50), "
-          f"{created['requests']} requests, non-2xx {created['non_2xx']}, socket errors {created['socket_errors']}")
+          f"{created['requests']} requests, non-2xx {created['non_2xx']}, socket errors {created['socket_errors']}; "
+          f"server CPU {cpu_ms:.2f} ms per request (= {1000 / cpu_ms:.0f}/s per free core)")
+    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other processes compete with server and wrk for the cores)")
     headers = {"Authorization": f"Bearer {token}"}
     made = httpx.post(f"{base}/api/v1/incidents", headers=headers, json=json.loads(body), timeout=10)
     assert made.status_code == 201, made.text

@@ -3,9 +3,10 @@
 `publish(session, kind, payload, at=...)` does two things inside the caller's transaction:
 1. calls every handler subscribed to `kind` (or to "*") synchronously, with the same session, so a reaction
    (volunteers stand down when EMS is on scene) commits or rolls back together with its cause;
-2. queues a live-stream message. Just before commit the queued messages are written to `stream_event`, whose ids
-   therefore follow commit order (on PostgreSQL under a transaction-level advisory lock, with a NOTIFY that the
-   database delivers on commit, so every server process wakes its stream clients).
+2. queues a live-stream message. Just before commit the queued messages are written to `stream_event` in one
+   insert. On SQLite they are numbered (`seq`) at once, since its single writer commits in id order; on PostgreSQL a
+   NOTIFY (delivered on commit) wakes every server process, whose stream readers number the committed messages in
+   visibility order (`timeline.repo.sequence`) before reading. No lock is held across commits on the write path.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, text, update
 from sqlalchemy.orm import Session
 
 CHANNEL = "lifechain_stream"
 _PENDING = "lifechain_stream_pending"
 WRITTEN = "lifechain_stream_written"
-# Serialises stream writers on PostgreSQL from insert to commit, so ids become visible in increasing order.
-_ADVISORY_KEY = 0x11FEC4A1
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +67,14 @@ def _write_pending(session: Session) -> None:
     from lifechain.timeline.tables import StreamEventRow
 
     conn = session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    conn.execute(insert(StreamEventRow), [{"kind": e.kind, "payload": e.payload, "at": e.at} for e in pending])
-    if postgres:
+    conn.execute(insert(StreamEventRow).values([{"kind": e.kind, "payload": e.payload, "at": e.at}
+                                                for e in pending]))
+    if conn.dialect.name == "postgresql":
+        # Numbered later by `timeline.repo.sequence` in visibility order; NOTIFY is delivered on commit.
         conn.execute(text(f"NOTIFY {CHANNEL}"))
+    else:
+        # SQLite has one writer from its first write to its commit: ids already follow commit order.
+        conn.execute(update(StreamEventRow).where(StreamEventRow.seq.is_(None)).values(seq=StreamEventRow.id))
     session.info[WRITTEN] = True
 
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     offroad_speed_mps: float = 1.4
     gps_stale_after_s: float = 120.0
     volunteer_heartbeat_timeout_s: float = 300.0
+    vapid_private_key: str | None = Field(default=None, description="Web Push VAPID private key (PEM or base64url).")
+    vapid_public_key: str | None = Field(default=None, description="Web Push VAPID public key for the browser.")
+    vapid_subject: str = Field(default="mailto:ops@lifechain.invalid", description="Web Push contact (VAPID sub).")
     web_dist: Path | None = Field(default=None, description="Built browser bundle; defaults to the packaged one.")
     cors_origins: list[str] = []
 

@@ -101,6 +101,18 @@ def test_stale_fix_falls_back_to_station_and_is_flagged() -> None:
     assert _unit(S.AVAILABLE_RETURNING, None).effective_position(NOW, 120) == (STATION, True)
 
 
-def test_unit_at_station_without_fix_is_not_flagged() -> None:
-    """A unit at its station with no GPS is simply at the station."""
+def test_unit_at_station_without_fresh_fix_is_not_flagged() -> None:
+    """A unit at its station with no GPS, or whose old fix was the station itself, is simply at the station."""
     assert _unit(S.AVAILABLE_AT_STATION, None).effective_position(NOW, 120) == (STATION, False)
+    parked = UnitState(1, "A1", UnitType.ALS, S.AVAILABLE_AT_STATION, STATION, STATION, NOW - timedelta(hours=5))
+    assert parked.effective_position(NOW, 120) == (STATION, False)
+
+
+def test_unit_at_station_whose_old_fix_was_elsewhere_is_flagged() -> None:
+    """An old fix away from the station means the station is a guess: routed from it, flagged."""
+    assert _unit(S.AVAILABLE_AT_STATION, 3600).effective_position(NOW, 120) == (STATION, True)
+
+
+def test_unit_at_station_with_fresh_fix_elsewhere_uses_the_fix() -> None:
+    """A fresh fix away from the station wins even for a unit marked at its station."""
+    assert _unit(S.AVAILABLE_AT_STATION, 5).effective_position(NOW, 120) == (FIX, False)

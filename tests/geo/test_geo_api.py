@@ -103,3 +103,26 @@ def test_router_for_gives_other_domains_a_router(client: TestClient) -> None:
     assert router is router_for(Req(), "helsinki")  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         router_for(Req(), "atlantis")  # type: ignore[arg-type]
+
+
+def test_unreachable_is_a_clear_422(tmp_path: Path) -> None:
+    """On a one-way street driven backwards the API answers 422 "unreachable", and a matrix says null, not inf."""
+    from datetime import UTC, datetime
+
+    from lifechain.geo.network import make_network
+    from lifechain.geo.repo import save_city
+
+    drive = make_network([60.0, 60.0], [24.0, 24.01], [0], [1], {"emergency": [60.0], "regular": [90.0]})
+    walk = make_network([60.0, 60.0], [24.0, 24.01], [0, 1], [1, 0], {"walk": [300.0, 300.0]})
+    save_city(tmp_path / "cities", "oneway", networks={"drive": drive, "walk": walk}, places={},
+              manifest={"source": "test", "kind": "test", "imported_at": "2026-01-01T00:00:00+00:00",
+                        "bbox": [60.0, 24.0, 60.0, 24.01], "centre": [60.0, 24.005], "networks": {}, "places": {}})
+    settings = Settings(data_dir=tmp_path, demo_mode=True, default_city="oneway")
+    with TestClient(create_app(settings, clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))) as c:
+        r = c.get("/api/v1/cities/oneway/route", params={"from": "60.0,24.01", "to": "60.0,24.0"})
+        assert r.status_code == 422 and r.json()["code"] == "unreachable"
+        ok = c.get("/api/v1/cities/oneway/route", params={"from": "60.0,24.0", "to": "60.0,24.01"}).json()
+        assert ok["seconds"] == 60.0
+        pts = [{"lat": 60.0, "lon": 24.0}, {"lat": 60.0, "lon": 24.01}]
+        m = c.post("/api/v1/cities/oneway/matrix", json={"origins": pts, "destinations": pts}).json()
+        assert m["seconds"] == [[0.0, 60.0], [None, 0.0]]

@@ -27,6 +27,8 @@ OSM = """<?xml version='1.0' encoding='UTF-8'?>
   <way id="13"><nd ref="4"/><nd ref="1"/><tag k="highway" v="footway"/></way>
   <way id="14"><nd ref="3"/><nd ref="1"/><tag k="highway" v="residential"/><tag k="oneway" v="-1"/></way>
   <way id="15"><nd ref="2"/><nd ref="4"/><tag k="highway" v="steps"/></way>
+  <way id="16"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+    <tag k="amenity" v="hospital"/><tag k="name" v="Testin sairaala"/><tag k="building" v="yes"/></way>
 </osm>
 """
 
@@ -73,13 +75,15 @@ def test_walking_rules(extract: Path) -> None:
 
 
 def test_places_aeds_and_streets(extract: Path) -> None:
-    """AEDs keep their access tags; named streets are searchable."""
+    """AEDs keep their access tags; named streets are searchable; a hospital drawn as an area is placed."""
     places = read_osm(extract).places
     (aed,) = places["aeds"]
     assert aed["tags"] == {"indoor": "yes", "level": "1", "opening_hours": "Mo-Fr 08:00-18:00",
                            "defibrillator:location": "lobby"}
     assert (aed["lat"], aed["lon"]) == (60.0005, 24.0005)
     assert [s["name"] for s in places["streets"]] == ["Testikatu"]
+    (hospital,) = places["hospitals"]
+    assert hospital["name"] == "Testin sairaala" and 60.0 < hospital["lat"] < 60.001
 
 
 @pytest.mark.parametrize(("tag", "kmh"), [("50", 50.0), ("30 mph", 48.28), ("FI:urban", 50.0), ("walk", 7.0),

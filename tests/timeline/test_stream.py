@@ -54,6 +54,7 @@ def test_bus_calls_subscribers_in_the_same_transaction(settings: Settings) -> No
     from lifechain.timeline import repo
 
     with transaction(app.state.sessionmaker) as s:
+        repo.sequence(session=s)
         names = [r.payload["name"] for r in repo.stream_after(session=s, after_id=0)]
     assert names == ["a", "b"]
     app.state.engine.dispose()
@@ -104,3 +105,34 @@ def test_events_fan_out_between_processes_on_postgres(settings: Settings) -> Non
     # Woken by NOTIFY, not by the 2-second fallback poll.
     assert latency < 1.0
     publisher.state.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_message_committed_late_is_not_lost_on_postgres(settings: Settings) -> None:
+    """A writer that started first but commits last still reaches a reader that already resumed past the other's
+    message: numbers follow visibility, not insertion."""
+    if not settings.sqlalchemy_url.startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL")
+    from lifechain.timeline import repo
+
+    app = create_app(settings)
+    factory = app.state.sessionmaker
+    slow = factory()
+    slow.begin()
+    events.publish(slow, "test.thing", {"name": "slow"}, at=NOW)
+    slow.flush()
+    events._write_pending(slow)  # inserted (lower id), not yet committed
+    _publish(app, "fast")
+
+    def read(after: int) -> list[tuple[int, str]]:
+        with factory() as s:
+            with s.begin():
+                repo.sequence(session=s)
+            return [(r.seq, r.payload["name"]) for r in repo.stream_after(session=s, after_id=after)]
+
+    first = read(0)
+    assert [name for _, name in first] == ["fast"]
+    slow.commit()
+    slow.close()
+    assert [name for _, name in read(first[-1][0])] == ["slow"]
+    app.state.engine.dispose()

@@ -74,3 +74,21 @@ def test_volunteer_stream_carries_only_their_own_messages(settings: Settings) ->
 
 def _send(s: Session, live: flows.LiveStreamNotifier, rid: int, kind: str) -> None:
     live.send(s, flows.Recipient(rid), flows.ResponderMessage(kind, 7, rid, NOW, {"incident_id": 7}))  # type: ignore[arg-type]
+
+
+def test_web_push_is_wired_when_vapid_keys_are_set(settings: Settings) -> None:
+    """With VAPID keys in the settings the app's channels include Web Push, and the browser can read the key."""
+    from fastapi.testclient import TestClient
+
+    from auth_helpers import signed_in
+    from lifechain.auth.core import Role
+
+    configured = settings.model_copy(update={"vapid_private_key": "PRIVATE", "vapid_public_key": "PUBLIC"})
+    app = create_app(configured)
+    kinds = [type(n).__name__ for n in app.state.volunteer_notifier.notifiers]
+    assert kinds == ["LiveStreamNotifier", "WebPushNotifier"]
+    assert [type(n).__name__ for n in create_app(settings).state.volunteer_notifier.notifiers] == [
+        "LiveStreamNotifier"]
+    with TestClient(app) as client:
+        h = signed_in(client, "v", Role.VOLUNTEER, volunteer_id=1)
+        assert client.get("/api/v1/volunteers/push-key", headers=h).json() == {"public_key": "PUBLIC"}

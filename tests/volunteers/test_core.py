@@ -246,3 +246,14 @@ def test_pre_snapped_pools_give_the_same_plan() -> None:
     assert pooled == plain
     assert any(a.aed_id == 9 for a in pooled.alerts)
     assert ResponderPool.build(people, router=router).snapped is None  # someone without a position: no pre-snap
+
+
+def test_phase_due_only_for_refusals_or_silence() -> None:
+    """The ticker's cheap check: due after a refusal or 60 s of silence, never after stand-down or at the cap."""
+    from lifechain.volunteers.core import phase_due
+
+    p = plan([volunteer(i, 20 * i) for i in range(1, 6)])
+    assert not phase_due(p, now=NOW + timedelta(seconds=59), policy=POLICY)
+    assert phase_due(p, now=NOW + timedelta(seconds=60), policy=POLICY)
+    assert phase_due(on_decline(p, 1, now=NOW), now=NOW, policy=POLICY)
+    assert not phase_due(stand_down(p, now=NOW)[0], now=NOW + timedelta(hours=1), policy=POLICY)

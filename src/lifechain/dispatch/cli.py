@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         from lifechain.dispatch import demo as demo_data
         from lifechain.geo.repo import CityStore
         from lifechain.settings import DEMO_SECRET
+        from lifechain.volunteers import cli as volunteer_cli
+        from lifechain.volunteers import flows as volunteer_flows
 
         settings = settings_from(ctx, demo_mode=True)
         # A deployment with its own secret is not a demo: known demo passwords must not appear there by accident.
@@ -39,10 +41,15 @@ def register(app: typer.Typer) -> None:
             with db.transaction(db.make_sessionmaker(engine)) as session:
                 loaded = demo_data.load(session=session, city=city, places=places, now=SystemClock().now(),
                                         check=lambda pts: router.snap(pts, mode="drive"))
+                responders = volunteer_flows.load_demo(session=session, city=city, places=places,
+                                                       now=SystemClock().now(), data_dir=settings.data_dir,
+                                                       pbf=volunteer_cli.builtin_pbf(city))
         finally:
             engine.dispose()
         typer.echo(f"{city}: {loaded.stations} stations, {loaded.units} units, {loaded.hospitals} hospitals, "
                    f"{loaded.users} users added (password of every demo user: {demo_data.DEMO_PASSWORD})")
+        typer.echo(f"{city}: {responders.volunteers} volunteers, {responders.facilities} school clinics, "
+                   f"{responders.aeds} AEDs, {responders.users} volunteer users added")
 
     @demo.command("calls")
     def calls(rate: Annotated[float, typer.Option(min=0.01, help="Calls per second.")] = 0.2,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -155,7 +156,7 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
         if existing is None:
             raise
         return existing, False
-    session.add_all([Patient(incident_id=incident.id, label=f"P{n + 1}") for n in range(call.patients)])
+    session.execute(insert(Patient), [{"incident_id": incident.id, "label": f"P{n + 1}"} for n in range(call.patients)])
     nodes = [_event(EventKind.PSAP_CALL, incident, actor, now, {"address": call.address})]
     if det is not None:
         nodes += _triage_nodes(incident, det, actor, now, arrest_known=False)

@@ -105,10 +105,10 @@ async def in_session(request: Request, work: Callable[[Session], T]) -> T:
 
 
 @router.post("/incidents", response_model=IncidentOut, status_code=201)
-async def create_incident(body: IncidentIn, request: Request, response: Response, clock: ClockDep,
-                          settings: SettingsDep, protocol: ProtocolDep, user: Dispatcher,
+async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, settings: SettingsDep,
+                          protocol: ProtocolDep, user: Dispatcher,
                           idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-                          = None) -> IncidentOut:
+                          = None) -> Response:
     """Take a call (triaged at once when a complaint is given); the same Idempotency-Key returns the same
     incident (200 instead of 201). Dispatcher."""
     call = flows.NewCall(city=body.city or settings.default_city, location=LatLon(body.location.lat,
@@ -121,9 +121,8 @@ async def create_incident(body: IncidentIn, request: Request, response: Response
         return IncidentOut.of(incident), created
 
     out, created = await in_session(request, work)
-    if not created:
-        response.status_code = 200
-    return out
+    # Already a validated model: answer its JSON directly instead of having FastAPI validate it a second time.
+    return Response(out.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
@@ -169,16 +168,16 @@ def add_patient(incident_id: int, body: PatientIn, session: SessionDep, _user: C
 
 @router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut)
 async def recommendation(incident_id: int, request: Request, clock: ClockDep, policy: PolicyDep,
-                         _user: Dispatcher) -> RecommendationOut:
+                         _user: Dispatcher) -> Response:
     """Units ranked by road ETA with reasons, diversion options, and the destination hospital. Dispatcher."""
 
-    def work(session: Session) -> RecommendationOut:
+    def work(session: Session) -> str:
         incident = repo.get(session=session, incident_id=incident_id)
         rec = flows.recommend(session=session, incident_id=incident.id, router=router_of(request, incident.city),
                               policy=policy, now=clock.now())
-        return RecommendationOut.of(rec)
+        return RecommendationOut.of(rec).model_dump_json()
 
-    return await in_session(request, work)
+    return Response(await in_session(request, work), media_type="application/json")
 
 
 @router.post("/incidents/{incident_id}/dispatch", response_model=IncidentOut)

@@ -131,11 +131,11 @@ class UnitState:
     def effective_position(self, now: datetime, stale_after_s: float) -> tuple[LatLon, bool]:
         """Where to route the unit from, and whether its station stood in for a stale or missing fix.
 
-        A unit at its station is routed from the station unless a fresh fix says otherwise; a unit on the move with
-        a stale or missing fix is routed from its station and flagged.
+        Without a fresh fix the station stands in. That is flagged unless the unit is at its station by status and
+        its last fix (if any) was the station itself, as for a unit that has not moved since it was created.
         """
         if self.gps_is_fresh(now, stale_after_s):
             assert self.position is not None
             return self.position, False
-        stale = self.status is not UnitStatus.AVAILABLE_AT_STATION or self.position is not None
-        return self.station, stale
+        moved = self.position is not None and self.position != self.station
+        return self.station, moved or self.status is not UnitStatus.AVAILABLE_AT_STATION

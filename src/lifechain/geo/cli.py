@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lifechain.errors import DomainError
 from lifechain.geo.core import check_mode, check_profile, parse_latlon
-from lifechain.geo.flows import ImportOptions, import_city
-from lifechain.geo.repo import CityStore
 from lifechain.settings import Settings
+
+if TYPE_CHECKING:
+    from lifechain.geo.repo import CityStore
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -26,6 +27,10 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _store(settings: Settings) -> CityStore:
+    # Imported here: every `lifechain` command registers this module, and the import stack (pandas, scipy,
+    # shapely) is only needed by the geo commands themselves.
+    from lifechain.geo.repo import CityStore
+
     return CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
                      snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
 
@@ -50,6 +55,8 @@ def register(app: typer.Typer) -> None:
         regular_factor: Annotated[float, typer.Option(help="Regular speed / road speed (OSM).")] = 0.85,
     ) -> None:
         """Compile a city into the data directory (an existing one is replaced atomically)."""
+        from lifechain.geo.flows import ImportOptions, import_city
+
         settings = _settings(ctx)
         store = _store(settings)
         if if_missing and store.exists(name):

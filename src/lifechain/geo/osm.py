@@ -192,13 +192,21 @@ class _Places:
                 self.streets[name] = (mid[1], mid[2], length)
 
     def node(self, obj: Any) -> None:
-        tags = {t.k: t.v for t in obj.tags}
-        lat, lon = obj.location.lat, obj.location.lon
+        self.feature(obj.id, {t.k: t.v for t in obj.tags}, obj.location.lat, obj.location.lon)
+
+    def area(self, obj: Any, tags: dict[str, str]) -> None:
+        """A tagged closed way (a hospital, a named building): placed at the mean of its nodes."""
+        pts = [(n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]
+        if pts:
+            self.feature(obj.id, tags, sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+
+    def feature(self, osm_id: int, tags: dict[str, str], lat: float, lon: float) -> None:
+        """Record whatever this tagged object is: an AED, a hospital, a named place."""
         if tags.get("emergency") == "defibrillator":
             info = {k: tags[k] for k in AED_TAGS if k in tags}
-            self.aeds.append({"osm_id": obj.id, "lat": lat, "lon": lon, "name": tags.get("name"), "tags": info})
+            self.aeds.append({"osm_id": osm_id, "lat": lat, "lon": lon, "name": tags.get("name"), "tags": info})
         if tags.get("amenity") == "hospital" or tags.get("healthcare") == "hospital":
-            self.hospitals.append({"osm_id": obj.id, "lat": lat, "lon": lon, "name": tags.get("name", "hospital")})
+            self.hospitals.append({"osm_id": osm_id, "lat": lat, "lon": lon, "name": tags.get("name", "hospital")})
         if "name" in tags and any(k in tags for k in ("amenity", "shop", "place", "tourism", "railway", "office")):
             kind = next(tags[k] for k in ("amenity", "shop", "place", "tourism", "railway", "office") if k in tags)
             self.points.append({"name": tags["name"], "kind": kind, "lat": lat, "lon": lon})
@@ -222,7 +230,11 @@ def read_osm(path: Path, *, walk_speed_mps: float = 1.8, speeds: DriveSpeeds | N
             if len(obj.tags):
                 places.node(obj)
             continue
-        if not obj.is_way() or "highway" not in obj.tags:
+        if not obj.is_way():
+            continue
+        if "highway" not in obj.tags:
+            if "name" in obj.tags or "emergency" in obj.tags or "amenity" in obj.tags:
+                places.area(obj, {t.k: t.v for t in obj.tags})
             continue
         tags = {t.k: t.v for t in obj.tags}
         runs = _way_nodes(obj)

@@ -90,6 +90,7 @@ class CityStore:
         self._routers: dict[tuple[str, str], tuple[str, Router]] = {}
         self._places: dict[str, tuple[str, dict[str, Any]]] = {}
         self._roads: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
+        self._infos: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -110,11 +111,19 @@ class CityStore:
     def info(self, name: str) -> dict[str, Any]:
         """One city's manifest; raises `NotFound` for an unknown city."""
         path = self.cities_dir / name / "manifest.json"
-        if "/" in name or name.startswith(".") or not path.is_file():
+        try:
+            if "/" in name or name.startswith("."):
+                raise FileNotFoundError(name)
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
             known = ", ".join(self.names()) or "none imported"
-            raise NotFound(f"unknown city {name!r} (known: {known})", city=name)
-        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return info
+            raise NotFound(f"unknown city {name!r} (known: {known})", city=name) from None
+        stamp = (st.st_ino, st.st_mtime_ns)  # a re-import renames a new folder in: new inode
+        cached = self._infos.get(name)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, json.loads(path.read_text(encoding="utf-8")))
+            self._infos[name] = cached
+        return dict(cached[1])
 
     def router(self, name: str, engine: str | None = None) -> Router:
         """A cached router on the city's compiled arrays (reloaded when the city was re-imported)."""

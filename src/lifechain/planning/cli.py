@@ -123,4 +123,30 @@ def register(app: typer.Typer) -> None:
         for key, ci in result["summary"].items():
             typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
 
+    @plan_app.command("import-jemss")
+    def import_jemss_cmd(
+        model: Annotated[Path, typer.Argument(help="JEMSS model folder, e.g. .../jemss/auckland/models/1.")],
+        out: Annotated[Path, typer.Option(help="Scenario YAML file to write.")],
+        city: Annotated[str | None, typer.Option(help="Imported geo city for travel (lifechain city import).")] = None,
+        days: Annotated[float, typer.Option(help="Simulated days.")] = 365.0,
+        block: Annotated[int, typer.Option(help="Population raster cells summed per demand point (block x block).")]
+        = 10,
+        seed: Annotated[int, typer.Option(help="Scenario seed.")] = 0,
+    ) -> None:
+        """Write a scenario from a JEMSS city model: stations, ambulances, hospitals, gen_config calls, raster."""
+        import yaml
+
+        from lifechain.planning import core, flows
+
+        if block < 1:
+            raise typer.BadParameter("--block must be at least 1")
+        try:
+            data = flows.import_jemss(model, city=city, days=days, block=block, seed=seed)
+            core.Scenario.model_validate(data)
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        out.write_text(yaml.safe_dump(data, sort_keys=False, width=120), encoding="utf-8")
+        typer.echo(f"wrote {out}: {len(data['stations'])} stations, {len(data['units'])} ambulances, "
+                   f"{len(data['hospitals'])} hospitals, {len(data['demand'])} demand points; {data['description']}")
+
     app.add_typer(plan_app, name="plan")

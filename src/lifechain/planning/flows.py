@@ -93,11 +93,48 @@ def load_scenario(path: Path) -> core.Scenario:
     if not path.is_file():
         raise Invalid(f"no such scenario file: {path}")
     try:
-        return core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        sc = core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
         raise Invalid(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise Invalid(f"{path} is not valid YAML: {exc}") from exc
+    v = sc.volunteers
+    if v is not None and v.aeds_file and not Path(v.aeds_file).is_absolute():
+        sc = sc.model_copy(update={"volunteers": v.model_copy(update={"aeds_file": str(path.parent / v.aeds_file)})})
+    return sc
+
+
+def read_points(path: Path) -> list[tuple[float, float]]:
+    """(lat, lon) rows of a CSV with `lat`/`latitude` and `lon`/`lng`/`longitude` columns."""
+    header, rows = _rows(path)
+    lat = _pick(header, None, ("lat", "latitude", "LAT", "y"), "the latitude", path)
+    lon = _pick(header, None, ("lon", "lng", "longitude", "LON", "x"), "the longitude", path)
+    if lat is None or lon is None:
+        raise Invalid(f"{path}: needs lat and lon columns (columns: {', '.join(header)})")
+    try:
+        return [(float(r[lat]), float(r[lon])) for r in rows]
+    except ValueError as exc:
+        raise Invalid(f"{path}: a coordinate is not a number: {exc}") from exc
+
+
+def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
+    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list."""
+    v = scenario.volunteers
+    if v is None or not (v.aeds_file or v.aeds_from_city):
+        return scenario
+    points = [(a.lat, a.lon) for a in v.aeds]
+    if v.aeds_file:
+        points += read_points(Path(v.aeds_file))
+    if v.aeds_from_city:
+        from lifechain.geo.repo import CityStore
+
+        city = scenario.travel.city
+        if not city or cities_dir is None:
+            raise Invalid("volunteers.aeds_from_city needs travel.city naming an imported city")
+        points += [(float(a["lat"]), float(a["lon"])) for a in CityStore(cities_dir).places(city).get("aeds", [])]
+    aeds = [{"lat": a, "lon": b} for a, b in points]
+    update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
+    return scenario.model_copy(update={"volunteers": type(v).model_validate({**v.model_dump(), **update})})
 
 
 def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
@@ -113,15 +150,44 @@ def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
                                speed_mps={"emergency": t.speed_kmh / 3.6, "regular": t.regular_speed_kmh / 3.6})
 
 
-def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
-    """Precompute the travel times the simulation will ask (stations/hospitals <-> demand cells)."""
+def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
+    """The scenario without the demand points too far from the source router's drive network, and how many went."""
+    snap = getattr(source, "snap", None)
+    if snap is None:
+        return scenario, 0
     from lifechain.geo.core import LatLon
 
+    snapped = snap([LatLon(p.lat, p.lon) for p in scenario.demand], mode="drive", strict=False)
+    off = getattr(snapped, "offroad_m", None)
+    if off is None:
+        return scenario, 0
+    import numpy as np
+
+    keep = [p for p, o in zip(scenario.demand, np.asarray(off), strict=True) if np.isfinite(o)]
+    if not keep:
+        raise Invalid("no demand point of the scenario lies near the city's road network")
+    return scenario.model_copy(update={"demand": keep}), len(scenario.demand) - len(keep)
+
+
+def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple[core.Scenario, core.MatrixRouter,
+                                                                                 dict[str, Any]]:
+    """The scenario ready to run (AEDs read, off-network demand dropped) and its precomputed travel times."""
+    from lifechain.geo.core import LatLon
+
+    scenario = resolve_aeds(scenario, cities_dir=cities_dir)
     src = None if scenario.travel.kind == "zero" else source_router(scenario, cities_dir=cities_dir)
-    return core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
-                                    cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
-                                    hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals],
-                                    zero=scenario.travel.kind == "zero")
+    scenario, dropped = on_network(scenario, src)
+    router = core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
+                                      cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
+                                      hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals],
+                                      zero=scenario.travel.kind == "zero")
+    return scenario, router, {"travel": scenario.travel.kind, "router": getattr(src, "city", "zero"),
+                              "demand_points": len(scenario.demand), "dropped_off_network": dropped}
+
+
+def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
+    """Precompute the travel times the simulation will ask (stations/hospitals <-> demand cells)."""
+    return prepare(scenario, cities_dir=cities_dir)[1]
 
 
 def _one(args: tuple[core.Scenario, core.MatrixRouter, Any]) -> dict[str, Any]:
@@ -136,7 +202,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs."""
     if replications < 1:
         raise Invalid("replications must be at least 1")
-    router = matrix_router(scenario, cities_dir=cities_dir)
+    scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
     jobs = [(scenario, router, s) for s in core.replication_seeds(scenario, replications)]
     if ray_address:
         summaries = _run_on_ray(jobs, ray_address)
@@ -155,7 +221,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
             summaries.append(_one(job))
             if progress:
                 progress(1)
-    return {"scenario": scenario.name, "seed": scenario.seed, "replications": replications,
+    return {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
             "summary": core.aggregate(summaries), "runs": summaries}
 
 
@@ -168,3 +234,204 @@ def _run_on_ray(jobs: list[Any], address: str) -> list[dict[str, Any]]:
     ray.init(address=address)
     task = ray.remote(_one)
     return list(ray.get([task.remote(j) for j in jobs]))
+
+
+# ------------------------------------------------------------------------------------------------ JEMSS import
+
+DAY_S = 86_400.0
+
+
+def _number(text: str) -> float:
+    """A JEMSS arithmetic expression (`50/60/60/24`, `1 + 14*30`) evaluated without `eval`."""
+    import ast
+    import operator
+
+    ops: dict[type, Callable[..., float]] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                                             ast.Div: operator.truediv, ast.USub: operator.neg, ast.Pow: operator.pow}
+
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in ops:
+            return ops[type(node.op)](ev(node.operand))
+        raise ValueError(text)
+
+    try:
+        return ev(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError) as exc:
+        raise Invalid(f"gen_config: {text!r} is not a number expression") from exc
+
+
+def _distribution(text: str) -> tuple[str, list[float]]:
+    """`Name(a, b)` or `Name([a; b])` as the name and its numbers."""
+    import re
+
+    m = re.fullmatch(r"\s*(\w+)\((.*)\)\s*", text)
+    if not m:
+        raise Invalid(f"gen_config: cannot read the distribution {text!r}")
+    inner = m.group(2).strip().strip("[]")
+    parts = [p for p in re.split(r"[,;]", inner) if p.strip()]
+    return m.group(1), [_number(p) for p in parts]
+
+
+def _duration(text: str) -> dict[str, Any]:
+    """A JEMSS duration distribution (days) as a scenario `Dist` (seconds)."""
+    name, args = _distribution(text)
+    if name == "Exponential" and len(args) == 1:
+        return {"kind": "exponential", "mean": args[0] * DAY_S}
+    if name == "Normal" and len(args) == 2:
+        mean, sd = args[0] * DAY_S, args[1] * DAY_S
+        return {"kind": "fixed", "mean": mean} if sd == 0 else {"kind": "lognormal", "mean": mean, "sd": sd}
+    if name in ("Constant", "Fixed") and len(args) == 1:
+        return {"kind": "fixed", "mean": args[0] * DAY_S}
+    raise Invalid(f"gen_config: unsupported duration distribution {text!r} (Exponential, Normal, Constant)")
+
+
+def read_gen_config(path: Path) -> dict[str, Any]:
+    """Call generation of a JEMSS `gen_config.xml`: rate, priorities, durations, transport, the raster's name."""
+    import xml.etree.ElementTree as ET
+
+    if not path.is_file():
+        raise Invalid(f"no gen_config.xml at {path}")
+    root = ET.parse(path).getroot()
+    dist = {el.tag: (el.text or "").strip() for el in root.iterfind("./sim/callDistributions/*")}
+    missing = [k for k in ("interarrivalTime", "priority") if k not in dist]
+    if missing:
+        raise Invalid(f"{path}: callDistributions lacks {', '.join(missing)}")
+    name, args = _distribution(dist["interarrivalTime"])
+    if name != "Exponential":
+        raise Invalid(f"{path}: interarrivalTime must be Exponential (Poisson arrivals), got {name}")
+    _, probs = _distribution(dist["priority"])
+    out: dict[str, Any] = {"rate_per_day": 1.0 / args[0], "priorities": {i + 1: p for i, p in enumerate(probs)},
+                           "durations": {}}
+    for key, field in (("dispatchDelay", "dispatch_delay"), ("onSceneDuration", "on_scene"),
+                       ("handoverDuration", "handover")):
+        if key in dist:
+            out["durations"][field] = _duration(dist[key])
+    if "transport" in dist:
+        out["durations"]["transport_probability"] = _distribution(dist["transport"])[1][0]
+    raster = root.findtext("./sim/callDensityRaster/filename")
+    out["raster"] = raster.strip() if raster else None
+    return out
+
+
+def _find_raster(model: Path, name: str | None) -> Path | None:
+    """The population raster a model names (`$jemssDir/...x.tif`), looked up under the city's data folder as
+    .tif or zipped .tif."""
+    if not name:
+        return None
+    stem = Path(name.replace("\\", "/")).stem
+    for root in (model, model.parent, model.parent.parent):
+        for pattern in (f"{stem}.tif", f"{stem}.zip"):
+            found = sorted(root.rglob(pattern)) if root.is_dir() else []
+            if found:
+                return found[0]
+    return None
+
+
+def raster_demand(path: Path, *, block: int = 10) -> list[dict[str, Any]]:
+    """Demand points from a WGS 84 population GeoTIFF (plain or zipped): cells summed over `block` x `block`
+    blocks, each at its population-weighted centroid."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import tifffile
+
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            member = next((n for n in z.namelist() if n.endswith((".tif", ".tiff"))), None)
+            if member is None:
+                raise Invalid(f"{path} holds no .tif")
+            data = io.BytesIO(z.read(member))
+    else:
+        data = io.BytesIO(path.read_bytes())
+    with tifffile.TiffFile(data) as tif:
+        page = tif.pages.first
+        a = np.nan_to_num(page.asarray().astype(float), nan=0.0)
+        tags = {t.name: t.value for t in page.tags.values()}
+    if "ModelPixelScaleTag" not in tags or "ModelTiepointTag" not in tags:
+        raise Invalid(f"{path} is not a georeferenced GeoTIFF")
+    sx, sy = tags["ModelPixelScaleTag"][:2]
+    x0, y0 = tags["ModelTiepointTag"][3:5]
+    a[a < 0] = 0
+    rows, cols = a.shape
+    lat = y0 - (np.arange(rows) + 0.5) * sy
+    lon = x0 + (np.arange(cols) + 0.5) * sx
+    pr, pc = -rows % block, -cols % block
+    w = np.pad(a, ((0, pr), (0, pc)))
+    la = np.pad(np.broadcast_to(lat[:, None], a.shape), ((0, pr), (0, pc)))
+    lo = np.pad(np.broadcast_to(lon[None, :], a.shape), ((0, pr), (0, pc)))
+
+    def blocks(x: Any) -> Any:
+        return x.reshape(w.shape[0] // block, block, w.shape[1] // block, block).sum(axis=(1, 3))
+
+    total = blocks(w)
+    keep = total > 0
+    clat, clon = blocks(w * la)[keep] / total[keep], blocks(w * lo)[keep] / total[keep]
+    return [{"lat": round(float(y), 6), "lon": round(float(x), 6), "weight": round(float(v), 3)}
+            for y, x, v in zip(clat, clon, total[keep], strict=True)]
+
+
+def _jemss_table(model: Path, rel: str) -> Any:
+    from lifechain.geo.jemss import read_tables
+
+    path = model / rel
+    if not path.is_file():
+        raise Invalid(f"JEMSS model {model} has no {rel}")
+    return next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
+
+
+def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, block: int = 10, seed: int = 0,
+                 name: str | None = None) -> dict[str, Any]:
+    """A scenario (as a plain dict, ready for YAML) from a JEMSS model folder: stations, ambulances, hospitals,
+    call distributions from gen_config.xml, demand from the population raster (else road nodes), travel on the
+    imported geo city `city` (else straight line)."""
+    if not model.is_dir():
+        raise Invalid(f"no JEMSS model folder at {model}")
+    stations = _jemss_table(model, "stations/stations_1.csv")
+    hospitals = _jemss_table(model, "hospitals/hospitals_1.csv")
+    ambulances = _jemss_table(model, "ambulances/ambulances_1.csv")
+    configs = sorted(model.glob("calls/*/train/gen_config.xml")) or sorted(model.rglob("gen_config.xml"))
+    if not configs:
+        raise Invalid(f"JEMSS model {model} has no calls/*/gen_config.xml")
+    gen = read_gen_config(configs[0])
+    raster = _find_raster(model, gen.pop("raster"))
+    notes = [f"calls from {configs[0].relative_to(model)}"]
+    if raster is not None:
+        demand = raster_demand(raster, block=block)
+        notes.append(f"demand: population raster {raster.name} summed over {block}x{block} cells")
+    else:
+        demand = _road_node_demand(model, seed)
+        notes.append("demand: population raster not found, 3000 road nodes weighted equally")
+    durations = gen.pop("durations")
+    return {
+        "name": name or f"jemss-{model.parent.parent.name}-{model.name}", "seed": seed, "days": days,
+        "description": "; ".join(notes),
+        "stations": [{"id": int(r.index), "lat": float(r.y), "lon": float(r.x)} for r in stations.itertuples()],
+        "units": [{"id": int(r.index), "station": int(r.stationIndex)} for r in ambulances.itertuples()],
+        "hospitals": [{"id": int(r.index), "name": str(getattr(r, "name", f"H{r.index}")), "lat": float(r.y),
+                       "lon": float(r.x)} for r in hospitals.itertuples()],
+        "demand": demand,
+        "calls": gen,
+        "durations": durations,
+        "travel": {"kind": "city", "city": city} if city else {"kind": "straight", "speed_kmh": 50,
+                                                               "regular_speed_kmh": 40},
+    }
+
+
+def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]]:
+    """Equally weighted demand at a random sample of the model's road nodes."""
+    import zipfile
+
+    import numpy as np
+
+    from lifechain.geo.jemss import read_tables
+
+    with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip") as z:
+        member = next(n for n in z.namelist() if n.endswith("nodes.csv"))
+        nodes = next(iter(read_tables(z.read(member).decode("utf-8-sig")).values()))
+    pick = np.random.default_rng(seed).choice(len(nodes), size=min(cells, len(nodes)), replace=False)
+    return [{"lat": float(r.y), "lon": float(r.x)} for r in nodes.iloc[pick].itertuples()]

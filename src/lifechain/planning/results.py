@@ -18,27 +18,40 @@ def response_times_s(run: RunResult) -> np.ndarray:
     return np.asarray(run.times[:, COL[K.UNIT_ON_SCENE]] - run.times[:, COL[K.PSAP_CALL]], dtype=float)
 
 
-def survival(arrest: ArrestIn, run: RunResult) -> dict[str, float]:
-    """Expected survivors of the run's arrests under Larsen 1993, De Maio 2003 and Valenzuela 1997."""
-    mask = run.arrest & np.isfinite(run.times[:, COL[K.UNIT_ON_SCENE]])
-    if not mask.any():
-        return {"arrests": 0.0, "larsen_1993": 0.0, "de_maio_2003": 0.0, "valenzuela_1997": 0.0}
-    t = run.times[mask]
-    collapse = t[:, COL[K.ARREST]]
-    cpr = (t[:, COL[K.FIRST_CPR]] - collapse) / 60
-    shock = (t[:, COL[K.FIRST_DEFIBRILLATION]] - collapse) / 60
-    ems = (t[:, COL[K.UNIT_ON_SCENE]] - collapse) / 60
-    response = (t[:, COL[K.UNIT_ON_SCENE]] - t[:, COL[K.PSAP_CALL]]) / 60
+def _models(arrest: ArrestIn, cpr: np.ndarray, shock: np.ndarray, ems: np.ndarray,
+            response: np.ndarray) -> dict[str, float]:
+    """Expected survivors under the three models, times in minutes (from collapse; response from the call)."""
     a, b1, b2, b3 = arrest.larsen
     larsen = np.clip(a - b1 * cpr - b2 * shock - b3 * ems, 0, 1)
     d0, d1 = arrest.de_maio
     de_maio = 1 / (1 + np.exp(d0 + d1 * response))
     v0, v1, v2 = arrest.valenzuela
     valenzuela = 1 / (1 + np.exp(-v0 + v1 * cpr + v2 * shock))
-    return {"arrests": float(mask.sum()), "larsen_1993": float(larsen.sum()), "de_maio_2003": float(de_maio.sum()),
+    return {"larsen_1993": float(larsen.sum()), "de_maio_2003": float(de_maio.sum()),
             "valenzuela_1997": float(valenzuela.sum()), "median_collapse_to_cpr_min": float(np.median(cpr)),
-            "median_collapse_to_shock_min": float(np.median(shock)),
-            "median_collapse_to_ems_min": float(np.median(ems))}
+            "median_collapse_to_shock_min": float(np.median(shock))}
+
+
+def survival(arrest: ArrestIn, run: RunResult) -> dict[str, float]:
+    """Expected survivors of the run's arrests under Larsen 1993, De Maio 2003 and Valenzuela 1997, for the care
+    given and, when volunteers are simulated, for each variant (`ems`, `volunteers`, `volunteers_aed`)."""
+    mask = run.arrest & np.isfinite(run.times[:, COL[K.UNIT_ON_SCENE]])
+    if not mask.any():
+        return {"arrests": 0.0, "larsen_1993": 0.0, "de_maio_2003": 0.0, "valenzuela_1997": 0.0}
+    t = run.times[mask]
+    collapse = t[:, COL[K.ARREST]]
+    ems = (t[:, COL[K.UNIT_ON_SCENE]] - collapse) / 60
+    response = (t[:, COL[K.UNIT_ON_SCENE]] - t[:, COL[K.PSAP_CALL]]) / 60
+    out = {"arrests": float(mask.sum()), "median_collapse_to_ems_min": float(np.median(ems))}
+    out.update(_models(arrest, (t[:, COL[K.FIRST_CPR]] - collapse) / 60,
+                       (t[:, COL[K.FIRST_DEFIBRILLATION]] - collapse) / 60, ems, response))
+    for name, times in run.arrest_variants.items():
+        v = times[mask]
+        models = _models(arrest, (v[:, 0] - collapse) / 60, (v[:, 1] - collapse) / 60, ems, response)
+        out.update({f"{name}.{k}": x for k, x in models.items()})
+    for key, value in run.extra.items():
+        out[key] = value
+    return out
 
 
 def summarise(run: RunResult, *, targets_min: Sequence[float], arrest: ArrestIn) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
 from lifechain.geo.core import LatLon, Mode, Profile, Route, haversine_m
 from lifechain.hospitals.core import Capability, HospitalState
+from lifechain.planning.first_response import FirstResponse, VolunteersIn
 from lifechain.timeline.core import EventKind
 
 FloatArray = npt.NDArray[np.float64]
@@ -174,6 +175,7 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
+    description: str = ""
     seed: int = 0
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
     days: float = Field(7.0, gt=0)
@@ -187,6 +189,7 @@ class Scenario(BaseModel):
     travel: TravelIn = Field(default_factory=TravelIn)
     arrest: ArrestIn = Field(default_factory=ArrestIn)
     dispatch_policy: dict[str, Any] = Field(default_factory=dict)
+    volunteers: VolunteersIn | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -363,6 +366,8 @@ class RunResult:
     unit: npt.NDArray[np.int64]
     utilisation: dict[int, float]
     horizon_s: float
+    arrest_variants: dict[str, FloatArray] = field(default_factory=dict)  # name -> calls x (first CPR, first shock)
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def _arrivals(sc: Scenario, rng: np.random.Generator) -> FloatArray:
@@ -407,6 +412,7 @@ class Simulation:
                                         capabilities=frozenset(h.capabilities)) for h in sc.hospitals]
         self.cells = [LatLon(p.lat, p.lon) for p in sc.demand]
         self.waiting: dict[int, dispatch_core.IncidentState] = {}
+        self.first_response = FirstResponse.build(sc.volunteers) if sc.volunteers else None
         self._generate()
 
     # -- set-up
@@ -428,6 +434,12 @@ class Simulation:
         self.queued = np.zeros(n, dtype=bool)
         self.unit_of = np.full(n, -1, dtype=np.int64)
         self.incident: list[dispatch_core.IncidentState | None] = [None] * n
+        self.vol_seed = int(rng.integers(2**62))  # drawn always, so volunteers on/off share every other number
+        self.ems_planned = np.full(n, np.nan)
+        names = ["ems"] + (["volunteers", "volunteers_aed"] if self.first_response else [])
+        self.variants = {v: np.full((n, 2), np.nan) for v in names}
+        self.vol: dict[int, tuple[float, float, float]] = {}  # call -> (no-AED CPR, CPR, shock), absolute seconds
+        self.vol_counts = {"volunteer_alerts": 0.0, "volunteer_acceptances": 0.0}
         for i, t in enumerate(self.arrival):
             self._push(float(t + sc.durations.dispatch_delay.sample(rng)), "dispatch", i)
         for uid, u in self.units.items():
@@ -493,7 +505,9 @@ class Simulation:
         return RunResult(times=self.times, priority=self.priority,
                          area=[self.sc.demand[c].area for c in self.cell], arrest=self.is_arrest,
                          queued=self.queued, transported=self.transport & (self.unit_of >= 0), unit=self.unit_of,
-                         utilisation={uid: u.busy_s / horizon for uid, u in self.units.items()}, horizon_s=horizon)
+                         utilisation={uid: u.busy_s / horizon for uid, u in self.units.items()}, horizon_s=horizon,
+                         arrest_variants=self.variants if self.first_response else {},
+                         extra=dict(self.vol_counts) if self.first_response else {})
 
     def _on_dispatch(self, t: float, i: int) -> None:
         inc = dispatch_core.IncidentState(id=i, location=self.cells[self.cell[i]], priority=int(self.priority[i]),
@@ -502,6 +516,21 @@ class Simulation:
         if not self._try_dispatch(t, inc):
             self.queued[i] = True
             self.waiting[i] = inc
+        if self.is_arrest[i] and self.first_response is not None:
+            self._alert_volunteers(i, t)
+
+    def _alert_volunteers(self, i: int, t: float) -> None:
+        """Run the live alerting for an arrest, without and with AEDs, on the call's own random stream."""
+        assert self.first_response is not None
+        ems = float(self.ems_planned[i] - t) if math.isfinite(self.ems_planned[i]) else None
+        where, area = self.cells[self.cell[i]], self.sc.demand[self.cell[i]].area
+        kw: dict[str, Any] = {"call_at": self.now(t), "ems_after_s": ems}
+        bare = self.first_response.respond(where, area, rng=np.random.default_rng([self.vol_seed, i]),
+                                           with_aeds=False, **kw)
+        full = self.first_response.respond(where, area, rng=np.random.default_rng([self.vol_seed, i]), **kw)
+        self.vol[i] = (t + bare.cpr_s, t + full.cpr_s, t + full.shock_s)
+        self.vol_counts["volunteer_alerts"] += full.alerts
+        self.vol_counts["volunteer_acceptances"] += full.accepted
 
     def _try_dispatch(self, t: float, inc: dispatch_core.IncidentState) -> bool:
         """Ask the live `recommend_units` and send its best eligible unit; False when none can go."""
@@ -519,6 +548,7 @@ class Simulation:
         mob = 0.0 if was_returning else self.sc.durations.mobilisation.sample(self.rng)
         self._push(t + mob, "mobilised", uid)
         self.units[uid].eta_s = best.eta_s
+        self.ems_planned[i] = t + mob + best.eta_s
         return True
 
     def _on_mobilised(self, t: float, uid: int) -> None:
@@ -545,9 +575,15 @@ class Simulation:
         cpr = ems_at + a.ems_cpr_after_arrival_s
         if self.rng.uniform() < a.bystander_cpr_probability:
             cpr = min(cpr, collapse + a.bystander_cpr_delay_s)
+        shock = ems_at + a.ems_shock_after_arrival_s
         self.times[i, COL[EventKind.ARREST]] = collapse
+        self.variants["ems"][i] = (cpr, shock)
+        if i in self.vol:
+            bare_cpr, vol_cpr, vol_shock = self.vol[i]
+            self.variants["volunteers"][i] = (min(cpr, bare_cpr), shock)
+            self.variants["volunteers_aed"][i] = cpr, shock = (min(cpr, vol_cpr), min(shock, vol_shock))
         self.times[i, COL[EventKind.FIRST_CPR]] = cpr
-        self.times[i, COL[EventKind.FIRST_DEFIBRILLATION]] = ems_at + a.ems_shock_after_arrival_s
+        self.times[i, COL[EventKind.FIRST_DEFIBRILLATION]] = shock
 
     def _on_leave_scene(self, t: float, uid: int) -> None:
         u = self.units[uid]

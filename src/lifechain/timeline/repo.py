@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
 from lifechain.timeline.tables import StreamEventRow, TimelineEventRow
@@ -35,13 +37,13 @@ def append(*, session: Session, event: TimelineEvent, recorded_at: datetime) -> 
 
 
 def append_many(*, session: Session, events: list[TimelineEvent], recorded_at: datetime) -> list[TimelineEvent]:
-    """Store several events with one flush (one batched INSERT) and return them with their ids."""
-    rows = [TimelineEventRow(kind=e.kind.value, at=e.at, incident_id=e.incident_id, patient_id=e.patient_id,
-                             unit_id=e.unit_id, actor=e.actor, source=e.source.value, payload=e.payload,
-                             supersedes=e.supersedes, reason=e.reason, recorded_at=recorded_at) for e in events]
-    session.add_all(rows)
-    session.flush()
-    return [to_event(r) for r in rows]
+    """Store several events in one bulk INSERT ... RETURNING (no per-row ORM bookkeeping); returns them with ids."""
+    rows = [{"kind": e.kind.value, "at": e.at, "incident_id": e.incident_id, "patient_id": e.patient_id,
+             "unit_id": e.unit_id, "actor": e.actor, "source": e.source.value, "payload": e.payload,
+             "supersedes": e.supersedes, "reason": e.reason, "recorded_at": recorded_at} for e in events]
+    stmt = insert(TimelineEventRow).returning(TimelineEventRow.id, sort_by_parameter_order=True)
+    ids = session.scalars(stmt, rows).all()
+    return [replace(e, id=i) for e, i in zip(events, ids, strict=True)]
 
 
 def get(*, session: Session, event_id: int) -> TimelineEvent | None:
@@ -65,13 +67,57 @@ def list_for_unit(*, session: Session, unit_id: int, since: datetime | None = No
     return [to_event(r) for r in session.scalars(q.order_by(TimelineEventRow.at, TimelineEventRow.id))]
 
 
+# Serialises the numbering of stream messages on PostgreSQL (readers only; never held by a writer).
+_SEQUENCE_LOCK = 0x11FEC4A1
+
+
+def sequence(*, session: Session) -> None:
+    """Number every committed, unnumbered stream message after the highest number given (PostgreSQL).
+
+    Writers commit in any order; numbering what is visible, one numberer at a time, makes numbers follow visibility,
+    so a reader that saw number n never later finds a message numbered below n appear."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQUENCE_LOCK})
+    session.execute(text(
+        "UPDATE stream_event AS s SET seq = t.base + t.rn FROM ("
+        " SELECT id, row_number() OVER (ORDER BY id) AS rn,"
+        " (SELECT coalesce(max(seq), 0) FROM stream_event) AS base"
+        " FROM stream_event WHERE seq IS NULL) AS t WHERE s.id = t.id"))
+
+
 def stream_after(*, session: Session, after_id: int, limit: int = 500) -> list[StreamEventRow]:
-    """Live-stream messages with an id greater than `after_id`, oldest first."""
-    q = select(StreamEventRow).where(StreamEventRow.id > after_id).order_by(StreamEventRow.id).limit(limit)
+    """Numbered live-stream messages after number `after_id`, in order."""
+    q = (select(StreamEventRow).where(StreamEventRow.seq > after_id).order_by(StreamEventRow.seq).limit(limit))
     return list(session.scalars(q))
 
 
 def last_stream_id(*, session: Session) -> int:
-    """The id of the newest live-stream message (0 when there is none)."""
-    q = select(StreamEventRow.id).order_by(StreamEventRow.id.desc()).limit(1)
-    return int(session.scalars(q).first() or 0)
+    """The number of the newest numbered live-stream message (0 when there is none)."""
+    return int(session.scalar(select(func.max(StreamEventRow.seq))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    """One live-stream message as clients see it: its number (`id`, the SSE event id), kind and payload."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+def read_stream(*, factory: sessionmaker[Session], after_id: int, limit: int = 500) -> list[StreamMessage]:
+    """Messages numbered after `after_id`, in order; numbers what was committed first (its own short transaction)."""
+    with factory() as s:
+        with s.begin():
+            sequence(session=s)
+        return [StreamMessage(int(r.seq or 0), r.kind, dict(r.payload or {}))
+                for r in stream_after(session=s, after_id=after_id, limit=limit)]
+
+
+def stream_head(*, factory: sessionmaker[Session]) -> int:
+    """The number of the newest message (0 when none), after numbering what was committed."""
+    with factory() as s:
+        with s.begin():
+            sequence(session=s)
+        return last_stream_id(session=s)

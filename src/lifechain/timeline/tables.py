@@ -34,11 +34,13 @@ class TimelineEventRow(Base):
 
 
 class StreamEventRow(Base):
-    """One message of the live stream, numbered in commit order so a reconnecting client can ask for what it missed."""
+    """One message of the live stream; `seq` numbers messages in the order they became visible, so a reconnecting
+    client can ask for everything after the last one it saw."""
 
     __tablename__ = "stream_event"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int | None] = mapped_column(BigId, unique=True, nullable=True)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

