@@ -19,7 +19,7 @@ def setup(app: FastAPI) -> None:
     """An in-memory store of runs, closed with the app."""
     app.state.planning_runs = flows.RunStore(cities_dir=app.state.settings.cities_dir, clock=app.state.clock)
 
-    async def close() -> None:
+    async def close(app: FastAPI) -> None:
         app.state.planning_runs.close()
 
     app.state.shutdown_hooks.append(close)
