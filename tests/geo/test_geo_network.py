@@ -85,3 +85,20 @@ def test_negative_limit_reaches_nothing_and_nan_is_refused() -> None:
     assert np.isinf(router.times_to([a], a, mode="walk", limit_s=float("-inf"))).all()
     with pytest.raises(Invalid, match="NaN"):
         router.times_from(a, [a], mode="walk", limit_s=float("nan"))
+
+
+def test_snapped_batches_join_and_copies_never_reuse_stale_offsets() -> None:
+    """`Snapped.concat` joins batches; a `dataclasses.replace` copy (sharing the cache) gets its own offsets."""
+    import dataclasses
+
+    from lifechain.geo.engines import Snapped
+
+    net = make_network([60.0, 60.0], [24.0, 24.01], [0, 1], [1, 0], {"walk": [100.0, 100.0]})
+    router = ScipyRouter("t", {"walk": net}, offroad_speed_mps=1.0)
+    a, b = router.snap([LatLon(60.0, 24.0)], mode="walk"), router.snap([LatLon(60.0, 24.01)], mode="walk")
+    origin = LatLon(60.0, 24.0)
+    assert router.times_from(origin, a, mode="walk")[0] == pytest.approx(0.0)  # fills a's cache
+    moved = dataclasses.replace(a, t=b.t, seg=b.seg, offroad_m=b.offroad_m)
+    assert router.times_from(origin, moved, mode="walk")[0] == pytest.approx(100.0)
+    both = Snapped.concat([a, b])
+    assert router.times_from(origin, both, mode="walk") == pytest.approx([0.0, 100.0])

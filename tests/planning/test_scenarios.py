@@ -78,3 +78,26 @@ def test_a_city_scenario_without_an_imported_city_says_so(tmp_path: Path) -> Non
     with pytest.raises(Exception, match="atlantis") as info:
         flows.run_scenario(sc, cities_dir=tmp_path)
     assert getattr(info.value, "status_code", 404) in (404, 422)
+
+
+def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:
+    """A replay CSV (ISO and second times) drives the simulation: same arrivals, places, priorities, arrests."""
+    from tests.planning.test_simulate import SCENARIO
+
+    (tmp_path / "calls.csv").write_text(
+        "time,lat,lon,priority,arrest,pathways\n"
+        "2026-01-05T00:10:00,60.171,24.941,1,yes,\n"
+        "3600,60.175,24.945,2,0,stroke\n"
+        "7200.5,60.171,24.941,3,,\n")
+    data = {**SCENARIO, "calls": {"replay_file": "calls.csv"}, "days": 1}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    sc, router, _ = flows.prepare(flows.load_scenario(tmp_path / "s.yaml"))
+    assert len(sc.demand) == len(SCENARIO["demand"]) + 2
+    run = core.run_replication(sc, router, core.replication_seeds(sc, 1)[0])
+    assert run.times[:, 0].tolist() == [600.0, 3600.0, 7200.5]
+    assert run.priority.tolist() == [1, 2, 3] and run.arrest.tolist() == [True, False, False]
+    assert run.area == ["replay"] * 3 and np.isfinite(run.times[:, 3]).all()
+    (tmp_path / "bad.csv").write_text("time,lat,lon\n2025-01-01T00:00:00,60.1,24.9\n")
+    bad = core.Scenario.model_validate({**data, "calls": {"replay_file": str(tmp_path / "bad.csv")}})
+    with pytest.raises(Invalid, match="before the scenario start"):
+        flows.resolve_replay(bad)

@@ -67,11 +67,25 @@ class Snapped:
     snapped_lat: FloatArray
     snapped_lon: FloatArray
     # Offsets to the segment ends per (network, weight, direction), so pre-snapped points cost only lookups.
-    cache: dict[tuple[str, str, float], tuple[Segments, _Ends]] = field(default_factory=dict, compare=False,
-                                                                        repr=False)
+    # An entry is used only while the network and this object's arrays are the very ones it was built from, so a
+    # `dataclasses.replace` copy (which shares the dict) never reads another point set's offsets.
+    cache: dict[tuple[str, str, float], tuple[tuple[Any, ...], _Ends]] = field(default_factory=dict, compare=False,
+                                                                               repr=False)
 
     def __len__(self) -> int:
         return int(self.seg.shape[0])
+
+    @classmethod
+    def concat(cls, parts: Sequence[Snapped]) -> Snapped:
+        """Several snapped batches of one mode as one (e.g. units and stations), in order."""
+        modes = {p.mode for p in parts}
+        if len(modes) != 1:
+            raise Invalid(f"cannot join points snapped for different modes: {sorted(modes)}")
+        def join(name: str) -> Any:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return cls(parts[0].mode, join("lat"), join("lon"), join("seg"), join("t"), join("offroad_m"),
+                   join("snapped_lat"), join("snapped_lon"))
 
     def take(self, idx: Any) -> Snapped:
         """A subset of these points (index array or slice)."""
@@ -176,27 +190,29 @@ class ScipyRouter:
     def _leave(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from each point to the segment's u and v nodes (off-road leg included)."""
         tag = (key, "leave", self.offroad_speed_mps)
+        owners = (g.segs, s.seg, s.t, s.offroad_m)
         hit = s.cache.get(tag)
-        if hit is not None and hit[0] is g.segs:
+        if hit is not None and all(a is b for a, b in zip(hit[0], owners, strict=True)):
             return hit[1]
         off = s.offroad_m / self.offroad_speed_mps
         seg = s.seg
         ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.rev[key][seg]),
                      off + _part(1 - s.t, g.segs.fwd[key][seg]))
-        s.cache[tag] = (g.segs, ends)
+        s.cache[tag] = (owners, ends)
         return ends
 
     def _arrive(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from the segment's u and v nodes to each point (off-road leg included)."""
         tag = (key, "arrive", self.offroad_speed_mps)
+        owners = (g.segs, s.seg, s.t, s.offroad_m)
         hit = s.cache.get(tag)
-        if hit is not None and hit[0] is g.segs:
+        if hit is not None and all(a is b for a, b in zip(hit[0], owners, strict=True)):
             return hit[1]
         off = s.offroad_m / self.offroad_speed_mps
         seg = s.seg
         ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.fwd[key][seg]),
                      off + _part(1 - s.t, g.segs.rev[key][seg]))
-        s.cache[tag] = (g.segs, ends)
+        s.cache[tag] = (owners, ends)
         return ends
 
     def _direct(self, g: ModeGraph, o: Snapped, d: Snapped, key: str) -> FloatArray:

@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
         ray: Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at ADDRESS.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+        report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this file.")] = None,
     ) -> None:
         """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
         from rich.progress import Progress
@@ -113,13 +114,20 @@ def register(app: typer.Typer) -> None:
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{sc.name}: replications", total=replications)
                 result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,
-                                            ray_address=ray, progress=lambda n: bar.advance(task, n))
+                                            ray_address=ray, progress=lambda n: bar.advance(task, n),
+                                            keep_first=report is not None)
+            if report is not None:
+                flows.write_report(result, report)
         except DomainError as exc:
             raise _fail(exc) from exc
+        result.pop("first_run", None)
+        result.pop("prepared", None)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
         typer.echo(f"{result['scenario']}: {replications} replication(s), seed {result['seed']}")
+        if report is not None:
+            typer.echo(f"  report written to {report}")
         for key, ci in result["summary"].items():
             typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
 

@@ -24,10 +24,12 @@ from lifechain.planning.optimize import (
     problem_from_long,
     problem_from_router,
 )
+from lifechain.planning.report import render as render_report
 from lifechain.planning.results import aggregate, compare, confidence, summarise, survival
 from lifechain.planning.simulate import (
     NODES,
     MatrixRouter,
+    PointIn,
     RunResult,
     Scenario,
     Simulation,
@@ -39,6 +41,7 @@ __all__ = [
     "MODELS",
     "NODES",
     "MatrixRouter",
+    "PointIn",
     "Problem",
     "RunResult",
     "Scenario",
@@ -60,6 +63,7 @@ __all__ = [
     "pmedian",
     "problem_from_long",
     "problem_from_router",
+    "render_report",
     "replication_seeds",
     "run_replication",
     "summarise",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,9 @@ def load_scenario(path: Path) -> core.Scenario:
         raise Invalid(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise Invalid(f"{path} is not valid YAML: {exc}") from exc
+    if sc.calls.replay_file and not Path(sc.calls.replay_file).is_absolute():
+        sc = sc.model_copy(update={"calls": sc.calls.model_copy(
+            update={"replay_file": str(path.parent / sc.calls.replay_file)})})
     v = sc.volunteers
     if v is not None and v.aeds_file and not Path(v.aeds_file).is_absolute():
         sc = sc.model_copy(update={"volunteers": v.model_copy(update={"aeds_file": str(path.parent / v.aeds_file)})})
@@ -115,6 +119,61 @@ def read_points(path: Path) -> list[tuple[float, float]]:
         return [(float(r[lat]), float(r[lon])) for r in rows]
     except ValueError as exc:
         raise Invalid(f"{path}: a coordinate is not a number: {exc}") from exc
+
+
+TIME_COLUMNS = ("time", "t", "seconds", "received_at", "arrival_time")
+TRUE = frozenset({"1", "true", "yes", "y", "t"})
+
+
+def _seconds(value: str, start: Any) -> float:
+    """Seconds from the scenario start: a number as is, or an ISO date-time."""
+    from datetime import datetime
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is not None and start.tzinfo is None:
+        when = when.replace(tzinfo=None) - (when.utcoffset() or timedelta(0))
+    return float((when - start).total_seconds())
+
+
+def resolve_replay(scenario: core.Scenario) -> core.Scenario:
+    """The scenario with the calls of `calls.replay_file` (time, lat, lon, priority, arrest, pathways, area) as
+    replayed calls, their places added as zero-weight demand points."""
+    path = scenario.calls.replay_file
+    if not path:
+        return scenario
+    header, rows = _rows(Path(path))
+    tc = _pick(header, None, TIME_COLUMNS, "the time", Path(path))
+    if tc is None or "lat" not in header or "lon" not in header:
+        raise Invalid(f"{path}: a replay needs time, lat and lon columns (columns: {', '.join(header)})")
+    demand = list(scenario.demand)
+    index: dict[tuple[float, float], int] = {}
+    calls = []
+    for n, r in enumerate(rows, start=2):
+        try:
+            lat, lon, t = float(r["lat"]), float(r["lon"]), _seconds(r[tc], scenario.start)
+            priority = int(r.get("priority") or 1)
+        except ValueError as exc:
+            raise Invalid(f"{path} line {n}: {exc}") from exc
+        if t < 0:
+            raise Invalid(f"{path} line {n}: the call is before the scenario start {scenario.start.isoformat()}")
+        key = (lat, lon)
+        if key not in index:
+            index[key] = len(demand)
+            demand.append(core.PointIn(lat=lat, lon=lon, weight=0.0, area=r.get("area") or "replay"))
+        pathways = [p.strip() for p in (r.get("pathways") or "").split(";") if p.strip()]
+        calls.append({"t": t, "point": index[key], "priority": priority, "pathways": pathways,
+                      "arrest": (r.get("arrest") or "").strip().lower() in TRUE})
+    data = scenario.model_dump()
+    data["demand"] = [p.model_dump() for p in demand]
+    data["calls"] = {**data["calls"], "replay_file": None, "replayed": calls}
+    try:
+        return core.Scenario.model_validate(data)
+    except ValueError as exc:
+        raise Invalid(f"{path}: {exc}") from exc
 
 
 def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
@@ -163,10 +222,17 @@ def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int
         return scenario, 0
     import numpy as np
 
-    keep = [p for p, o in zip(scenario.demand, np.asarray(off), strict=True) if np.isfinite(o)]
-    if not keep:
+    ok = np.isfinite(np.asarray(off))
+    if not ok.any():
         raise Invalid("no demand point of the scenario lies near the city's road network")
-    return scenario.model_copy(update={"demand": keep}), len(scenario.demand) - len(keep)
+    if ok.all():
+        return scenario, 0
+    new_index = np.cumsum(ok) - 1
+    keep = [p for p, good in zip(scenario.demand, ok, strict=True) if good]
+    replayed = [c.model_copy(update={"point": int(new_index[c.point])}) for c in scenario.calls.replayed
+                if ok[c.point]]
+    calls = scenario.calls.model_copy(update={"replayed": replayed})
+    return scenario.model_copy(update={"demand": keep, "calls": calls}), len(scenario.demand) - len(keep)
 
 
 def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple[core.Scenario, core.MatrixRouter,
@@ -174,7 +240,7 @@ def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple
     """The scenario ready to run (AEDs read, off-network demand dropped) and its precomputed travel times."""
     from lifechain.geo.core import LatLon
 
-    scenario = resolve_aeds(scenario, cities_dir=cities_dir)
+    scenario = resolve_replay(resolve_aeds(scenario, cities_dir=cities_dir))
     src = None if scenario.travel.kind == "zero" else source_router(scenario, cities_dir=cities_dir)
     scenario, dropped = on_network(scenario, src)
     router = core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
@@ -190,42 +256,60 @@ def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
     return prepare(scenario, cities_dir=cities_dir)[1]
 
 
-def _one(args: tuple[core.Scenario, core.MatrixRouter, Any]) -> dict[str, Any]:
-    scenario, router, seed = args
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool]) -> tuple[dict[str, Any], core.RunResult | None]:
+    scenario, router, seed, keep = args
     run = core.run_replication(scenario, router, seed)
-    return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest)
+    return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest), run if keep else None
 
 
 def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int = 1,
                  cities_dir: Path | None = None, ray_address: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs."""
+                 progress: Callable[[int], None] | None = None, keep_first: bool = False) -> dict[str, Any]:
+    """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs.
+
+    With `keep_first`, the result also holds `first_run` (the per-call results of replication 1) and `prepared`
+    (the scenario as run), for a report.
+    """
     if replications < 1:
         raise Invalid("replications must be at least 1")
     scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
-    jobs = [(scenario, router, s) for s in core.replication_seeds(scenario, replications)]
+    jobs = [(scenario, router, s, keep_first and k == 0)
+            for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
-        summaries = _run_on_ray(jobs, ray_address)
+        outs = _run_on_ray(jobs, ray_address)
     elif workers > 1 and replications > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            summaries = []
-            for s in pool.map(_one, jobs):
-                summaries.append(s)
+            outs = []
+            for out in pool.map(_one, jobs):
+                outs.append(out)
                 if progress:
                     progress(1)
     else:
-        summaries = []
+        outs = []
         for job in jobs:
-            summaries.append(_one(job))
+            outs.append(_one(job))
             if progress:
                 progress(1)
-    return {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
-            "summary": core.aggregate(summaries), "runs": summaries}
+    summaries = [s for s, _ in outs]
+    result = {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
+              "summary": core.aggregate(summaries), "runs": summaries}
+    if keep_first:
+        result.update(first_run=outs[0][1], prepared=scenario)
+    return result
 
 
-def _run_on_ray(jobs: list[Any], address: str) -> list[dict[str, Any]]:
+def write_report(result: dict[str, Any], path: Path) -> Path:
+    """Write the HTML report of a `run_scenario(..., keep_first=True)` result."""
+    run, scenario = result.get("first_run"), result.get("prepared")
+    if run is None or scenario is None or run.cell is None:
+        raise Invalid("a report needs the run's first replication (run_scenario(..., keep_first=True))")
+    path.write_text(core.render_report(result, scenario, run, run.cell), encoding="utf-8")
+    return path
+
+
+def _run_on_ray(jobs: list[Any], address: str) -> list[tuple[dict[str, Any], core.RunResult | None]]:
     """Replications as Ray tasks on the cluster at `address`."""
     try:
         import ray  # type: ignore[import-not-found,unused-ignore]

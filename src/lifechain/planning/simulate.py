@@ -108,11 +108,25 @@ class PointIn(BaseModel):
     area: str = "all"
 
 
-class CallsIn(BaseModel):
-    """Call generation: Poisson with an hour-of-day x weekday profile; priorities and pathways by probability."""
+class ReplayedCall(BaseModel):
+    """A historical call to replay: seconds from the scenario start, the demand point it happened at, its triage."""
 
     model_config = ConfigDict(extra="forbid")
-    rate_per_day: float = Field(gt=0)
+    t: float = Field(ge=0)
+    point: int = Field(ge=0)
+    priority: int = Field(1, ge=1, le=4)
+    arrest: bool = False
+    pathways: list[str] = Field(default_factory=list)
+
+
+class CallsIn(BaseModel):
+    """Call generation: Poisson with an hour-of-day x weekday profile, or replayed; priorities and pathways by
+    probability (Poisson) or as recorded (replay)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_per_day: float = Field(0.0, ge=0)
+    replay_file: str | None = None
+    replayed: list[ReplayedCall] = Field(default_factory=list)
     hourly_profile: list[float] = Field(default_factory=lambda: [1.0] * 24)
     weekday_profile: list[float] = Field(default_factory=lambda: [1.0] * 7)
     priorities: dict[int, float] = Field(default_factory=lambda: {1: 1.0})
@@ -121,6 +135,8 @@ class CallsIn(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> CallsIn:
+        if self.rate_per_day <= 0 and not (self.replay_file or self.replayed):
+            raise ValueError("calls need a positive rate_per_day or a replay_file")
         if len(self.hourly_profile) != 24 or len(self.weekday_profile) != 7:
             raise ValueError("hourly_profile needs 24 values and weekday_profile 7")
         if min(self.hourly_profile + self.weekday_profile) < 0 or max(self.hourly_profile) <= 0:
@@ -164,7 +180,7 @@ class ArrestIn(BaseModel):
     ems_shock_after_arrival_s: float = Field(120.0, ge=0)
     # Larsen et al. 1993 (Ann Emerg Med 22:1652): 67% - 2.3%/min to CPR - 1.1%/min to shock - 2.1%/min to ACLS.
     larsen: tuple[float, float, float, float] = (0.67, 0.023, 0.011, 0.021)
-    # De Maio et al. 2003 (Med Decis Making 23:411): 1 / (1 + exp(a + b t)), t = call to vehicle stopped, minutes.
+    # De Maio et al. 2003 (Ann Emerg Med 42:242): 1 / (1 + exp(a + b t)), t = call to vehicle stopped, minutes.
     de_maio: tuple[float, float] = (0.679, 0.262)
     # Valenzuela et al. 1997 (Circulation 96:3308): 1 / (1 + exp(-a + b t_CPR + c t_shock)), minutes from collapse.
     valenzuela: tuple[float, float, float] = (0.260, 0.106, 0.139)
@@ -201,6 +217,9 @@ class Scenario(BaseModel):
             raise ValueError("a scenario needs at least one unit and one demand point")
         if self.durations.transport_probability > 0 and not self.hospitals:
             raise ValueError("transport_probability > 0 needs at least one hospital")
+        far = [c.point for c in self.calls.replayed if c.point >= len(self.demand)]
+        if far:
+            raise ValueError(f"replayed calls name demand points {far[:5]} beyond the {len(self.demand)} given")
         return self
 
     def policy(self) -> dispatch_core.DispatchPolicy:
@@ -368,6 +387,7 @@ class RunResult:
     horizon_s: float
     arrest_variants: dict[str, FloatArray] = field(default_factory=dict)  # name -> calls x (first CPR, first shock)
     extra: dict[str, float] = field(default_factory=dict)
+    cell: npt.NDArray[np.int64] | None = None  # the demand point of each call
 
 
 def _arrivals(sc: Scenario, rng: np.random.Generator) -> FloatArray:
@@ -418,16 +438,11 @@ class Simulation:
     # -- set-up
     def _generate(self) -> None:
         sc, rng = self.sc, self.rng
-        self.arrival = _arrivals(sc, rng)
+        if sc.calls.replayed:
+            self._replay()
+        else:
+            self._poisson()
         n = len(self.arrival)
-        w = np.asarray([p.weight for p in sc.demand], dtype=float)
-        self.cell = rng.choice(len(self.cells), size=n, p=w / w.sum())
-        self.priority = np.asarray(_choice(rng, sc.calls.priorities, n), dtype=np.int64)
-        self.is_arrest = rng.uniform(size=n) < sc.calls.arrest_share
-        names = list(sc.calls.pathways)
-        probs = np.asarray([sc.calls.pathways[k] for k in names], dtype=float)
-        self.pathways = [frozenset(names[j] for j in np.flatnonzero(r)) for r in
-                         (rng.uniform(size=(n, len(names))) < probs)] if names else [frozenset()] * n
         self.transport = rng.uniform(size=n) < sc.durations.transport_probability
         self.times = np.full((n, len(NODES)), np.nan)
         self.times[:, COL[EventKind.PSAP_CALL]] = self.arrival
@@ -444,6 +459,29 @@ class Simulation:
             self._push(float(t + sc.durations.dispatch_delay.sample(rng)), "dispatch", i)
         for uid, u in self.units.items():
             self._schedule_shifts(uid, u)
+
+    def _poisson(self) -> None:
+        """Arrivals, places, priorities, arrests and pathways drawn from the scenario's distributions."""
+        sc, rng = self.sc, self.rng
+        self.arrival = _arrivals(sc, rng)
+        n = len(self.arrival)
+        w = np.asarray([p.weight for p in sc.demand], dtype=float)
+        self.cell = rng.choice(len(self.cells), size=n, p=w / w.sum())
+        self.priority = np.asarray(_choice(rng, sc.calls.priorities, n), dtype=np.int64)
+        self.is_arrest = rng.uniform(size=n) < sc.calls.arrest_share
+        names = list(sc.calls.pathways)
+        probs = np.asarray([sc.calls.pathways[k] for k in names], dtype=float)
+        self.pathways = [frozenset(names[j] for j in np.flatnonzero(r)) for r in
+                         (rng.uniform(size=(n, len(names))) < probs)] if names else [frozenset()] * n
+
+    def _replay(self) -> None:
+        """Arrivals, places, priorities, arrests and pathways as recorded (calls beyond the horizon are left out)."""
+        calls = sorted((c for c in self.sc.calls.replayed if c.t < self.sc.days * 86400.0), key=lambda c: c.t)
+        self.arrival = np.asarray([c.t for c in calls], dtype=np.float64)
+        self.cell = np.asarray([c.point for c in calls], dtype=np.int64)
+        self.priority = np.asarray([c.priority for c in calls], dtype=np.int64)
+        self.is_arrest = np.asarray([c.arrest for c in calls], dtype=bool)
+        self.pathways = [frozenset(c.pathways) for c in calls]
 
     def _schedule_shifts(self, uid: int, u: _Unit) -> None:
         """Off/on events for the unit's shifts over the horizon (a unit off duty finishes its call first)."""
@@ -507,7 +545,8 @@ class Simulation:
                          queued=self.queued, transported=self.transport & (self.unit_of >= 0), unit=self.unit_of,
                          utilisation={uid: u.busy_s / horizon for uid, u in self.units.items()}, horizon_s=horizon,
                          arrest_variants=self.variants if self.first_response else {},
-                         extra=dict(self.vol_counts) if self.first_response else {})
+                         extra=dict(self.vol_counts) if self.first_response else {},
+                         cell=np.asarray(self.cell, dtype=np.int64))
 
     def _on_dispatch(self, t: float, i: int) -> None:
         inc = dispatch_core.IncidentState(id=i, location=self.cells[self.cell[i]], priority=int(self.priority[i]),
