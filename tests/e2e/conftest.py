@@ -28,6 +28,7 @@ class Server:
 
     url: str
     data_dir: Path
+    demo: bool
 
 
 def _free_port() -> int:
@@ -44,15 +45,19 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _prepare_demo(data_dir: Path) -> None:
-    """Import the demo city and load the demo data with whatever commands the server has."""
+def _prepare_demo(data_dir: Path) -> bool:
+    """Import the demo city and load the demo data; False when this server has no `demo load` command yet."""
     help_text = _cli(data_dir, "--help").stdout
-    if " city " in help_text or "│ city" in help_text:
-        done = _cli(data_dir, "city", "import", "builtin:helsinki", "--name", "helsinki", "--if-missing")
-        assert done.returncode == 0, f"city import failed: {done.stdout}\n{done.stderr}"
-    if " demo " in help_text or "│ demo" in help_text:
-        done = _cli(data_dir, "demo", "load", "--city", "helsinki")
-        assert done.returncode == 0, f"demo load failed: {done.stdout}\n{done.stderr}"
+    done = _cli(data_dir, "city", "import", "builtin:helsinki", "--name", "helsinki", "--if-missing")
+    assert done.returncode == 0, f"city import failed: {done.stdout}\n{done.stderr}"
+    if "│ demo" not in help_text and " demo " not in help_text:
+        return False
+    done = _cli(data_dir, "demo", "load", "--city", "helsinki")
+    assert done.returncode == 0, f"demo load failed: {done.stdout}\n{done.stderr}"
+    if "│ volunteers" in help_text:
+        done = _cli(data_dir, "volunteers", "demo", "--city", "helsinki", "--count", "60")
+        assert done.returncode == 0, f"volunteers demo failed: {done.stdout}\n{done.stderr}"
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip("needs node and web/node_modules (npm ci in web/)")
     data_dir = tmp_path_factory.mktemp("e2e") / "var"
     data_dir.mkdir()
-    _prepare_demo(data_dir)
+    demo = _prepare_demo(data_dir)
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LIFECHAIN_DEMO_MODE": "1"}
     log = (data_dir / "server.log").open("w")
@@ -78,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, data_dir)
-        yield Server(url=url, data_dir=data_dir)
+        yield Server(url=url, data_dir=data_dir, demo=demo)
     finally:
         proc.terminate()
         try:
@@ -103,17 +108,34 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], data_dir: Path) -> No
 
 
 @pytest.fixture
-def run_script(server: Server) -> Callable[[str], subprocess.CompletedProcess[str]]:
-    """Runs a Playwright script from web/e2e against the demo server."""
-    return lambda script: _run_script(server, script)
+def demo_server(server: Server) -> Server:
+    """The server, with demo users, stations, units and hospitals loaded."""
+    if not server.demo:
+        pytest.skip("this server has no `lifechain demo load` yet (demo users, units, hospitals)")
+    return server
 
 
-def _run_script(server: Server, script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def run_script(server: Server) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs a Playwright script from web/e2e against the demo server (keyword arguments become env variables)."""
+    return lambda script, **env: _run_script(server, script, env)
+
+
+def _run_script(server: Server, script: str, extra: dict[str, str], timeout: float = 300,
+                ) -> subprocess.CompletedProcess[str]:
     """Run a Playwright script from web/e2e against the server; its output is printed for the test log."""
     ARTIFACTS.mkdir(exist_ok=True)
-    env = {**os.environ, "LIFECHAIN_URL": server.url, "LIFECHAIN_ARTIFACTS": str(ARTIFACTS), "CHROMIUM": CHROMIUM}
+    env = {**os.environ, "LIFECHAIN_URL": server.url, "LIFECHAIN_ARTIFACTS": str(ARTIFACTS), "CHROMIUM": CHROMIUM,
+           **extra}
     done = subprocess.run(["node", str(WEB / "e2e" / script)], cwd=WEB, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        # What the server did last (writes only), to tell a UI failure from a server one.
+        log = (server.data_dir / "server.log").read_text(errors="replace").splitlines()
+        writes = [line for line in log if '"GET ' not in line][-40:]
+        sys.stderr.write("server log (last writes):\n" + "\n".join(writes) + "\n")
+        done = subprocess.CompletedProcess(done.args, done.returncode, done.stdout,
+                                           done.stderr + "\n".join(writes[-15:]))
     return done

@@ -11,10 +11,23 @@ pytestmark = pytest.mark.e2e
 
 
 def test_shell_in_both_languages_draws_the_city_map_offline(
-    run_script: Callable[[str], subprocess.CompletedProcess[str]],
+    run_script: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """Home, sign-in and the city map render in en and zh-CN, and no request leaves 127.0.0.1."""
     done = run_script("smoke.mjs")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "smoke: OK" in done.stdout
+    assert "leaving 127.0.0.1: 0" in done.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_arrest_from_call_to_hospital_across_three_browsers(
+    demo_server: object, run_script: Callable[..., subprocess.CompletedProcess[str]], lang: str,
+) -> None:
+    """Dispatcher, volunteer and crew do the whole arrest scenario in `lang`; the console follows it live."""
+    done = run_script("arrest.mjs", E2E_LANG=lang)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"arrest-{lang}: OK" in done.stdout
+    assert "console shows the volunteer accepted (live)" in done.stdout
+    assert "stream reconnected and caught up" in done.stdout
     assert "leaving 127.0.0.1: 0" in done.stdout

@@ -14,6 +14,7 @@ export const PHONE = { width: 390, height: 844 };
 
 const requests = [];
 const failures = [];
+const pages = [];
 
 export async function launch() {
   return chromium.launch({
@@ -35,6 +36,7 @@ export async function context(browser, { locale = 'en-US', viewport = DESKTOP, m
 }
 
 function watch(page, name) {
+  pages.push([name, page]);
   page.on('pageerror', (err) => failures.push(`${name}: page error: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !/Failed to load resource|EventSource|net::ERR/.test(msg.text())) {
@@ -98,6 +100,16 @@ export async function run(name, body) {
     log(`${name}: OK in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`[e2e] ${name}: FAILED: ${err && err.stack ? err.stack : err}`);
+    for (const [who, page] of pages) {
+      try {
+        const errors = await page.locator('.error').allTextContents();
+        const states = await page.evaluate(() => [...document.querySelectorAll('[data-state],[data-status]')]
+          .map((e) => `${e.getAttribute('data-testid')}=${e.getAttribute('data-state') ?? e.getAttribute('data-status')}`).slice(0, 12).join(' '));
+        console.error(`[e2e] ${who}: errors shown: ${JSON.stringify(errors)}; states: ${states}`);
+      } catch {
+        /* page closed */
+      }
+    }
     process.exitCode = 1;
   } finally {
     if (browser) await browser.close();

@@ -353,6 +353,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hospitals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Hospitals
+         * @description Hospitals with capabilities and diversion. Dispatcher, analyst, crew, hospital staff.
+         */
+        get: operations["list_hospitals_api_v1_hospitals_get"];
+        put?: never;
+        /**
+         * Create Hospital
+         * @description Add a hospital. Admin.
+         */
+        post: operations["create_hospital_api_v1_hospitals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hospitals/{hospital_id}/diversion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Divert
+         * @description Ask ambulances to go elsewhere until a time, with a reason. The hospital's own staff, dispatcher.
+         */
+        put: operations["divert_api_v1_hospitals__hospital_id__diversion_put"];
+        post?: never;
+        /**
+         * End Diversion
+         * @description Lift the diversion. The hospital's own staff, dispatcher.
+         */
+        delete: operations["end_diversion_api_v1_hospitals__hospital_id__diversion_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hospitals/{hospital_id}/incoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incoming
+         * @description Open incidents bound for this hospital. The hospital's own staff, dispatcher.
+         */
+        get: operations["incoming_api_v1_hospitals__hospital_id__incoming_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Incidents
+         * @description Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst, crew, hospital staff.
+         */
+        get: operations["list_incidents_api_v1_incidents_get"];
+        put?: never;
+        /**
+         * Create Incident
+         * @description Take a call (triaged at once when a complaint is given); the same Idempotency-Key returns the same
+         *     incident (200 instead of 201). Dispatcher.
+         */
+        post: operations["create_incident_api_v1_incidents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incident Queue
+         * @description Calls waiting for a unit, by priority then arrival, and calls still to triage. Dispatcher.
+         */
+        get: operations["incident_queue_api_v1_incidents_queue_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Incident
+         * @description One incident with its patients and units. Dispatcher, analyst, crew, hospital staff.
+         */
+        get: operations["get_incident_api_v1_incidents__incident_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/attachments": {
         parameters: {
             query?: never;
@@ -371,6 +504,146 @@ export interface paths {
          * @description Attach a file to the incident (a pre-hospital ECG also becomes a time node). Crew, dispatcher, hospital.
          */
         post: operations["upload_api_v1_incidents__incident_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel
+         * @description Cancel the call and stand down its units, with a reason. Dispatcher.
+         */
+        post: operations["cancel_api_v1_incidents__incident_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close
+         * @description Close the call once no unit is on it (409 otherwise). Dispatcher.
+         */
+        post: operations["close_api_v1_incidents__incident_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/destination": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Destination
+         * @description Set (and pre-notify) the destination hospital. Dispatcher, crew.
+         */
+        post: operations["destination_api_v1_incidents__incident_id__destination_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/dispatch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dispatch
+         * @description Send a unit (409 when it is no longer available, e.g. another dispatcher was faster). Dispatcher.
+         */
+        post: operations["dispatch_api_v1_incidents__incident_id__dispatch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/patients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Patient
+         * @description Add a patient to the incident. Dispatcher, crew.
+         */
+        post: operations["add_patient_api_v1_incidents__incident_id__patients_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reassign
+         * @description Replace one assigned unit by another. Dispatcher.
+         */
+        post: operations["reassign_api_v1_incidents__incident_id__reassign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/recommendation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recommendation
+         * @description Units ranked by road ETA with reasons, diversion options, and the destination hospital. Dispatcher.
+         */
+        get: operations["recommendation_api_v1_incidents__incident_id__recommendation_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -465,6 +738,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/triage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Triage Incident
+         * @description Apply the protocol to the complaint and answers; returns the determinant and the questions left. Dispatcher.
+         */
+        post: operations["triage_incident_api_v1_incidents__incident_id__triage_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/units/{unit_id}/stand-down": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stand Down
+         * @description Cancel one unit's assignment. Dispatcher.
+         */
+        post: operations["stand_down_api_v1_incidents__incident_id__units__unit_id__stand_down_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/protocol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Protocol Spec
+         * @description The call-taking protocol in force (version, entry questions, cards, plans). Dispatcher, trainer, analyst.
+         */
+        get: operations["protocol_spec_api_v1_protocol_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Stations
+         * @description Ambulance stations. Dispatcher, analyst, crew.
+         */
+        get: operations["list_stations_api_v1_stations_get"];
+        put?: never;
+        /**
+         * Create Station
+         * @description Add a station. Admin.
+         */
+        post: operations["create_station_api_v1_stations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stream": {
         parameters: {
             query?: never;
@@ -479,6 +836,90 @@ export interface paths {
         get: operations["stream_api_v1_stream_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Units
+         * @description Every unit with its status and last fix. Dispatcher, analyst, crew.
+         */
+        get: operations["list_units_api_v1_units_get"];
+        put?: never;
+        /**
+         * Create Unit
+         * @description Add a unit, available at its station. Admin.
+         */
+        post: operations["create_unit_api_v1_units_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Unit
+         * @description One unit. Dispatcher, analyst, crew.
+         */
+        get: operations["get_unit_api_v1_units__unit_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unit_id}/position": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Position
+         * @description Store a GPS fix of the unit. Dispatcher, own crew.
+         */
+        post: operations["record_position_api_v1_units__unit_id__position_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unit_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Status
+         * @description Move the unit through its call cycle (409 with the allowed moves when invalid). Dispatcher, own crew.
+         */
+        post: operations["change_status_api_v1_units__unit_id__status_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -734,6 +1175,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/volunteers/push-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Push Key
+         * @description The VAPID public key the browser subscribes with (null when Web Push is not configured). Volunteer.
+         */
+        get: operations["push_key_api_v1_volunteers_push_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/volunteers/{volunteer_id}/qualifications": {
         parameters: {
             query?: never;
@@ -867,6 +1328,27 @@ export interface components {
          */
         AlertState: "alerted" | "accepted" | "declined" | "not_needed" | "arrived" | "handed_over" | "stood_down";
         /**
+         * AssignmentOut
+         * @description A unit sent to the incident.
+         */
+        AssignmentOut: {
+            /**
+             * Assigned At
+             * Format: date-time
+             */
+            assigned_at: string;
+            /** Assigned By */
+            assigned_by: string;
+            /** End Reason */
+            end_reason: string | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** Id */
+            id: number;
+            /** Unit Id */
+            unit_id: number;
+        };
+        /**
          * AttachmentKind
          * @description What an attached file is.
          * @enum {string}
@@ -940,6 +1422,40 @@ export interface components {
             unit_id?: number | null;
         };
         /**
+         * CandidateOut
+         * @description One unit considered: ETA, distance, and why it is flagged or excluded (per language).
+         */
+        CandidateOut: {
+            /** Call Sign */
+            call_sign: string;
+            /** Distance M */
+            distance_m: number | null;
+            /** Eligible */
+            eligible: boolean;
+            /** Eta S */
+            eta_s: number | null;
+            /** From Incident Id */
+            from_incident_id: number | null;
+            /** From Priority */
+            from_priority: number | null;
+            /** Reason */
+            reason: string | null;
+            /** Reason Text */
+            reason_text: {
+                [key: string]: string;
+            } | null;
+            status: components["schemas"]["UnitStatus"];
+            /** Unit Id */
+            unit_id: number;
+            unit_type: components["schemas"]["UnitType"];
+        };
+        /**
+         * Capability
+         * @description A service a hospital offers around the clock; the value is the stable stored name.
+         * @enum {string}
+         */
+        Capability: "ed" | "pci_24_7" | "stroke_thrombolysis" | "thrombectomy" | "poisoning_centre" | "trauma_1" | "trauma_2" | "trauma_3" | "icu" | "paediatric" | "obstetrics" | "burns";
+        /**
          * CityInfo
          * @description An imported city's manifest.
          */
@@ -1000,6 +1516,45 @@ export interface components {
             alerted: number;
             /** Arrived */
             arrived: number;
+        };
+        /**
+         * DestinationIn
+         * @description The destination hospital, and whether to pre-notify it.
+         */
+        DestinationIn: {
+            /** Hospital Id */
+            hospital_id: number;
+            /**
+             * Prenotify
+             * @default true
+             */
+            prenotify: boolean;
+        };
+        /**
+         * DispatchIn
+         * @description Send this unit; `divert` takes it off a lower-priority call when the redispatch rules allow.
+         */
+        DispatchIn: {
+            /**
+             * Divert
+             * @default false
+             */
+            divert: boolean;
+            /** Unit Id */
+            unit_id: number;
+        };
+        /**
+         * DiversionIn
+         * @description Ask ambulances to go elsewhere until a time, for a reason.
+         */
+        DiversionIn: {
+            /** Reason */
+            reason: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
         };
         /**
          * DutyIn
@@ -1126,10 +1681,185 @@ export interface components {
              */
             timezone: string;
         };
+        /**
+         * FreeOut
+         * @description A busy unit and when it is expected to be free.
+         */
+        FreeOut: {
+            /** Call Sign */
+            call_sign: string;
+            /**
+             * Free At
+             * Format: date-time
+             */
+            free_at: string;
+            status: components["schemas"]["UnitStatus"];
+            /** Unit Id */
+            unit_id: number;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HospitalCandidateOut
+         * @description One hospital considered as destination.
+         */
+        HospitalCandidateOut: {
+            /** Capable */
+            capable: boolean;
+            /** Diversion Reason */
+            diversion_reason: string | null;
+            /** Diverted */
+            diverted: boolean;
+            /** Eta S */
+            eta_s: number | null;
+            /** Hospital Id */
+            hospital_id: number;
+            /** Name */
+            name: string;
+        };
+        /**
+         * HospitalChoiceOut
+         * @description The recommended destination and why.
+         */
+        HospitalChoiceOut: {
+            /** Candidates */
+            candidates: components["schemas"]["HospitalCandidateOut"][];
+            /** Eta S */
+            eta_s: number | null;
+            /** Hospital Id */
+            hospital_id: number | null;
+            /** Name */
+            name: string | null;
+            /** Pathway */
+            pathway: string | null;
+            /** Reasons */
+            reasons: {
+                [key: string]: string;
+            }[];
+            /** Required */
+            required: string[];
+        };
+        /**
+         * HospitalIn
+         * @description A new receiving hospital.
+         */
+        HospitalIn: {
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** City */
+            city: string;
+            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * HospitalOut
+         * @description A receiving hospital, its capabilities (with labels) and any diversion.
+         */
+        HospitalOut: {
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** Capability Labels */
+            capability_labels: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            /** City */
+            city: string;
+            /** Diversion Reason */
+            diversion_reason: string | null;
+            /** Diverted Until */
+            diverted_until: string | null;
+            /** Id */
+            id: number;
+            location: components["schemas"]["Point-Output"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * IncidentIn
+         * @description A new call: where, who called, and (optionally) the complaint and answers so far.
+         */
+        IncidentIn: {
+            /** Address */
+            address?: string | null;
+            /** Answers */
+            answers?: {
+                [key: string]: unknown;
+            };
+            /** Caller Number */
+            caller_number?: string | null;
+            /**
+             * City
+             * @description Defaults to the server's default city.
+             */
+            city?: string | null;
+            /** Complaint */
+            complaint?: string | null;
+            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            /**
+             * Patients
+             * @default 1
+             */
+            patients: number;
+        };
+        /**
+         * IncidentOut
+         * @description An incident with its determinant, status, patients and units.
+         */
+        IncidentOut: {
+            /** Address */
+            address: string | null;
+            /** Answers */
+            answers: {
+                [key: string]: unknown;
+            };
+            /**
+             * Assignments
+             * @default []
+             */
+            assignments: components["schemas"]["AssignmentOut"][];
+            /** Caller Number */
+            caller_number: string | null;
+            /** City */
+            city: string;
+            /** Closed At */
+            closed_at: string | null;
+            /** Complaint */
+            complaint: string | null;
+            /** Destination Hospital Id */
+            destination_hospital_id: number | null;
+            /** Determinant */
+            determinant: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: number;
+            location: components["schemas"]["Point-Output"];
+            /** Pathways */
+            pathways: string[];
+            /**
+             * Patients
+             * @default []
+             */
+            patients: components["schemas"]["PatientOut"][];
+            /** Priority */
+            priority: number | null;
+            /** Protocol Version */
+            protocol_version: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Status */
+            status: string;
+            /** Version */
+            version: number;
         };
         /**
          * LoginIn
@@ -1273,6 +2003,36 @@ export interface components {
             unit_id?: number | null;
         };
         /**
+         * PatientIn
+         * @description Another patient at the incident.
+         */
+        PatientIn: {
+            /** Age Years */
+            age_years?: number | null;
+            /** Label */
+            label?: string | null;
+            /** Notes */
+            notes?: string | null;
+            /** Sex */
+            sex?: string | null;
+        };
+        /**
+         * PatientOut
+         * @description A patient of an incident.
+         */
+        PatientOut: {
+            /** Age Years */
+            age_years: number | null;
+            /** Id */
+            id: number;
+            /** Label */
+            label: string;
+            /** Notes */
+            notes: string | null;
+            /** Sex */
+            sex: string | null;
+        };
+        /**
          * PlacesOut
          * @description Places whose name matches the query.
          */
@@ -1291,6 +2051,21 @@ export interface components {
          * @description A WGS-84 position.
          */
         "Point-Output": {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * PositionIn
+         * @description A GPS fix.
+         */
+        PositionIn: {
+            /**
+             * At
+             * @description When the fix was taken; defaults to now.
+             */
+            at?: string | null;
             /** Lat */
             lat: number;
             /** Lon */
@@ -1349,6 +2124,55 @@ export interface components {
             kind: components["schemas"]["QualificationKind"];
             /** Valid */
             valid: boolean;
+        };
+        /**
+         * QueueOut
+         * @description Calls waiting for a unit in service order, and calls still to triage.
+         */
+        QueueOut: {
+            /** Untriaged */
+            untriaged: components["schemas"]["IncidentOut"][];
+            /** Waiting */
+            waiting: components["schemas"]["IncidentOut"][];
+        };
+        /**
+         * ReasonIn
+         * @description Why (cancelling a call, standing a unit down).
+         */
+        ReasonIn: {
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * ReassignIn
+         * @description Replace one assigned unit by another.
+         */
+        ReassignIn: {
+            /** From Unit Id */
+            from_unit_id: number;
+            /** To Unit Id */
+            to_unit_id: number;
+        };
+        /**
+         * RecommendationOut
+         * @description Units ranked by ETA with reasons, diversion options, the destination, and who frees up first.
+         */
+        RecommendationOut: {
+            /** Best Unit Id */
+            best_unit_id: number | null;
+            /** Earliest Free */
+            earliest_free: components["schemas"]["FreeOut"][];
+            hospital: components["schemas"]["HospitalChoiceOut"];
+            /** Incident Id */
+            incident_id: number;
+            /** Priority */
+            priority: number;
+            /** Profile */
+            profile: string;
+            /** Redispatch */
+            redispatch: components["schemas"]["CandidateOut"][];
+            /** Units */
+            units: components["schemas"]["CandidateOut"][];
         };
         /**
          * ResponderOut
@@ -1419,6 +2243,11 @@ export interface components {
         ResponseOut: {
             /** Active */
             active: boolean;
+            /**
+             * Ambulance Eta At
+             * @description When the first ambulance is expected, if known.
+             */
+            ambulance_eta_at: string | null;
             /** Blocked By */
             blocked_by: string[];
             /** Incident Id */
@@ -1476,6 +2305,49 @@ export interface components {
             reason: string;
         };
         /**
+         * StationIn
+         * @description A new ambulance station.
+         */
+        StationIn: {
+            /** City */
+            city: string;
+            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * StationOut
+         * @description An ambulance station.
+         */
+        StationOut: {
+            /** City */
+            city: string;
+            /** Id */
+            id: number;
+            location: components["schemas"]["Point-Output"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * StatusIn
+         * @description A unit's new status, as reported by its crew or the console.
+         */
+        StatusIn: {
+            /**
+             * At
+             * @description When it happened; defaults to now.
+             */
+            at?: string | null;
+            /**
+             * Hospital Id
+             * @description Destination, when leaving the scene.
+             */
+            hospital_id?: number | null;
+            /** @default crew_app */
+            source: components["schemas"]["Source"];
+            status: components["schemas"]["UnitStatus"];
+        };
+        /**
          * TimelineOut
          * @description An incident's timeline: everything recorded, and what is in force after corrections.
          */
@@ -1502,6 +2374,92 @@ export interface components {
              */
             token_type: string;
         };
+        /**
+         * TriageIn
+         * @description The chief complaint and the caller's answers so far.
+         */
+        TriageIn: {
+            /** Answers */
+            answers?: {
+                [key: string]: unknown;
+            };
+            /** Complaint */
+            complaint: string;
+        };
+        /**
+         * TriageOut
+         * @description The determinant (priority, pathways, plan, telephone-CPR prompts) and the questions still to ask.
+         */
+        TriageOut: {
+            /** Determinant */
+            determinant: {
+                [key: string]: unknown;
+            };
+            incident: components["schemas"]["IncidentOut"];
+            /** Next Questions */
+            next_questions: string[];
+        };
+        /**
+         * UnitIn
+         * @description A new ambulance.
+         */
+        UnitIn: {
+            /** Call Sign */
+            call_sign: string;
+            /** Crew */
+            crew?: string[];
+            /** Station Id */
+            station_id: number;
+            type: components["schemas"]["UnitType"];
+        };
+        /**
+         * UnitOut
+         * @description An ambulance, its status (with display metadata), last GPS fix and current call.
+         */
+        UnitOut: {
+            /** Call Sign */
+            call_sign: string;
+            /** City */
+            city: string;
+            /** Crew */
+            crew: string[];
+            /** Id */
+            id: number;
+            /** Incident Id */
+            incident_id: number | null;
+            position: components["schemas"]["Point-Output"] | null;
+            /** Position At */
+            position_at: string | null;
+            /** Station Id */
+            station_id: number;
+            status: components["schemas"]["UnitStatus"];
+            /**
+             * Status At
+             * Format: date-time
+             */
+            status_at: string;
+            /** Status Colour */
+            status_colour: string;
+            /** Status Label */
+            status_label: {
+                [key: string]: string;
+            };
+            type: components["schemas"]["UnitType"];
+            /** Version */
+            version: number;
+        };
+        /**
+         * UnitStatus
+         * @description Where a unit is in its call cycle. The value is the stable name stored and exported.
+         * @enum {string}
+         */
+        UnitStatus: "available_at_station" | "dispatched" | "en_route" | "on_scene" | "transporting" | "at_hospital" | "available_returning" | "out_of_service";
+        /**
+         * UnitType
+         * @description Capability level of an ambulance: advanced or basic life support.
+         * @enum {string}
+         */
+        UnitType: "ALS" | "BLS";
         /**
          * UserIn
          * @description A new user, created by an administrator.
@@ -1608,6 +2566,16 @@ export interface components {
             position: components["schemas"]["Point-Output"] | null;
             /** Qualifications */
             qualifications: components["schemas"]["QualificationOut"][];
+        };
+        /**
+         * Point
+         * @description A WGS-84 position.
+         */
+        lifechain__fleet__schemas__Point: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
         };
         /**
          * Point
@@ -2217,6 +3185,296 @@ export interface operations {
             };
         };
     };
+    list_hospitals_api_v1_hospitals_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HospitalOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_hospital_api_v1_hospitals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HospitalIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HospitalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    divert_api_v1_hospitals__hospital_id__diversion_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hospital_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiversionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HospitalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    end_diversion_api_v1_hospitals__hospital_id__diversion_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hospital_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HospitalOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    incoming_api_v1_hospitals__hospital_id__incoming_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hospital_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_incidents_api_v1_incidents_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+                status?: string[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_incident_api_v1_incidents_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    incident_queue_api_v1_incidents_queue_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_incident_api_v1_incidents__incident_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_attachments_api_v1_incidents__incident_id__attachments_get: {
         parameters: {
             query?: never;
@@ -2270,6 +3528,243 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AttachmentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_incidents__incident_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_api_v1_incidents__incident_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    destination_api_v1_incidents__incident_id__destination_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DestinationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    dispatch_api_v1_incidents__incident_id__dispatch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DispatchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_patient_api_v1_incidents__incident_id__patients_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatientIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reassign_api_v1_incidents__incident_id__reassign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReassignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    recommendation_api_v1_incidents__incident_id__recommendation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationOut"];
                 };
             };
             /** @description Validation Error */
@@ -2485,6 +3980,163 @@ export interface operations {
             };
         };
     };
+    triage_incident_api_v1_incidents__incident_id__triage_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TriageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stand_down_api_v1_incidents__incident_id__units__unit_id__stand_down_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: number;
+                unit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    protocol_spec_api_v1_protocol_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    list_stations_api_v1_stations_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StationOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_station_api_v1_stations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StationOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     stream_api_v1_stream_get: {
         parameters: {
             query?: {
@@ -2506,6 +4158,171 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_units_api_v1_units_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_unit_api_v1_units_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnitIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_unit_api_v1_units__unit_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_position_api_v1_units__unit_id__position_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PositionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_status_api_v1_units__unit_id__status_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnitOut"];
                 };
             };
             /** @description Validation Error */
@@ -2928,6 +4745,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    push_key_api_v1_volunteers_push_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string | null;
+                    };
                 };
             };
         };

@@ -46,14 +46,28 @@ export function useStream(onEvent: (e: StreamEvent) => void, onReconnect: () => 
   handlers.current = { onEvent, onReconnect };
   useEffect(() => {
     const abort = new AbortController();
+    let connection: AbortController | null = null;
     let lastId: string | undefined;
     let wasDown = false;
+    let wake: () => void = () => undefined;
+    // The browser knows before TCP does when the network went away: drop the connection at once.
+    const onOffline = () => connection?.abort();
+    const onOnline = () => wake();
+    addEventListener('offline', onOffline);
+    addEventListener('online', onOnline);
+    const pause = (ms: number) => new Promise<void>((resolve) => {
+      const id = setTimeout(resolve, ms);
+      wake = () => { clearTimeout(id); resolve(); };
+    });
     const loop = async () => {
       let delay = 500;
       while (!abort.signal.aborted) {
+        connection = new AbortController();
+        const stop = () => connection?.abort();
+        abort.signal.addEventListener('abort', stop);
         try {
           const url = lastId ? `${path}?since=${encodeURIComponent(lastId)}` : path;
-          const resp = await fetch(url, { credentials: 'same-origin', signal: abort.signal, headers: { Accept: 'text/event-stream' } });
+          const resp = await fetch(url, { credentials: 'same-origin', signal: connection.signal, headers: { Accept: 'text/event-stream' } });
           if (!resp.ok || !resp.body) throw new Error(`stream ${resp.status}`);
           setConnected(true);
           delay = 500;
@@ -76,13 +90,19 @@ export function useStream(onEvent: (e: StreamEvent) => void, onReconnect: () => 
           if (abort.signal.aborted) return;
           setConnected(false);
           wasDown = true;
-          await new Promise((r) => setTimeout(r, delay));
+          await pause(navigator.onLine ? delay : 30000);
           delay = Math.min(delay * 2, 5000);
+        } finally {
+          abort.signal.removeEventListener('abort', stop);
         }
       }
     };
     void loop();
-    return () => abort.abort();
+    return () => {
+      abort.abort();
+      removeEventListener('offline', onOffline);
+      removeEventListener('online', onOnline);
+    };
   }, [path]);
   return connected;
 }

@@ -66,6 +66,15 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
     };
   }, [selected, version]);
 
+  // A call that left the queue (closed, cancelled elsewhere) hands the panel back to call taking.
+  useEffect(() => {
+    if (selected !== null && !calling && version > 0 && !incidents.some((i) => i.id === selected)) {
+      setSelected(null);
+      setTriage(null);
+      setCalling(true);
+    }
+  }, [incidents, selected, calling, version]);
+
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const onEvent = useCallback(() => {
     clearTimeout(timer.current);
@@ -120,7 +129,17 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
     for (const h of hospitals) pts.push({ id: `h${h.id}`, lat: h.lat, lon: h.lon, color: h.diversion ? '#9e9e9e' : '#1565c0', shape: 'cross', size: 16, label: h.diversion ? `${h.name} ⛔ ${t('diversion')}` : h.name, title: h.diversion ? `${h.name}: ${t('diversion')} ${h.diversionReason ?? ''}` : h.name });
     for (const a of aeds) pts.push({ id: `a${a.id}`, lat: a.lat, lon: a.lon, color: a.accessible ? '#00897b' : '#b0bec5', shape: 'diamond', size: fetching.has(a.id) ? 14 : 9, label: fetching.has(a.id) ? 'AED' : undefined, title: 'AED' });
     for (const i of queue) pts.push({ id: `i${i.id}`, lat: i.lat, lon: i.lon, color: PRIORITY_COLOR(i.priority), shape: 'square', size: i.id === selected ? 20 : 15, label: `#${i.id}${i.determinant ? ` ${i.determinant}` : ''}`, pulse: i.suspectedArrest, testid: `map-incident-${i.id}` });
-    for (const u of units) pts.push({ id: `u${u.id}`, lat: u.lat, lon: u.lon, color: statusColor(u.status), label: u.callsign, title: `${u.callsign}: ${pick(u.statusLabel, lang) ?? u.status}`, testid: `map-unit-${u.callsign}` });
+    // Units at the same place (a station) share one marker labelled with every call sign.
+    const byPlace = new Map<string, Unit[]>();
+    for (const u of units) {
+      const key = `${u.lat.toFixed(4)},${u.lon.toFixed(4)},${u.status}`;
+      byPlace.set(key, [...(byPlace.get(key) ?? []), u]);
+    }
+    for (const group of byPlace.values()) {
+      const u = group[0];
+      const names = group.map((x) => x.callsign).join(' ');
+      pts.push({ id: `u${group.map((x) => x.id).join('-')}`, lat: u.lat, lon: u.lon, color: statusColor(u.status), label: names, title: `${names}: ${pick(u.statusLabel, lang) ?? u.status}`, testid: `map-unit-${u.callsign}` });
+    }
     if (pin && calling) pts.push({ id: 'pin', lat: pin.lat, lon: pin.lon, color: '#000', shape: 'square', size: 12, label: '✚', pulse: true });
     return pts;
   }, [hospitals, aeds, queue, response, units, pin, calling, selected, t, lang]);
@@ -159,7 +178,7 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
               <li key={i.id} className={i.id === selected ? 'sel' : ''} data-testid={`queue-${i.id}`} onClick={() => select(i.id)}>
                 <span className="prio" style={{ background: PRIORITY_COLOR(i.priority) }}>{i.priority === null ? '?' : `P${i.priority}`}</span>
                 <span className="grow">#{i.id} {i.determinant ?? ''} {i.suspectedArrest && <span className="arrest-badge small">{t('arrest')}</span>}
-                  {i.units.length > 0 && <span className="muted small"> · {i.units.map((id) => units.find((u) => u.id === id)?.callsign ?? `#${id}`).join(', ')}</span>}</span>
+                  {units.some((u) => u.incidentId === i.id) && <span className="muted small"> · {units.filter((u) => u.incidentId === i.id).map((u) => u.callsign).join(', ')}</span>}</span>
                 <span className="mono clock">{fmtDuration((now - Date.parse(i.callAt)) / 1000)}</span>
               </li>
             ))}

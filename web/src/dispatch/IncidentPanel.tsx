@@ -5,9 +5,10 @@ import { fmtDuration, useNow } from '../app/stream';
 import type { Unit } from '../fleet/api';
 import { statusColor } from '../fleet/status';
 import { pick, useI18n } from '../i18n';
+import { EVENT_KIND, INCIDENT_STATUS, label, RESPONDER_ROLE, RESPONDER_STATE } from '../i18n/labels';
 import { alertResponders, type Response } from '../volunteers/api';
 import {
-  cancelIncident, dispatchUnit, getRecommendation, reassignUnit, standDownUnit,
+  cancelIncident, closeIncident, dispatchUnit, getRecommendation, reassignUnit, standDownUnit,
   type Incident, type Recommendation, type TimelineItem,
 } from './api';
 
@@ -27,7 +28,8 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
   const [rec, setRec] = useState<Recommendation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const assigned = units.filter((u) => incident.units.includes(u.id));
+  // The incident list leaves assignments out; a unit names its call itself.
+  const assigned = units.filter((u) => u.incidentId === incident.id || incident.units.includes(u.id));
   const unitName = (id: number | null) => (id === null ? '' : (units.find((u) => u.id === id)?.callsign ?? `#${id}`));
   const open = !['closed', 'cancelled'].includes(incident.status);
 
@@ -57,7 +59,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
       setBusy(false);
     }
   };
-  const eligible = rec?.units.filter((c) => c.eligible && !incident.units.includes(c.unit_id)) ?? [];
+  const eligible = rec?.units.filter((c) => c.eligible && !assigned.some((u) => u.id === c.unit_id)) ?? [];
   const excluded = rec?.units.filter((c) => !c.eligible) ?? [];
   const best = eligible.find((c) => c.unit_id === rec?.best_unit_id) ?? eligible[0];
   const dispatchBest = best && assigned.length === 0 && open ? () => void act(() => dispatchUnit(incident.id, best.unit_id)) : null;
@@ -74,7 +76,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
         <b>#{incident.id}</b>
         {incident.determinant && <span className="chip" data-testid="incident-determinant">{incident.determinant}</span>}
         {incident.suspectedArrest && <span className="arrest-badge">{t('arrest')}</span>}
-        <span className="chip">{incident.status}</span>
+        <span className="chip" data-testid="incident-status">{label(INCIDENT_STATUS, incident.status, lang)}</span>
         <span className="muted small">{t('since_call')} {fmtDuration((now - Date.parse(incident.callAt)) / 1000)}</span>
       </div>
       {assigned.length > 0 && (
@@ -139,7 +141,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
           <ul className="small">
             {response?.responders.map((r) => (
               <li key={`${r.kind}${r.responder_id}`} data-testid="responder" data-state={r.state}>
-                {r.name ?? `#${r.responder_id}`} · <b>{r.accepted_role ?? r.role}</b>{r.aed_id ? ` (${t('fetch_aed')})` : ''} · {r.state_label} · {t('responder_eta')} {fmtDuration(r.eta_s)}
+                {r.name ?? `#${r.responder_id}`} · <b>{label(RESPONDER_ROLE, r.accepted_role ?? r.role, lang)}</b>{r.aed_id ? ` (${t('fetch_aed')})` : ''} · {label(RESPONDER_STATE, r.state, lang)} · {t('responder_eta')} {fmtDuration(r.eta_s)}
               </li>
             ))}
           </ul>
@@ -151,6 +153,9 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
             const reason = prompt(t('cancel_reason'));
             if (reason) void act(() => cancelIncident(incident.id, reason));
           }}>{t('cancel_incident')} <kbd>X</kbd></button>
+          {assigned.length === 0 && incident.status !== 'received' && incident.status !== 'waiting' && (
+            <button disabled={busy} data-testid="close-incident" onClick={() => act(() => closeIncident(incident.id))}>{t('close_incident')}</button>
+          )}
         </div>
       )}
       {error && <div className="error pad">{error}</div>}
@@ -159,7 +164,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
         <ol className="timeline small">
           {timeline.map((e) => (
             <li key={e.id} data-kind={e.kind}>
-              <span className="mono">{new Date(e.at).toLocaleTimeString(lang)}</span> {e.kind.replaceAll('_', ' ')}
+              <span className="mono">{new Date(e.at).toLocaleTimeString(lang)}</span> {label(EVENT_KIND, e.kind, lang)}
               {e.unitId !== null && <span className="muted"> · {unitName(e.unitId)}</span>}
             </li>
           ))}

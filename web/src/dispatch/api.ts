@@ -176,6 +176,8 @@ export const standDownUnit = (incidentId: number, unitId: number, reason: string
 export const cancelIncident = (incidentId: number, reason: string) =>
   post<Raw>(`${API}/incidents/${incidentId}/cancel`, { reason });
 
+export const closeIncident = (incidentId: number) => post<Raw>(`${API}/incidents/${incidentId}/close`);
+
 export async function getTimeline(incidentId: number): Promise<TimelineItem[]> {
   const r = await get<{ effective: Raw[] }>(`${API}/incidents/${incidentId}/timeline`);
   return r.effective.map((e) => ({

@@ -91,6 +91,12 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
     if (unit) pts.push({ id: 'unit', lat: unit.lat, lon: unit.lon, color: statusColor(unit.status), size: 16, label: unit.callsign });
     return pts;
   }, [incident, hospitals, unit, hospital]);
+  const fitTo = useMemo<[number, number][]>(() => {
+    const pts: [number, number][] = [...route];
+    if (unit && Number.isFinite(unit.lat)) pts.push([unit.lon, unit.lat]);
+    if (target) pts.push([target.lon, target.lat]);
+    return pts;
+  }, [route, unit?.lat, unit?.lon, target?.lat, target?.lon]);
   const lines = useMemo<MapLine[]>(() => (route.length > 1 ? [{ id: 'route', coordinates: route, color: '#1565c0' }] : []), [route]);
 
   const head = (
@@ -154,7 +160,7 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
         </section>
       )}
       {error && <div className="error pad">{error}</div>}
-      {city && <MapView city={city} points={points} lines={lines} className="phone-map" />}
+      {city && <MapView city={city} points={points} lines={lines} className="phone-map" fitTo={fitTo} />}
     </div>
   );
 }

@@ -34,7 +34,11 @@ interface Props {
   lines?: MapLine[];
   onPick?: (lat: number, lon: number) => void;
   focus?: { lat: number; lon: number } | null;
+  /** Keep these [lon, lat] points in view (phone maps: me, the patient, the AED, the route). */
+  fitTo?: [number, number][];
   className?: string;
+  /** Which network the base map draws: `drive` (default) or `walk` (the volunteers' paths). */
+  mode?: 'drive' | 'walk';
 }
 
 setWorkerUrl(workerUrl);
@@ -95,13 +99,15 @@ function bboxOf(fc: GeoJSON.FeatureCollection): LngLatBoundsLike | null {
   return Number.isFinite(w) ? [[w, s], [e, n]] : null;
 }
 
-export function MapView({ city, points, lines = [], onPick, focus, className }: Props) {
+export function MapView({ city, points, lines = [], onPick, focus, fitTo, className, mode = 'drive' }: Props) {
   const { t } = useI18n();
   const box = useRef<HTMLDivElement>(null);
   const map = useRef<MlMap | null>(null);
   const markers = useRef(new Map<string, { marker: Marker; key: string }>());
   const pick = useRef(onPick);
   pick.current = onPick;
+  const fitRef = useRef(fitTo);
+  fitRef.current = fitTo;
   const [state, setState] = useState<{ loaded: boolean; roads: number; error?: string }>({ loaded: false, roads: 0 });
 
   useEffect(() => {
@@ -120,13 +126,14 @@ export function MapView({ city, points, lines = [], onPick, focus, className }: 
     let cancelled = false;
     m.on('load', async () => {
       try {
-        const resp = await fetch(roadsUrl(city, 16), { credentials: 'same-origin' });
+        const resp = await fetch(roadsUrl(city, 16, mode), { credentials: 'same-origin' });
         if (!resp.ok) throw new Error(`${resp.status} ${resp.statusText}`);
         const fc = (await resp.json()) as GeoJSON.FeatureCollection;
         if (cancelled) return;
         (m.getSource('roads') as GeoJSONSource).setData(fc);
-        const bounds = bboxOf(fc);
-        if (bounds) m.fitBounds(bounds, { padding: 20, animate: false });
+        const wanted = fitRef.current?.length ? fitRef.current : null;
+        const bounds = wanted ? bboxOf({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'MultiPoint', coordinates: wanted } }] }) : bboxOf(fc);
+        if (bounds) m.fitBounds(bounds, { padding: 40, animate: false, maxZoom: 17 });
         const segments = fc.features.reduce((n, f) => n + Number(f.properties?.segments ?? 1), 0);
         setState({ loaded: true, roads: segments });
       } catch (err) {
@@ -143,7 +150,7 @@ export function MapView({ city, points, lines = [], onPick, focus, className }: 
       m.remove();
       map.current = null;
     };
-  }, [city]);
+  }, [city, mode]);
 
   // Points: add, move or remove HTML markers by id; rebuild one only when its look changed.
   useEffect(() => {
@@ -186,6 +193,13 @@ export function MapView({ city, points, lines = [], onPick, focus, className }: 
     if (m.isStyleLoaded()) apply();
     else m.once('load', apply);
   }, [lines]);
+
+  const fitKey = fitTo?.length ? JSON.stringify(bboxOf({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'MultiPoint', coordinates: fitTo } }] })) : '';
+  useEffect(() => {
+    const m = map.current;
+    if (!m || !fitKey || !state.loaded) return;
+    m.fitBounds(JSON.parse(fitKey), { padding: 40, maxZoom: 17, duration: 0 });
+  }, [fitKey, state.loaded]);
 
   useEffect(() => {
     if (focus && map.current) map.current.easeTo({ center: [focus.lon, focus.lat], zoom: Math.max(map.current.getZoom(), 15) });

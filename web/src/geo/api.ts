@@ -1,8 +1,8 @@
 // Geo endpoints: the city's road network, routes between two points and the address search.
 import { API, get } from '../api/client';
 
-export const roadsUrl = (city: string, zoom: number) =>
-  `${API}/cities/${encodeURIComponent(city)}/roads?zoom=${Math.round(zoom)}`;
+export const roadsUrl = (city: string, zoom: number, mode = 'drive') =>
+  `${API}/cities/${encodeURIComponent(city)}/roads?zoom=${Math.round(zoom)}&mode=${mode}`;
 
 export interface Place {
   name: string;

@@ -6,7 +6,8 @@ import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
-import { alertAction, getDuty, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
+import { label, NATURE } from '../i18n/labels';
+import { alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
 
 const ACTIONS: [string, Key][] = [
   ['aed_collected', 'aed_collected'],
@@ -18,7 +19,7 @@ const ACTIONS: [string, Key][] = [
 const RESPONDING = new Set(['accepted', 'arrived']);
 
 export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; onSignOut: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [onDuty, setOnDuty] = useState<boolean | null>(null);
   const [alert, setAlert] = useState<MyAlert | null>(null);
   const [stoodDown, setStoodDown] = useState(false);
@@ -28,10 +29,17 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const rung = useRef(new Set<number>());
   const current = useRef<MyAlert | null>(null);
   current.current = alert;
+  // Answers of a poll that started before the volunteer's last tap are stale: they are dropped.
+  const epoch = useRef(0);
+  const polling = useRef(false);
 
   const refresh = useCallback(async () => {
+    if (polling.current) return;
+    polling.current = true;
+    const started = epoch.current;
     try {
       const list = await myAlerts();
+      if (started !== epoch.current) return;
       const prev = current.current;
       const next = list.find((a) => a.incident_id === prev?.incident_id) ?? list.find((a) => a.state === 'alerted' || RESPONDING.has(a.state)) ?? null;
       if (!next && prev && RESPONDING.has(prev.state)) {
@@ -40,7 +48,9 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       }
       if (next && (!prev || prev.incident_id !== next.incident_id || prev.state !== next.state || !next.route.length)) {
         // Ask for the one alert to get the walking route (the list leaves it out).
-        setAlert(await myAlert(next.incident_id).catch(() => next));
+        const full = await myAlert(next.incident_id).catch(() => next);
+        if (started !== epoch.current) return;
+        setAlert(full);
       } else if (!next) {
         setAlert(null);
       }
@@ -48,6 +58,8 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       setError(null);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
+    } finally {
+      polling.current = false;
     }
   }, [t]);
 
@@ -61,8 +73,10 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   }, [refresh]);
   usePoll(() => void refresh(), 2000);
   useEffect(() => {
-    if (pos && onDuty) void setLocation(pos.lat, pos.lon).catch(() => undefined);
+    if (pos && onDuty) void setLocation(pos.lat, pos.lon).then(heartbeat).catch(() => undefined);
   }, [pos?.lat, pos?.lon, onDuty]);
+  // While on duty the phone says it is alive, or the volunteer stops being alertable.
+  usePoll(() => void (onDuty && heartbeat().catch(() => undefined)), 30000);
   useEffect(() => {
     if (alert?.state === 'alerted' && !rung.current.has(alert.incident_id)) {
       rung.current.add(alert.incident_id);
@@ -73,8 +87,10 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const act = async (action: string) => {
     if (!alert) return;
     setError(null);
+    epoch.current += 1;
     try {
       const next = await alertAction(alert.incident_id, action);
+      epoch.current += 1;
       setDone((d) => new Set(d).add(`${alert.incident_id}:${action}`));
       if (next) setAlert(await myAlert(next.incident_id).catch(() => next));
       else setAlert(null);
@@ -88,6 +104,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       await setDuty(next);
       setOnDuty(next);
       if (next && pos) await setLocation(pos.lat, pos.lon);
+      if (next) await heartbeat();
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
@@ -96,12 +113,13 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
   const responding = alert && RESPONDING.has(alert.state);
   const points = useMemo<MapPoint[]>(() => {
     const pts: MapPoint[] = [];
-    if (alert) pts.push({ id: 'patient', lat: alert.location.lat, lon: alert.location.lon, color: '#c62828', shape: 'square', size: 18, pulse: true, label: alert.nature_label });
+    if (alert) pts.push({ id: 'patient', lat: alert.location.lat, lon: alert.location.lon, color: '#c62828', shape: 'square', size: 18, pulse: true, label: label(NATURE, alert.nature, lang) });
     if (alert?.aed) pts.push({ id: 'aed', lat: alert.aed.lat, lon: alert.aed.lon, color: '#00897b', shape: 'diamond', size: 14, label: 'AED' });
     if (pos) pts.push({ id: 'me', lat: pos.lat, lon: pos.lon, color: '#0277bd', size: 12 });
     return pts;
-  }, [alert, pos]);
+  }, [alert, pos, lang]);
   const lines = useMemo<MapLine[]>(() => (alert && alert.route.length > 1 ? [{ id: 'route', coordinates: alert.route, color: '#0277bd' }] : []), [alert]);
+  const fitTo = useMemo<[number, number][]>(() => points.map((p) => [p.lon, p.lat] as [number, number]).concat(alert?.route ?? []), [points, alert]);
   const actions = ACTIONS.filter(([a]) => a !== 'aed_collected' || alert?.role === 'aed');
 
   return (
@@ -119,11 +137,11 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       {!alert && !stoodDown && <p className="muted pad" data-testid="no-alert">{t('no_alert')}</p>}
       {alert && (
         <section className="alert-card" data-testid="alert" data-state={alert.state} data-role={alert.role}>
-          <h2>{alert.nature_label || t('alert_title')}</h2>
+          <h2>{label(NATURE, alert.nature, lang) || t('alert_title')}</h2>
           <div className="alert-facts">
             {alert.address && <div>{t('address')}: <b>{alert.address}</b></div>}
             <div data-testid="alert-role"><b>{alert.role === 'aed' && alert.aed ? t('go_aed') : t('go_patient')}</b></div>
-            <div>{t('eta')}: {Math.round(alert.eta_s / 60)} min</div>
+            <div>{t('eta')}: {t('minutes', { n: Math.max(1, Math.round(alert.eta_s / 60)) })}</div>
           </div>
           {!responding ? (
             <div className="two">
@@ -142,7 +160,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
         </section>
       )}
       {error && <div className="error pad">{error}</div>}
-      {city && alert && <MapView city={city} points={points} lines={lines} className="phone-map" focus={alert.location} />}
+      {city && alert && <MapView city={city} points={points} lines={lines} className="phone-map" fitTo={fitTo} mode="walk" />}
       <p className="muted small pad">{me.display_name ?? me.username}</p>
     </div>
   );

@@ -58,6 +58,7 @@ export async function getDuty(): Promise<boolean> {
   return Boolean((await get<Raw>(`${API}/volunteers/me`)).on_duty);
 }
 export const setDuty = (onDuty: boolean) => http<Raw>('PUT', `${API}/volunteers/me/duty`, { on_duty: onDuty });
+export const heartbeat = () => post<void>(`${API}/volunteers/me/heartbeat`);
 export const setLocation = (lat: number, lon: number) => http<Raw>('PUT', `${API}/volunteers/me/location`, { lat, lon });
 
 export async function incidentResponse(incidentId: number): Promise<Response | null> {
