@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,15 +82,24 @@ def issue_token(principal: Principal, *, secret: str, now: datetime, ttl_s: int)
 
 def read_token(token: str, *, secret: str, now: datetime) -> Principal:
     """The principal a token was issued to; raises `Unauthorized` when it is forged, malformed or expired."""
+    principal, expires = _verified(token, secret)
+    if expires <= now.timestamp():
+        raise Unauthorized("token expired")
+    return principal
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> tuple[Principal, int]:
+    """Signature check and claims of a token, remembered: a client sends the same token on every request, and
+    checking it costs more than most requests (expiry is checked against the clock on every call)."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"verify_exp": False})
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid token") from exc
-    if int(claims.get("exp", 0)) <= now.timestamp():
-        raise Unauthorized("token expired")
     try:
-        return Principal(id=int(claims["sub"]), username=claims["usr"], display_name=claims["name"],
-                         roles=frozenset(Role(r) for r in claims["roles"]), unit_id=claims.get("unit"),
-                         hospital_id=claims.get("hosp"), volunteer_id=claims.get("vol"))
-    except (KeyError, ValueError) as exc:
+        principal = Principal(id=int(claims["sub"]), username=claims["usr"], display_name=claims["name"],
+                              roles=frozenset(Role(r) for r in claims["roles"]), unit_id=claims.get("unit"),
+                              hospital_id=claims.get("hosp"), volunteer_id=claims.get("vol"))
+        return principal, int(claims.get("exp", 0))
+    except (KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("invalid token") from exc

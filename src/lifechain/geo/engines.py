@@ -93,6 +93,43 @@ class Snapped:
                        self.snapped_lat[idx], self.snapped_lon[idx])
 
 
+class SnapCache:
+    """Remembers where points were snapped, so positions asked about again (stations, parked units, GPS fixes
+    that have not moved) cost a dictionary lookup instead of a spatial search. Bounded: cleared when full."""
+
+    def __init__(self, max_points: int = 200_000) -> None:
+        self.max_points = max_points
+        self._rows: dict[tuple[float, float], int] = {}
+        self._store: Snapped | None = None
+        self._lock = threading.Lock()
+
+    def lookup(self, points: Sequence[LatLon], snap: Any) -> Snapped:
+        """The points snapped, in order; `snap(missing)` snaps (and may refuse) the ones not seen before."""
+        keys = [(p.lat, p.lon) for p in points]
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        if missing:
+            try:
+                fresh: Snapped = snap([LatLon(lat, lon) for lat, lon in missing])
+            except OffNetwork:
+                snap(list(points))  # raise again with the index of the offending point among those asked about
+                raise
+            with self._lock:
+                if self._store is not None and len(self._store) + len(fresh) > self.max_points:
+                    self._rows, self._store = {}, None
+                base = 0 if self._store is None else len(self._store)
+                self._store = fresh if self._store is None else Snapped.concat([self._store, fresh])
+                for i, k in enumerate(missing):
+                    self._rows[k] = base + i
+        with self._lock:
+            rows = [self._rows.get(k) for k in keys]
+            store = self._store
+        if store is None or any(r is None for r in rows):  # cleared by a concurrent fill: snap directly
+            result: Snapped = snap([LatLon(lat, lon) for lat, lon in keys])
+            return result
+        return store.take(np.asarray(rows, dtype=np.int64))
+
+
 @dataclass
 class _Ends:
     """The two graph nodes a set of snapped points touch, with the seconds to leave to (or arrive from) each."""
@@ -180,7 +217,13 @@ class ScipyRouter:
             if points.mode != mode:
                 raise Invalid(f"points were snapped for {points.mode}, asked about {mode}")
             return points
-        return self.snap(points, mode=mode)
+        return self._snap_cache(mode).lookup(points, lambda missing: self.snap(missing, mode=mode))
+
+    def _snap_cache(self, mode: Mode) -> SnapCache:
+        caches: dict[str, SnapCache] = self.__dict__.setdefault("_snap_caches", {})
+        if mode not in caches:
+            caches[mode] = SnapCache()
+        return caches[mode]
 
     @staticmethod
     def _key(mode: Mode, profile: Profile) -> str:
