@@ -519,3 +519,75 @@ def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[st
         nodes = next(iter(read_tables(z.read(member).decode("utf-8-sig")).values()))
     pick = np.random.default_rng(seed).choice(len(nodes), size=min(cells, len(nodes)), replace=False)
     return [{"lat": float(r.y), "lon": float(r.x)} for r in nodes.iloc[pick].itertuples()]
+
+
+# ------------------------------------------------------------------------------------------------ API runs
+
+
+class RunStore:
+    """Simulation runs started over the API, kept in memory (lost on restart) and run one at a time in a thread."""
+
+    def __init__(self, *, cities_dir: Path | None, clock: Any, keep: int = 200) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.cities_dir, self.clock, self.keep = cities_dir, clock, keep
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
+
+    def start(self, scenario: core.Scenario, replications: int) -> dict[str, Any]:
+        """Queue a run and return its record (status `queued`)."""
+        import uuid
+
+        run_id = uuid.uuid4().hex
+        record: dict[str, Any] = {"id": run_id, "status": "queued", "scenario": scenario.name,
+                                  "replications": replications, "created_at": self.clock.now()}
+        with self.lock:
+            self.runs[run_id] = record
+            for old in list(self.runs)[: max(len(self.runs) - self.keep, 0)]:
+                del self.runs[old]
+            queued = dict(record)
+        self.pool.submit(self._run, run_id, scenario, replications)
+        return queued
+
+    def _run(self, run_id: str, scenario: core.Scenario, replications: int) -> None:
+        self._update(run_id, status="running", started_at=self.clock.now())
+        try:
+            result = run_scenario(scenario, replications=replications, cities_dir=self.cities_dir)
+        except Exception as exc:
+            self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=self.clock.now())
+            return
+        self._update(run_id, status="done", result=_finite(result), finished_at=self.clock.now())
+
+    def _update(self, run_id: str, **changes: Any) -> None:
+        with self.lock:
+            if run_id in self.runs:
+                self.runs[run_id].update(changes)
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """The record of a run; raises `NotFound` for an unknown id."""
+        from lifechain.errors import NotFound
+
+        with self.lock:
+            record = self.runs.get(run_id)
+            if record is None:
+                raise NotFound(f"no planning run {run_id!r}")
+            return dict(record)
+
+    def close(self) -> None:
+        """Stop taking runs (running ones finish)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _finite(value: Any) -> Any:
+    """The result with NaN and infinities as None, so it is valid JSON."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,5 +1,42 @@
-"""HTTP routes of the planning domain."""
+"""HTTP routes of the planning domain: start a simulation run in the background and fetch its results."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from lifechain.auth.core import Principal, Role
+from lifechain.auth.deps import require_roles
+from lifechain.planning import flows
+from lifechain.planning.schemas import RunIn, RunOut
 
 router = APIRouter(tags=["planning"])
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
+
+
+def setup(app: FastAPI) -> None:
+    """An in-memory store of runs, closed with the app."""
+    app.state.planning_runs = flows.RunStore(cities_dir=app.state.settings.cities_dir, clock=app.state.clock)
+
+    async def close(app: FastAPI) -> None:
+        app.state.planning_runs.close()
+
+    app.state.shutdown_hooks.append(close)
+
+
+def _store(request: Request) -> flows.RunStore:
+    store: flows.RunStore = request.app.state.planning_runs
+    return store
+
+
+@router.post("/planning/runs", response_model=RunOut, status_code=202)
+def start_run(body: RunIn, request: Request, _user: Analyst) -> RunOut:
+    """Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin."""
+    return RunOut.model_validate(_store(request).start(body.scenario, body.replications))
+
+
+@router.get("/planning/runs/{run_id}", response_model=RunOut)
+def get_run(run_id: str, request: Request, _user: Analyst) -> RunOut:
+    """Where a run stands and, once done, its results. Analyst, admin."""
+    return RunOut.model_validate(_store(request).get(run_id))
