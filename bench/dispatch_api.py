@@ -2,7 +2,7 @@
 SQLite and >= 500/s on PostgreSQL with p99 < 50 ms; a recommendation with 300 units on Auckland <= 30 ms).
 
 Run:  PYTHONPATH=src .venv/bin/python bench/dispatch_api.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
-      [--workers N] [--seconds 10] [--connections 32] [--cities-dir DIR]
+      [--workers N] [--seconds 10] [--connections 8] [--cities-dir DIR]
 Load comes from `wrk` (Debian package; a Python client tops out near 230 req/s on this machine, see
 docs STACK.md). Each created incident is a real call: chest pain, triaged by the protocol (priority 1, STEMI), with
 an Idempotency-Key, two timeline nodes and live-stream messages. The recommendation is timed with one connection
