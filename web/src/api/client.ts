@@ -1,7 +1,10 @@
 // The API client: `typed` is generated from the server's OpenAPI (src/api/schema.d.ts, `npm run gen:api`);
 // `http` is the same transport for calls whose response shapes are declared next to the feature that uses them.
 import createClient from 'openapi-fetch';
-import type { paths } from './schema';
+import type { components, paths } from './schema';
+
+/** The server's API models, generated from its OpenAPI (`npm run gen:api`). */
+export type Schemas = components['schemas'];
 
 export const API = '/api/v1';
 
@@ -58,4 +61,14 @@ export const post = <T>(path: string, body?: unknown, headers?: Record<string, s
 /** A fresh Idempotency-Key for a create that may be retried. */
 export function idempotencyKey(): string {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+/** The data of a typed call, or an `ApiError` with the server's `detail` message. */
+export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (error !== undefined || data === undefined) {
+    const body = error as { detail?: unknown; code?: unknown } | undefined;
+    throw new ApiError(response.status, String(body?.detail ?? response.statusText), body?.code as string | undefined);
+  }
+  return data;
 }

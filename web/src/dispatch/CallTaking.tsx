@@ -63,7 +63,7 @@ export function CallTaking({ city, pin, setPin, onCreated }: Props) {
     setBusy(true);
     setError(null);
     try {
-      onCreated(await createIncident({ city, location: { lat: pin.lat, lon: pin.lon }, caller_number: phone || undefined, address: address || undefined }));
+      onCreated(await createIncident({ city, location: { lat: pin.lat, lon: pin.lon }, caller_number: phone || undefined, address: address || undefined, patients: 1 }));
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     } finally {

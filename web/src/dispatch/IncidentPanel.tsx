@@ -68,7 +68,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
     return () => registerDispatch(null);
   });
   const alertVolunteers = () =>
-    act(() => alertResponders(incident.id, { city: incident.city, lat: incident.lat, lon: incident.lon, nature: incident.complaint === 'choking' ? 'choking' : 'cardiac_arrest', address: incident.address ?? undefined, ambulance_eta_s: best?.eta_s ?? undefined }));
+    act(() => alertResponders(incident.id, { city: incident.city, lat: incident.lat, lon: incident.lon, nature: incident.complaint === 'choking' ? 'choking' : 'cardiac_arrest', address: incident.address ?? undefined, ambulance_eta_s: best?.eta_s ?? undefined, exclusions: [] }));
 
   return (
     <div className="incident" data-testid="incident-panel" data-incident={incident.id} data-status={incident.status}>

@@ -1,6 +1,6 @@
 // Dispatch endpoints (incidents, protocol triage, recommendation, dispatch / reassign / stand-down / cancel,
 // timeline) with the shapes of dispatch/schemas.py and the timeline's TimelineOut.
-import { API, get, idempotencyKey, post } from '../api/client';
+import { API, get, idempotencyKey, must, post, typed, type Schemas } from '../api/client';
 
 type Raw = Record<string, unknown>;
 export type Text = Record<string, string>;
@@ -69,27 +69,10 @@ export interface TriageState {
   determinant?: Determinant;
 }
 
-export interface Candidate {
-  unit_id: number;
-  call_sign: string;
-  unit_type: string;
-  status: string;
-  eligible: boolean;
-  eta_s: number | null;
-  distance_m: number | null;
-  reason: string | null;
-  reason_text: Text | null;
-  from_incident_id: number | null;
-}
-
-export interface Recommendation {
-  incident_id: number;
-  priority: number;
-  best_unit_id: number | null;
-  units: Candidate[];
-  redispatch: Candidate[];
-  hospital: { hospital_id: number | null; name: string | null; eta_s: number | null; reasons: Text[] };
-}
+/** One unit considered for a call, with its ETA and why it is flagged or excluded (generated type). */
+export type Candidate = Schemas['CandidateOut'];
+/** Units ranked by ETA with reasons, and the destination (generated type). */
+export type Recommendation = Schemas['RecommendationOut'];
 
 export interface TimelineItem {
   id: number;
@@ -110,32 +93,34 @@ export function latLon(r: Raw): { lat: number; lon: number } {
 export const PRIORITY_COLOR = (p: number | null) =>
   p === null ? '#6a1b9a' : p <= 1 ? '#c62828' : p === 2 ? '#ef6c00' : p === 3 ? '#f9a825' : '#2e7d32';
 
-export function toIncident(r: Raw): Incident {
+export function toIncident(r: Schemas['IncidentOut']): Incident {
   const det = (r.determinant ?? null) as Determinant | null;
-  const assignments = (r.assignments ?? []) as Raw[];
+  const assignments = r.assignments ?? [];
   return {
     id: num(r.id),
     priority: r.priority === null || r.priority === undefined ? null : num(r.priority),
     status: String(r.status ?? ''),
-    ...latLon(r),
-    callAt: String(r.received_at ?? ''),
+    lat: r.location.lat,
+    lon: r.location.lon,
+    callAt: r.received_at,
     determinant: det?.code,
     suspectedArrest: Boolean(det?.suspected_arrest),
     volunteersPlanned: Boolean(det?.response_plan?.volunteers),
-    complaint: (r.complaint ?? undefined) as string | undefined,
-    address: (r.address ?? undefined) as string | undefined,
-    city: String(r.city ?? ''),
-    units: assignments.filter((a) => !a.ended_at).map((a) => num(a.unit_id)),
-    destinationHospitalId: (r.destination_hospital_id ?? null) as number | null,
-    raw: r,
+    complaint: r.complaint ?? undefined,
+    address: r.address ?? undefined,
+    city: r.city,
+    units: assignments.filter((a) => !a.ended_at).map((a) => a.unit_id),
+    destinationHospitalId: r.destination_hospital_id,
+    raw: r as unknown as Raw,
   };
 }
 
 export async function listIncidents(): Promise<Incident[]> {
-  return (await get<Raw[]>(`${API}/incidents`)).map(toIncident);
+  return (await must(typed.GET('/api/v1/incidents'))).map(toIncident);
 }
 
-export const getIncident = async (id: number) => toIncident(await get<Raw>(`${API}/incidents/${id}`));
+export const getIncident = async (id: number) =>
+  toIncident(await must(typed.GET('/api/v1/incidents/{incident_id}', { params: { path: { incident_id: id } } })));
 
 /** Open incidents: untriaged first (they may be anything), then by priority, then oldest call first. */
 export function queueOrder(items: Incident[]): Incident[] {
@@ -145,15 +130,16 @@ export function queueOrder(items: Incident[]): Incident[] {
     .sort((a, b) => rank(a) - rank(b) || Date.parse(a.callAt) - Date.parse(b.callAt) || a.id - b.id);
 }
 
-export async function createIncident(body: Raw): Promise<Incident> {
-  return toIncident(await post<Raw>(`${API}/incidents`, body, { 'Idempotency-Key': idempotencyKey() }));
+export async function createIncident(body: Schemas['IncidentIn']): Promise<Incident> {
+  const call = typed.POST('/api/v1/incidents', { body, params: { header: { 'Idempotency-Key': idempotencyKey() } } });
+  return toIncident(await must(call));
 }
 
 export const getProtocol = () => get<ProtocolSpec>(`${API}/protocol`);
 
 export async function triage(incidentId: number, complaint: string, answers: Record<string, string | number>): Promise<TriageState> {
-  const r = await post<{ determinant: Determinant; next_questions: string[] }>(`${API}/incidents/${incidentId}/triage`, { complaint, answers });
-  return { complaint, answers, nextQuestions: r.next_questions, determinant: r.determinant };
+  const r = await must(typed.POST('/api/v1/incidents/{incident_id}/triage', { params: { path: { incident_id: incidentId } }, body: { complaint, answers } }));
+  return { complaint, answers, nextQuestions: r.next_questions, determinant: r.determinant as unknown as Determinant };
 }
 
 /** A question of the protocol by id (entry questions and every card's). */
@@ -162,10 +148,10 @@ export function findQuestion(spec: ProtocolSpec, id: string): Question | undefin
 }
 
 export const getRecommendation = (incidentId: number) =>
-  get<Recommendation>(`${API}/incidents/${incidentId}/recommendation`);
+  must(typed.GET('/api/v1/incidents/{incident_id}/recommendation', { params: { path: { incident_id: incidentId } } }));
 
 export const dispatchUnit = (incidentId: number, unitId: number) =>
-  post<Raw>(`${API}/incidents/${incidentId}/dispatch`, { unit_id: unitId });
+  must(typed.POST('/api/v1/incidents/{incident_id}/dispatch', { params: { path: { incident_id: incidentId } }, body: { unit_id: unitId, divert: false } }));
 
 export const reassignUnit = (incidentId: number, fromUnit: number, toUnit: number) =>
   post<Raw>(`${API}/incidents/${incidentId}/reassign`, { from_unit_id: fromUnit, to_unit_id: toUnit });
@@ -179,13 +165,6 @@ export const cancelIncident = (incidentId: number, reason: string) =>
 export const closeIncident = (incidentId: number) => post<Raw>(`${API}/incidents/${incidentId}/close`);
 
 export async function getTimeline(incidentId: number): Promise<TimelineItem[]> {
-  const r = await get<{ effective: Raw[] }>(`${API}/incidents/${incidentId}/timeline`);
-  return r.effective.map((e) => ({
-    id: num(e.id),
-    kind: String(e.kind),
-    at: String(e.at),
-    unitId: (e.unit_id ?? null) as number | null,
-    actor: String(e.actor ?? ''),
-    payload: (e.payload ?? {}) as Raw,
-  }));
+  const r = await must(typed.GET('/api/v1/incidents/{incident_id}/timeline', { params: { path: { incident_id: incidentId } } }));
+  return r.effective.map((e) => ({ id: e.id, kind: e.kind, at: e.at, unitId: e.unit_id, actor: e.actor, payload: e.payload }));
 }

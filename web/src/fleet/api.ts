@@ -1,6 +1,6 @@
 // Units (status with its label and colour, GPS position, current call) and the crew's status changes.
-import { API, get, post } from '../api/client';
-import { latLon, type Text } from '../dispatch/api';
+import { API, must, post, typed, type Schemas } from '../api/client';
+import type { Text } from '../dispatch/api';
 
 type Raw = Record<string, unknown>;
 
@@ -17,25 +17,27 @@ export interface Unit {
   raw: Raw;
 }
 
-export function toUnit(r: Raw): Unit {
+export function toUnit(r: Schemas['UnitOut']): Unit {
   return {
-    id: Number(r.id),
-    callsign: String(r.call_sign ?? `#${r.id}`),
-    type: String(r.type ?? ''),
-    status: String(r.status),
-    statusLabel: (r.status_label ?? {}) as Text,
-    statusColour: r.status_colour as string | undefined,
-    ...latLon(r),
-    incidentId: (r.incident_id ?? null) as number | null,
-    raw: r,
+    id: r.id,
+    callsign: r.call_sign,
+    type: r.type,
+    status: r.status,
+    statusLabel: r.status_label,
+    statusColour: r.status_colour,
+    lat: r.position?.lat ?? NaN,
+    lon: r.position?.lon ?? NaN,
+    incidentId: r.incident_id,
+    raw: r as unknown as Raw,
   };
 }
 
 export async function listUnits(): Promise<Unit[]> {
-  return (await get<Raw[]>(`${API}/units`)).map(toUnit);
+  return (await must(typed.GET('/api/v1/units'))).map(toUnit);
 }
 
-export const getUnit = async (id: number) => toUnit(await get<Raw>(`${API}/units/${id}`));
+export const getUnit = async (id: number) =>
+  toUnit(await must(typed.GET('/api/v1/units/{unit_id}', { params: { path: { unit_id: id } } })));
 
 export const setUnitStatus = (unitId: number, status: string, hospitalId?: number | null) =>
   post<Raw>(`${API}/units/${unitId}/status`, { status, hospital_id: hospitalId ?? undefined, source: 'crew_app' });

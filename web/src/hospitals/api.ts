@@ -1,6 +1,5 @@
 // Hospitals with their capabilities and diversion.
-import { API, get } from '../api/client';
-import { latLon } from '../dispatch/api';
+import { must, typed } from '../api/client';
 
 type Raw = Record<string, unknown>;
 
@@ -15,14 +14,15 @@ export interface Hospital {
 }
 
 export async function listHospitals(): Promise<Hospital[]> {
-  const items = await get<Raw[]>(`${API}/hospitals`);
+  const items = await must(typed.GET('/api/v1/hospitals'));
   const now = Date.now();
   return items.map((r) => ({
-    id: Number(r.id),
-    name: String(r.name),
-    ...latLon(r),
-    diversion: typeof r.diverted_until === 'string' && Date.parse(r.diverted_until) > now,
-    diversionReason: (r.diversion_reason ?? undefined) as string | undefined,
-    raw: r,
+    id: r.id,
+    name: r.name,
+    lat: r.location.lat,
+    lon: r.location.lon,
+    diversion: !!r.diverted_until && Date.parse(r.diverted_until) > now,
+    diversionReason: r.diversion_reason ?? undefined,
+    raw: r as unknown as Raw,
   }));
 }

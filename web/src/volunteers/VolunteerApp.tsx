@@ -7,9 +7,9 @@ import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
 import { label, NATURE } from '../i18n/labels';
-import { alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
+import { type Action, alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
 
-const ACTIONS: [string, Key][] = [
+const ACTIONS: [Action, Key][] = [
   ['aed_collected', 'aed_collected'],
   ['arrived', 'arrived'],
   ['cpr_started', 'cpr_started'],
@@ -84,7 +84,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
     }
   }, [alert?.incident_id, alert?.state]);
 
-  const act = async (action: string) => {
+  const act = async (action: Action) => {
     if (!alert) return;
     setError(null);
     epoch.current += 1;

@@ -1,46 +1,17 @@
 // Volunteer first responders (volunteers/schemas.py): my alerts and actions, duty, location, the dispatcher's
 // view of an incident's responders, AEDs.
-import { API, get, post, http } from '../api/client';
-import { latLon } from '../dispatch/api';
+import { API, get, http, must, post, typed, type Schemas } from '../api/client';
 
 type Raw = Record<string, unknown>;
 
 /** What a volunteer sees of a call (MyAlertOut): place, nature, role, route. Nothing medical by design. */
-export interface MyAlert {
-  incident_id: number;
-  nature: string;
-  nature_label: string;
-  location: { lat: number; lon: number };
-  address: string | null;
-  role: 'cpr' | 'aed' | 'coordinator';
-  state: string;
-  eta_s: number;
-  aed: { id: number; lat: number; lon: number; indoor: string } | null;
-  route: [number, number][];
-}
-
-export interface Responder {
-  responder_id: number;
-  kind: string;
-  name: string | null;
-  role: string;
-  accepted_role: string | null;
-  state: string;
-  state_label: string;
-  eta_s: number;
-  aed_id: number | null;
-  phase: number;
-}
-
-export interface Response {
-  incident_id: number;
-  nature: string;
-  phase: number;
-  active: boolean;
-  blocked_by: string[];
-  stood_down_at: string | null;
-  responders: Responder[];
-}
+export type MyAlert = Omit<Schemas['MyAlertOut'], 'route'> & { route: [number, number][] };
+/** One alerted responder as the dispatcher sees them (generated type). */
+export type Responder = Schemas['ResponderOut'];
+/** The first response of an incident (generated type). */
+export type Response = Schemas['ResponseOut'];
+/** What a responder reports (accept, decline, arrived, ...). */
+export type Action = Schemas['ActionIn']['action'];
 
 export interface Aed {
   id: number;
@@ -49,10 +20,16 @@ export interface Aed {
   accessible: boolean;
 }
 
-export const myAlerts = () => get<MyAlert[]>(`${API}/volunteers/me/alerts`);
-export const myAlert = (incidentId: number) => get<MyAlert>(`${API}/volunteers/me/alerts/${incidentId}`);
-export const alertAction = (incidentId: number, action: string) =>
-  post<MyAlert | null>(`${API}/volunteers/me/alerts/${incidentId}/actions`, { action });
+const asAlert = (a: Schemas['MyAlertOut']): MyAlert => ({ ...a, route: (a.route ?? []).map((p) => [p[0], p[1]] as [number, number]) });
+
+export const myAlerts = async () => (await must(typed.GET('/api/v1/volunteers/me/alerts'))).map(asAlert);
+export const myAlert = async (incidentId: number) =>
+  asAlert(await must(typed.GET('/api/v1/volunteers/me/alerts/{incident_id}', { params: { path: { incident_id: incidentId } } })));
+export async function alertAction(incidentId: number, action: Schemas['ActionIn']['action']): Promise<MyAlert | null> {
+  const r = await typed.POST('/api/v1/volunteers/me/alerts/{incident_id}/actions', { params: { path: { incident_id: incidentId } }, body: { action } });
+  if (r.error !== undefined) return must(Promise.resolve(r)).then(() => null);
+  return r.data ? asAlert(r.data) : null;
+}
 
 export async function getDuty(): Promise<boolean> {
   return Boolean((await get<Raw>(`${API}/volunteers/me`)).on_duty);
@@ -63,16 +40,16 @@ export const setLocation = (lat: number, lon: number) => http<Raw>('PUT', `${API
 
 export async function incidentResponse(incidentId: number): Promise<Response | null> {
   try {
-    return await get<Response>(`${API}/incidents/${incidentId}/responders`);
+    return await must(typed.GET('/api/v1/incidents/{incident_id}/responders', { params: { path: { incident_id: incidentId } } }));
   } catch {
     return null;
   }
 }
 
-export const alertResponders = (incidentId: number, body: Raw) =>
-  post<Response>(`${API}/incidents/${incidentId}/responders`, body);
+export const alertResponders = (incidentId: number, body: Schemas['ResponseIn']) =>
+  must(typed.POST('/api/v1/incidents/{incident_id}/responders', { params: { path: { incident_id: incidentId } }, body }));
 
 export async function listAeds(city: string): Promise<Aed[]> {
-  const items = await get<Raw[]>(`${API}/aeds?city=${encodeURIComponent(city)}`);
-  return items.map((r) => ({ id: Number(r.id), ...latLon(r), accessible: Boolean(r.accessible_now) }));
+  const items = await must(typed.GET('/api/v1/aeds', { params: { query: { city } } }));
+  return items.map((r) => ({ id: r.id, lat: r.lat, lon: r.lon, accessible: r.accessible_now }));
 }
