@@ -186,6 +186,18 @@ def test_redispatch_diverts_a_unit_from_a_lower_priority_call(w: World) -> None:
     assert back.status_code == 409  # a priority-1 call's unit is never diverted to a priority-3 call
 
 
+def test_priority_one_call_cannot_divert_a_bls_unit(w: World) -> None:
+    """B1 (BLS) en route to a priority-3 call may not be diverted to a priority-1 call, which needs ALS (409)."""
+    low = new_call(w, complaint="falls", answers={"fall_height_m": 1})
+    assert w.post(f"/incidents/{low['id']}/dispatch", json={"unit_id": w.units["B1"]}).status_code == 200
+    assert _status(w, "B1", "en_route", role="disp").status_code == 200
+    high = new_call(w)
+    res = w.post(f"/incidents/{high['id']}/dispatch", json={"unit_id": w.units["B1"], "divert": True})
+    assert res.status_code == 409 and "needs ALS" in res.json()["detail"]
+    assert w.get(f"/units/{w.units['B1']}").json()["incident_id"] == low["id"]
+    assert w.get(f"/incidents/{low['id']}").json()["status"] == "dispatched"
+
+
 def test_cancel_stands_down_units_and_reassign_swaps_them(w: World) -> None:
     """Reassign swaps A1 for A2; cancelling stands A2 down with a reason; a cancelled call cannot be dispatched."""
     iid = new_call(w)["id"]
