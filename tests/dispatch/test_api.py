@@ -307,3 +307,25 @@ def test_every_route_refuses_a_wrong_role_and_anonymous(w: World) -> None:
         call = getattr(w.client, method)
         assert call(f"/api/v1{path}", headers=w.h[wrong_role], **kwargs).status_code == 403, (method, path)
         assert call(f"/api/v1{path}", **kwargs).status_code == 401, (method, path)
+
+
+def test_crew_and_hospital_staff_read_only_their_incidents(w: World) -> None:
+    """A1's crew reads A1's call but not A2's (403, not listed); Heart Centre staff read only calls bound for it."""
+    mine, other = new_call(w)["id"], new_call(w, km=0.5)["id"]
+    w.post(f"/incidents/{mine}/dispatch", json={"unit_id": w.units["A1"]})
+    w.post(f"/incidents/{other}/dispatch", json={"unit_id": w.units["A2"]})
+    assert w.get(f"/incidents/{mine}", "crew").status_code == 200
+    denied = w.get(f"/incidents/{other}", "crew")
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
+    assert w.post(f"/incidents/{other}/patients", "crew", json={}).status_code == 403
+    assert w.post(f"/incidents/{other}/destination", "crew",
+                  json={"hospital_id": w.hospitals["City ED"]}).status_code == 403
+    assert w.get("/incidents/999999", "crew").status_code == 404
+    assert [i["id"] for i in w.get("/incidents", "crew").json()] == [mine]
+    assert [i["id"] for i in w.get("/incidents", "crew2").json()] == [other]
+    assert w.get(f"/incidents/{mine}", "nurse").status_code == 403 and w.get("/incidents", "nurse").json() == []
+    res = w.post(f"/incidents/{mine}/destination", "crew", json={"hospital_id": w.hospitals["Heart Centre"]})
+    assert res.status_code == 200, res.text
+    assert w.get(f"/incidents/{mine}", "nurse").status_code == 200
+    assert [i["id"] for i in w.get("/incidents", "nurse").json()] == [mine]
+    assert {i["id"] for i in w.get("/incidents", "analyst").json()} == {mine, other}
