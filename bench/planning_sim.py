@@ -1,9 +1,11 @@
 """Benchmark: one replication of a year of Auckland (JEMSS model 1: ~102,000 calls, its stations, ambulances and
-hospitals, its call distributions) on the live dispatch core, volunteers off.
+hospitals, its call distributions from gen_config.xml) on the live dispatch core, volunteers off.
 
-Demand cells: 3,000 road nodes of the JEMSS Auckland graph, uniformly weighted (the population raster is a zipped
-GeoTIFF not read yet). Travel: straight line x 1.3 at 50 km/h (emergency) / 40 km/h, precomputed into a
-MatrixRouter; the per-call dispatch decision is still `lifechain.dispatch.core.recommend_units`.
+The scenario comes from `flows.import_jemss` (what `lifechain plan import-jemss` writes): demand from the
+population raster (40 m cells summed over --block x --block). Travel: straight line x 1.3 at 50/40 km/h by default,
+or the geo router of an imported city with --city NAME --cities-dir DIR (`lifechain city import
+.../auckland/models/1 --name auckland`); either way precomputed into a MatrixRouter, and every dispatch decision
+is still `lifechain.dispatch.core.recommend_units`.
 """
 
 from __future__ import annotations
@@ -14,56 +16,29 @@ import io
 import os
 import pstats
 import time
-import zipfile
 from pathlib import Path
 
-import numpy as np
-
-from lifechain.geo.jemss import read_tables
 from lifechain.planning import core, flows
 
 SHARED = Path(os.environ.get("LIFECHAIN_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 MODEL = SHARED / "jemss" / "auckland" / "models" / "1"
 
 
-def auckland(model: Path, days: float, cells: int, seed: int) -> core.Scenario:
-    """A scenario from the JEMSS Auckland model files (gen_config: 280 calls/day, priorities 57/24.5/18.5%)."""
-    table = lambda p: next(iter(read_tables((model / p).read_text(encoding="utf-8-sig")).values()))  # noqa: E731
-    stations, hospitals, ambulances = table("stations/stations_1.csv"), table("hospitals/hospitals_1.csv"), \
-        table("ambulances/ambulances_1.csv")
-    with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip") as z:
-        name = next(n for n in z.namelist() if n.endswith("nodes.csv"))
-        nodes = next(iter(read_tables(z.read(name).decode("utf-8-sig")).values()))
-    pick = np.random.default_rng(seed).choice(len(nodes), size=cells, replace=False)
-    demand = [{"lat": float(r.y), "lon": float(r.x)} for r in nodes.iloc[pick].itertuples()]
-    minutes = lambda m: {"kind": "exponential", "mean": m * 60}  # noqa: E731
-    return core.Scenario.model_validate({
-        "name": "auckland-jemss-1", "seed": seed, "days": days,
-        "stations": [{"id": int(r.index), "lat": float(r.y), "lon": float(r.x)} for r in stations.itertuples()],
-        "units": [{"id": int(r.index), "station": int(r.stationIndex)} for r in ambulances.itertuples()],
-        "hospitals": [{"id": int(r.index), "name": str(r.name), "lat": float(r.y), "lon": float(r.x)}
-                      for r in hospitals.itertuples()],
-        "demand": demand,
-        "calls": {"rate_per_day": 280, "priorities": {1: 0.57, 2: 0.245, 3: 0.185}},
-        "durations": {"dispatch_delay": {"kind": "fixed", "mean": 50}, "on_scene": minutes(12),
-                      "transport_probability": 0.8, "handover": minutes(12)},
-        "travel": {"kind": "straight", "speed_kmh": 50, "regular_speed_kmh": 40},
-        "dispatch_policy": {"redispatch": []},
-    })
-
-
 def main() -> None:
     """Build the scenario, time one replication, print the figures (and the top of a profile with --profile)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--days", type=float, default=365.0)
-    ap.add_argument("--cells", type=int, default=3000)
+    ap.add_argument("--block", type=int, default=10, help="raster cells summed per demand point")
+    ap.add_argument("--city", default=None, help="imported geo city for travel (else straight line)")
+    ap.add_argument("--cities-dir", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--model", type=Path, default=MODEL)
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
-    sc = auckland(args.model, args.days, args.cells, args.seed)
+    data = flows.import_jemss(args.model, city=args.city, days=args.days, block=args.block, seed=args.seed)
+    data["dispatch_policy"] = {"redispatch": []}
     t0 = time.perf_counter()
-    router = flows.matrix_router(sc)
+    sc, router, travel = flows.prepare(core.Scenario.model_validate(data), cities_dir=args.cities_dir)
     t_matrix = time.perf_counter() - t0
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
@@ -76,7 +51,7 @@ def main() -> None:
     summary = core.summarise(run, targets_min=sc.targets_min, arrest=sc.arrest)
     n = len(run.times)
     print(f"Auckland JEMSS model 1: {len(sc.stations)} stations, {len(sc.units)} ambulances, "
-          f"{len(sc.hospitals)} hospitals, {args.cells} demand cells, {args.days:g} days")
+          f"{len(sc.hospitals)} hospitals, {len(sc.demand)} demand points, {args.days:g} days; travel {travel}")
     print(f"  matrix precompute: {t_matrix:.2f} s")
     print(f"  one replication: {n} calls in {t_run:.2f} s ({1e6 * t_run / n:.0f} us per call)"
           f"  target <= 30 s: {'met' if t_run <= 30 else 'MISSED'}")

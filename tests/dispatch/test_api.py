@@ -186,6 +186,18 @@ def test_redispatch_diverts_a_unit_from_a_lower_priority_call(w: World) -> None:
     assert back.status_code == 409  # a priority-1 call's unit is never diverted to a priority-3 call
 
 
+def test_priority_one_call_cannot_divert_a_bls_unit(w: World) -> None:
+    """B1 (BLS) en route to a priority-3 call may not be diverted to a priority-1 call, which needs ALS (409)."""
+    low = new_call(w, complaint="falls", answers={"fall_height_m": 1})
+    assert w.post(f"/incidents/{low['id']}/dispatch", json={"unit_id": w.units["B1"]}).status_code == 200
+    assert _status(w, "B1", "en_route", role="disp").status_code == 200
+    high = new_call(w)
+    res = w.post(f"/incidents/{high['id']}/dispatch", json={"unit_id": w.units["B1"], "divert": True})
+    assert res.status_code == 409 and "needs ALS" in res.json()["detail"]
+    assert w.get(f"/units/{w.units['B1']}").json()["incident_id"] == low["id"]
+    assert w.get(f"/incidents/{low['id']}").json()["status"] == "dispatched"
+
+
 def test_cancel_stands_down_units_and_reassign_swaps_them(w: World) -> None:
     """Reassign swaps A1 for A2; cancelling stands A2 down with a reason; a cancelled call cannot be dispatched."""
     iid = new_call(w)["id"]
@@ -295,3 +307,25 @@ def test_every_route_refuses_a_wrong_role_and_anonymous(w: World) -> None:
         call = getattr(w.client, method)
         assert call(f"/api/v1{path}", headers=w.h[wrong_role], **kwargs).status_code == 403, (method, path)
         assert call(f"/api/v1{path}", **kwargs).status_code == 401, (method, path)
+
+
+def test_crew_and_hospital_staff_read_only_their_incidents(w: World) -> None:
+    """A1's crew reads A1's call but not A2's (403, not listed); Heart Centre staff read only calls bound for it."""
+    mine, other = new_call(w)["id"], new_call(w, km=0.5)["id"]
+    w.post(f"/incidents/{mine}/dispatch", json={"unit_id": w.units["A1"]})
+    w.post(f"/incidents/{other}/dispatch", json={"unit_id": w.units["A2"]})
+    assert w.get(f"/incidents/{mine}", "crew").status_code == 200
+    denied = w.get(f"/incidents/{other}", "crew")
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
+    assert w.post(f"/incidents/{other}/patients", "crew", json={}).status_code == 403
+    assert w.post(f"/incidents/{other}/destination", "crew",
+                  json={"hospital_id": w.hospitals["City ED"]}).status_code == 403
+    assert w.get("/incidents/999999", "crew").status_code == 404
+    assert [i["id"] for i in w.get("/incidents", "crew").json()] == [mine]
+    assert [i["id"] for i in w.get("/incidents", "crew2").json()] == [other]
+    assert w.get(f"/incidents/{mine}", "nurse").status_code == 403 and w.get("/incidents", "nurse").json() == []
+    res = w.post(f"/incidents/{mine}/destination", "crew", json={"hospital_id": w.hospitals["Heart Centre"]})
+    assert res.status_code == 200, res.text
+    assert w.get(f"/incidents/{mine}", "nurse").status_code == 200
+    assert [i["id"] for i in w.get("/incidents", "nurse").json()] == [mine]
+    assert {i["id"] for i in w.get("/incidents", "analyst").json()} == {mine, other}

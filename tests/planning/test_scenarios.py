@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ GEN = """<genConfig><sim><callDistributions>
 <dispatchDelay seed="3">Normal(50/60/60/24, 0)</dispatchDelay>
 <onSceneDuration seed="4">Exponential(12/60/24)</onSceneDuration>
 <transport seed="5">Bernoulli(0.8)</transport>
+<handoverDuration seed="6">Weibull(2.5, 34.3/60/24)</handoverDuration>
 </callDistributions><callDensityRaster><filename>$jemssDir/x/pop.tif</filename></callDensityRaster></sim></genConfig>
 """
 
@@ -34,6 +36,8 @@ def test_gen_config_distributions_become_scenario_units(tmp_path: Path) -> None:
     assert g["durations"]["dispatch_delay"] == {"kind": "fixed", "mean": pytest.approx(50)}
     assert g["durations"]["on_scene"] == {"kind": "exponential", "mean": pytest.approx(720)}
     assert g["durations"]["transport_probability"] == 0.8
+    assert g["durations"]["handover"] == {"kind": "weibull", "shape": 2.5,
+                                          "mean": pytest.approx(34.3 * 60 * math.gamma(1.4))}
     assert g["raster"] == "$jemssDir/x/pop.tif"
     (tmp_path / "bad.xml").write_text(GEN.replace("Exponential(1/280)", "Exponential(__import__('os'))"))
     with pytest.raises(Invalid, match="not a number expression"):

@@ -24,6 +24,7 @@ from lifechain.dispatch.core import (
     HospitalRecommendation,
     IncidentState,
     UnitRecommendation,
+    divert_refusal,
     earliest_free,
     queue_order,
     recommend_hospital,
@@ -282,12 +283,14 @@ def _divert(session: Session, unit: Unit, incident: Incident, *, actor: Principa
             policy: DispatchPolicy) -> None:
     """Take a busy unit off its current call for `incident`, if the redispatch table allows; raises `Conflict`."""
     current = repo.get(session=session, incident_id=unit.incident_id) if unit.incident_id else None
-    allowed = (current is not None and incident.priority is not None
-               and UnitStatus(unit.status) in policy.redispatch_statuses
-               and policy.may_divert(current.priority, incident.priority))
-    if not allowed or current is None:
-        raise Conflict(f"unit {unit.call_sign} ({unit.status}) may not be diverted from its call to a priority "
-                       f"{incident.priority} call under the redispatch rules", unit_id=unit.id)
+    if current is None:
+        raise Conflict(f"unit {unit.call_sign} ({unit.status}) is on no call to be diverted from", unit_id=unit.id)
+    station = fleet_repo.get_station(session=session, station_id=unit.station_id)
+    refusal = divert_refusal(fleet_repo.to_state(unit, station, incident_priority=current.priority),
+                             state_of(incident), policy)
+    if refusal is not None:
+        raise Conflict(f"unit {unit.call_sign} may not be diverted under the redispatch rules: {refusal}",
+                       unit_id=unit.id)
     _end_assignment(session, unit.id, now=now, reason="diverted")
     _node(session, kind=EventKind.UNIT_REASSIGNED, at=now, incident_id=current.id, unit_id=unit.id,
           actor=actor.actor, source=Source.CONSOLE, now=now,

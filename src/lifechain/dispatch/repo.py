@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
+from lifechain.auth.core import Principal, Role
 from lifechain.dispatch.tables import Assignment, Incident, Patient
-from lifechain.errors import NotFound
+from lifechain.errors import Forbidden, NotFound
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
 from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
@@ -29,10 +30,36 @@ def by_idempotency_key(*, session: Session, key: str) -> Incident | None:
     return session.scalars(select(Incident).where(Incident.idempotency_key == key)).one_or_none()
 
 
+def readable_by(user: Principal) -> ColumnElement[bool] | None:
+    """The incidents `user` may read as a WHERE clause, or None for all (dispatcher, analyst, admin): crew those
+    their bound unit is or was assigned to, hospital staff those bound for their hospital."""
+    if user.has_any((Role.DISPATCHER, Role.ANALYST)):
+        return None
+    clauses: list[ColumnElement[bool]] = []
+    if Role.CREW in user.roles and user.unit_id is not None:
+        clauses.append(Incident.id.in_(select(Assignment.incident_id).where(Assignment.unit_id == user.unit_id)))
+    if Role.HOSPITAL_STAFF in user.roles and user.hospital_id is not None:
+        clauses.append(Incident.destination_hospital_id == user.hospital_id)
+    return or_(*clauses) if clauses else false()
+
+
+def get_readable(*, session: Session, incident_id: int, user: Principal) -> Incident:
+    """The incident with this id if `user` may read it; raises `NotFound`, then `Forbidden` when it is not theirs."""
+    incident = get(session=session, incident_id=incident_id)
+    clause = readable_by(user)
+    if clause is not None and session.scalar(select(Incident.id).where(Incident.id == incident_id, clause)) is None:
+        raise Forbidden(f"incident {incident_id} is not one your unit was sent to or bound for your hospital",
+                        incident_id=incident_id)
+    return incident
+
+
 def list_open(*, session: Session, city: str | None = None, statuses: tuple[str, ...] = OPEN_STATUSES,
-              limit: int = 500) -> list[Incident]:
-    """Incidents in `statuses` (open ones by default), oldest first."""
+              limit: int = 500, user: Principal | None = None) -> list[Incident]:
+    """Incidents in `statuses` (open ones by default), oldest first; only those `user` may read when given."""
     q = select(Incident).where(Incident.status.in_(statuses)).order_by(Incident.received_at, Incident.id)
+    clause = readable_by(user) if user is not None else None
+    if clause is not None:
+        q = q.where(clause)
     if city is not None:
         q = q.where(Incident.city == city)
     return list(session.scalars(q.limit(limit)))

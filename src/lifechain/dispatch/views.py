@@ -126,11 +126,12 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
-def list_incidents(session: SessionDep, _user: Reader, city: str | None = None,
+def list_incidents(session: SessionDep, user: Reader, city: str | None = None,
                    status: Annotated[list[str] | None, Query()] = None) -> list[IncidentOut]:
-    """Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst, crew, hospital staff."""
+    """Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst; crew only their unit's,
+    hospital staff only those bound for their hospital."""
     statuses = tuple(status) if status else repo.OPEN_STATUSES
-    return [IncidentOut.of(i) for i in repo.list_open(session=session, city=city, statuses=statuses)]
+    return [IncidentOut.of(i) for i in repo.list_open(session=session, city=city, statuses=statuses, user=user)]
 
 
 @router.get("/incidents/queue", response_model=QueueOut)
@@ -141,9 +142,10 @@ def incident_queue(session: SessionDep, _user: Dispatcher, city: str | None = No
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-def get_incident(incident_id: int, session: SessionDep, _user: Reader) -> IncidentOut:
-    """One incident with its patients and units. Dispatcher, analyst, crew, hospital staff."""
-    return _full(session, repo.get(session=session, incident_id=incident_id))
+def get_incident(incident_id: int, session: SessionDep, user: Reader) -> IncidentOut:
+    """One incident with its patients and units. Dispatcher, analyst; crew of a unit sent to it; staff of the
+    hospital it is bound for (403 otherwise)."""
+    return _full(session, repo.get_readable(session=session, incident_id=incident_id, user=user))
 
 
 @router.post("/incidents/{incident_id}/triage", response_model=TriageOut)
@@ -159,8 +161,9 @@ def triage_incident(incident_id: int, body: TriageIn, session: SessionDep, clock
 
 
 @router.post("/incidents/{incident_id}/patients", response_model=PatientOut, status_code=201)
-def add_patient(incident_id: int, body: PatientIn, session: SessionDep, _user: Crew) -> PatientOut:
-    """Add a patient to the incident. Dispatcher, crew."""
+def add_patient(incident_id: int, body: PatientIn, session: SessionDep, user: Crew) -> PatientOut:
+    """Add a patient to the incident. Dispatcher, crew of a unit sent to it."""
+    repo.get_readable(session=session, incident_id=incident_id, user=user)
     patient = flows.add_patient(session=session, incident_id=incident_id, **body.model_dump())
     session.commit()
     return PatientOut.of(patient)
@@ -230,7 +233,8 @@ def close(incident_id: int, session: SessionDep, clock: ClockDep, user: Dispatch
 @router.post("/incidents/{incident_id}/destination", response_model=IncidentOut)
 def destination(incident_id: int, body: DestinationIn, session: SessionDep, clock: ClockDep,
                 user: Crew) -> IncidentOut:
-    """Set (and pre-notify) the destination hospital. Dispatcher, crew."""
+    """Set (and pre-notify) the destination hospital. Dispatcher, crew of a unit sent to it."""
+    repo.get_readable(session=session, incident_id=incident_id, user=user)
     incident = flows.choose_destination(session=session, incident_id=incident_id, hospital_id=body.hospital_id,
                                         actor=user, now=clock.now(), prenotify=body.prenotify)
     session.commit()

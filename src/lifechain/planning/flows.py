@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -370,7 +371,15 @@ def _duration(text: str) -> dict[str, Any]:
         return {"kind": "fixed", "mean": mean} if sd == 0 else {"kind": "lognormal", "mean": mean, "sd": sd}
     if name in ("Constant", "Fixed") and len(args) == 1:
         return {"kind": "fixed", "mean": args[0] * DAY_S}
-    raise Invalid(f"gen_config: unsupported duration distribution {text!r} (Exponential, Normal, Constant)")
+    if name == "Weibull" and len(args) == 2:  # Julia's Weibull(shape, scale)
+        return {"kind": "weibull", "mean": args[1] * math.gamma(1 + 1 / args[0]) * DAY_S, "shape": args[0]}
+    if name == "Gamma" and len(args) == 2:  # Julia's Gamma(shape, scale)
+        return {"kind": "gamma", "mean": args[0] * args[1] * DAY_S, "sd": math.sqrt(args[0]) * args[1] * DAY_S}
+    if name == "LogNormal" and len(args) == 2:  # Julia's LogNormal(mu, sigma) of the log of days
+        mean = math.exp(args[0] + args[1] ** 2 / 2)
+        return {"kind": "lognormal", "mean": mean * DAY_S, "sd": mean * math.sqrt(math.expm1(args[1] ** 2)) * DAY_S}
+    raise Invalid(f"gen_config: unsupported duration distribution {text!r} "
+                  "(Exponential, Normal, Constant, Weibull, Gamma, LogNormal)")
 
 
 def read_gen_config(path: Path) -> dict[str, Any]:
