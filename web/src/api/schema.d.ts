@@ -430,7 +430,8 @@ export interface paths {
         };
         /**
          * List Incidents
-         * @description Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst, crew, hospital staff.
+         * @description Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst; crew only their unit's,
+         *     hospital staff only those bound for their hospital.
          */
         get: operations["list_incidents_api_v1_incidents_get"];
         put?: never;
@@ -475,7 +476,8 @@ export interface paths {
         };
         /**
          * Get Incident
-         * @description One incident with its patients and units. Dispatcher, analyst, crew, hospital staff.
+         * @description One incident with its patients and units. Dispatcher, analyst; crew of a unit sent to it; staff of the
+         *     hospital it is bound for (403 otherwise).
          */
         get: operations["get_incident_api_v1_incidents__incident_id__get"];
         put?: never;
@@ -561,7 +563,7 @@ export interface paths {
         put?: never;
         /**
          * Destination
-         * @description Set (and pre-notify) the destination hospital. Dispatcher, crew.
+         * @description Set (and pre-notify) the destination hospital. Dispatcher, crew of a unit sent to it.
          */
         post: operations["destination_api_v1_incidents__incident_id__destination_post"];
         delete?: never;
@@ -601,7 +603,7 @@ export interface paths {
         put?: never;
         /**
          * Add Patient
-         * @description Add a patient to the incident. Dispatcher, crew.
+         * @description Add a patient to the incident. Dispatcher, crew of a unit sent to it.
          */
         post: operations["add_patient_api_v1_incidents__incident_id__patients_post"];
         delete?: never;
