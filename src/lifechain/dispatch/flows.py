@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lifechain import events
 from lifechain.auth.core import Principal
+from lifechain.db import Base
 from lifechain.dispatch import repo
 from lifechain.dispatch.core import (
     DispatchPolicy,
@@ -158,7 +159,7 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
         if existing is None:
             raise
         return existing, False
-    session.connection().execute(insert(Patient.__table__), [
+    session.connection().execute(insert(_PATIENT), [
         {"incident_id": incident.id, "label": f"P{n + 1}", "age_years": None, "sex": None, "notes": None}
         for n in range(call.patients)])
     nodes = [_event(EventKind.PSAP_CALL, incident, actor, now, {"address": call.address})]
@@ -169,15 +170,15 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
     return incident, True
 
 
-_INCIDENT_COLUMNS = tuple(c.key for c in Incident.__table__.columns if c.key != "id")
+_INCIDENT, _PATIENT = Base.metadata.tables[Incident.__tablename__], Base.metadata.tables[Patient.__tablename__]
+_INCIDENT_COLUMNS = tuple(c.key for c in _INCIDENT.columns if c.key != "id")
 
 
 def _insert_incident(session: Session, incident: Incident) -> None:
     """INSERT the new incident with Core (RETURNING its id) and put it in the session as if loaded: the unit of work
     of one fresh object costs more CPU than the rest of taking a call; every column is set, so nothing reloads."""
     row = {key: getattr(incident, key) for key in _INCIDENT_COLUMNS}
-    table = Incident.__table__
-    incident.id = session.connection().execute(insert(table).returning(table.c.id), row).scalar_one()
+    incident.id = session.connection().execute(insert(_INCIDENT).returning(_INCIDENT.c.id), row).scalar_one()
     make_transient_to_detached(incident)
     session.add(incident)
 
