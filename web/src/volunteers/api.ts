@@ -13,6 +13,9 @@ export type Response = Schemas['ResponseOut'];
 /** What a responder reports (accept, decline, arrived, ...). */
 export type Action = Schemas['ActionIn']['action'];
 
+/** Map colour of a responder's role (CPR, AED runner, coordinator). */
+export const ROLE_COLOR: Record<string, string> = { cpr: '#d81b60', aed: '#00897b', coordinator: '#6a1b9a' };
+
 export interface Aed {
   id: number;
   lat: number;
