@@ -56,3 +56,28 @@ export async function listAeds(city: string): Promise<Aed[]> {
   const items = await must(typed.GET('/api/v1/aeds', { params: { query: { city } } }));
   return items.map((r) => ({ id: r.id, lat: r.lat, lon: r.lon, accessible: r.accessible_now }));
 }
+
+/** Subscribe this browser to Web Push with the server's VAPID key and store the subscription; false when the
+ * server has no key or the browser cannot (no service worker, permission refused). */
+export async function subscribePush({ ask }: { ask: boolean }): Promise<boolean> {
+  if (!('serviceWorker' in navigator) || !('PushManager' in window) || typeof Notification === 'undefined') return false;
+  const { public_key: key } = await must(typed.GET('/api/v1/volunteers/push-key'));
+  if (!key) return false;
+  // The permission prompt only from a tap (going on duty); otherwise only an earlier grant is used.
+  if (ask && Notification.permission === 'default' && (await Notification.requestPermission()) !== 'granted') return false;
+  if (Notification.permission !== 'granted') return false;
+  const reg = await navigator.serviceWorker.ready;
+  const sub = (await reg.pushManager.getSubscription()) ?? (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlBytes(key) }));
+  const json = sub.toJSON();
+  if (!json.endpoint || !json.keys) return false;
+  await must(typed.PUT('/api/v1/volunteers/me/push-subscription', { body: { endpoint: json.endpoint, keys: json.keys } }));
+  return true;
+}
+
+function base64UrlBytes(text: string): Uint8Array<ArrayBuffer> {
+  const b64 = (text + '='.repeat((4 - (text.length % 4)) % 4)).replace(/-/g, '+').replace(/_/g, '/');
+  const raw = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(raw.length));
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
