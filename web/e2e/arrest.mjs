@@ -95,6 +95,8 @@ await run(`arrest-${LANG}`, async (browser) => {
   await vol.waitForTimeout(500);
   if ((await vol.getByTestId('duty-toggle').getAttribute('data-on')) !== 'true') await vol.getByTestId('duty-toggle').click();
   await waitAttr(vol, 'duty-toggle', 'data-on', 'true');
+  // The phone listens on its own live stream (no polling while it is up): the alert below arrives over it.
+  await waitAttr(vol, 'stream-state', 'data-connected', 'true');
   await vol.waitForTimeout(1000); // position and heartbeat reach the server
   await shot(vol, `volunteer-on-duty-${LANG}-390.png`);
 
