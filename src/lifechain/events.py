@@ -64,11 +64,14 @@ def _write_pending(session: Session) -> None:
     pending: list[DomainEvent] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    from lifechain.db import Base
     from lifechain.timeline.tables import StreamEventRow
 
     conn = session.connection()
-    conn.execute(insert(StreamEventRow).values([{"kind": e.kind, "payload": e.payload, "at": e.at}
-                                                for e in pending]))
+    # executemany of one cached statement (a multi-row VALUES list would be compiled anew for every commit)
+    table = Base.metadata.tables[StreamEventRow.__tablename__]
+    conn.execute(insert(table), [{"kind": e.kind, "payload": e.payload, "at": e.at, "seq": None}
+                                                    for e in pending])
     if conn.dialect.name == "postgresql":
         # Numbered later by `timeline.repo.sequence` in visibility order; NOTIFY is delivered on commit.
         conn.execute(text(f"NOTIFY {CHANNEL}"))

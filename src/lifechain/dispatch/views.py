@@ -86,7 +86,7 @@ def _full(session: Session, incident: Incident) -> IncidentOut:
                           repo.assignments(session=session, incident_id=incident.id))
 
 
-async def in_session(request: Request, work: Callable[[Session], T]) -> T:
+async def in_session(request: Request, work: Callable[[Session], T], *, inline: bool = False) -> T:
     """Run `work(session)` and commit, in one thread-pool hop (the hot paths: a sync dependency chain costs several
     hops per request, each more than the work itself)."""
     factory = request.app.state.sessionmaker
@@ -101,6 +101,8 @@ async def in_session(request: Request, work: Callable[[Session], T]) -> T:
                 session.rollback()
                 raise
 
+    if inline and request.app.state.engine.dialect.name == "sqlite":
+        return run()
     return await run_in_threadpool(run)
 
 
@@ -120,7 +122,7 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
                                                   now=clock.now(), idempotency_key=idempotency_key)
         return IncidentOut.of(incident), created
 
-    out, created = await in_session(request, work)
+    out, created = await in_session(request, work, inline=True)
     # Already a validated model: answer its JSON directly instead of having FastAPI validate it a second time.
     return Response(out.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 

@@ -232,29 +232,24 @@ class ScipyRouter:
 
     def _leave(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from each point to the segment's u and v nodes (off-road leg included)."""
-        tag = (key, "leave", self.offroad_speed_mps)
-        owners = (g.segs, s.seg, s.t, s.offroad_m)
-        hit = s.cache.get(tag)
-        if hit is not None and all(a is b for a, b in zip(hit[0], owners, strict=True)):
-            return hit[1]
-        off = s.offroad_m / self.offroad_speed_mps
-        seg = s.seg
-        ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.rev[key][seg]),
-                     off + _part(1 - s.t, g.segs.fwd[key][seg]))
-        s.cache[tag] = (owners, ends)
-        return ends
+        return self._ends(g, s, key, "leave")
 
     def _arrive(self, g: ModeGraph, s: Snapped, key: str) -> _Ends:
         """Seconds from the segment's u and v nodes to each point (off-road leg included)."""
-        tag = (key, "arrive", self.offroad_speed_mps)
+        return self._ends(g, s, key, "arrive")
+
+    def _ends(self, g: ModeGraph, s: Snapped, key: str, way: str) -> _Ends:
+        """Leaving towards u runs the segment backwards (and towards v forwards); arriving is the mirror image."""
+        tag = (key, way, self.offroad_speed_mps)
         owners = (g.segs, s.seg, s.t, s.offroad_m)
         hit = s.cache.get(tag)
         if hit is not None and all(a is b for a, b in zip(hit[0], owners, strict=True)):
             return hit[1]
+        to_u, to_v = (g.segs.rev, g.segs.fwd) if way == "leave" else (g.segs.fwd, g.segs.rev)
         off = s.offroad_m / self.offroad_speed_mps
         seg = s.seg
-        ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, g.segs.fwd[key][seg]),
-                     off + _part(1 - s.t, g.segs.rev[key][seg]))
+        ends = _Ends(g.segs.u[seg], g.segs.v[seg], off + _part(s.t, to_u[key][seg]),
+                     off + _part(1 - s.t, to_v[key][seg]))
         s.cache[tag] = (owners, ends)
         return ends
 

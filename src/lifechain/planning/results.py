@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 from lifechain.planning.simulate import COL, ArrestIn, RunResult
 from lifechain.timeline.core import EventKind as K
@@ -85,7 +85,7 @@ def confidence(values: Sequence[float], level: float = 0.95) -> dict[str, float]
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     if x.size == 0:
         return {"mean": math.nan, "half_width": math.nan, "n": 0.0}
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 \
+    half = float(stdtrit(x.size - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 \
         else math.inf
     return {"mean": float(x.mean()), "half_width": half, "low": float(x.mean()) - half,
             "high": float(x.mean()) + half, "n": float(x.size)}

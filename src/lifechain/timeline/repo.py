@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from lifechain.db import Base
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
 from lifechain.timeline.tables import StreamEventRow, TimelineEventRow
 
@@ -37,12 +38,13 @@ def append(*, session: Session, event: TimelineEvent, recorded_at: datetime) -> 
 
 
 def append_many(*, session: Session, events: list[TimelineEvent], recorded_at: datetime) -> list[TimelineEvent]:
-    """Store several events in one bulk INSERT ... RETURNING (no per-row ORM bookkeeping); returns them with ids."""
+    """Store several events in one Core INSERT ... RETURNING (no ORM bulk bookkeeping); returns them with ids."""
     rows = [{"kind": e.kind.value, "at": e.at, "incident_id": e.incident_id, "patient_id": e.patient_id,
              "unit_id": e.unit_id, "actor": e.actor, "source": e.source.value, "payload": e.payload,
              "supersedes": e.supersedes, "reason": e.reason, "recorded_at": recorded_at} for e in events]
-    stmt = insert(TimelineEventRow).returning(TimelineEventRow.id, sort_by_parameter_order=True)
-    ids = session.scalars(stmt, rows).all()
+    table = Base.metadata.tables[TimelineEventRow.__tablename__]
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, rows).scalars().all()
     return [replace(e, id=i) for e, i in zip(events, ids, strict=True)]
 
 

@@ -510,13 +510,12 @@ def on_triage(session: Session, event: events.DomainEvent) -> None:
     incident_id = event.payload.get("incident_id")
     if incident_id is None or _wiring.router_for is None or _wiring.policy_for is None:
         return
-    if repo.get_response(session=session, incident_id=int(incident_id)) is not None:
-        return
     from lifechain.dispatch import repo as dispatch_repo
 
+    # The incident is usually in the session already; asking its nature first spares a query for most calls.
     incident = dispatch_repo.get(session=session, incident_id=int(incident_id))
     nature = nature_of(incident.determinant)
-    if nature is None:
+    if nature is None or repo.get_response(session=session, incident_id=int(incident_id)) is not None:
         return
     try:
         with session.begin_nested():
