@@ -356,3 +356,50 @@ def test_dispatching_a_unit_gives_the_volunteers_an_ambulance_eta(ctx: Ctx) -> N
     eta = ctx.client.get(f"/api/v1/incidents/{iid}/responders", headers=ctx.dispatcher).json()["ambulance_eta_at"]
     # the fake router: 900 m at 1.8 m/s = 500 s after dispatch
     assert abs((datetime.fromisoformat(eta) - (T0 + timedelta(seconds=30 + 500))).total_seconds()) < 1
+
+
+class _WalkRecorder(StraightLineRouter):
+    """The straight-line router, remembering the mode of every route asked."""
+
+    def __init__(self) -> None:
+        super().__init__(speed=1.8)
+        self.modes: list[str] = []
+
+    def route(self, origin, destination, *, mode="drive", profile="emergency"):  # type: ignore[no-untyped-def]
+        self.modes.append(mode)
+        return super().route(origin, destination, mode=mode, profile=profile)
+
+
+def test_dispatcher_sees_positions_and_walking_routes_and_nothing_after_stand_down(ctx: Ctx) -> None:
+    """The dispatcher sees where responders are and the walking route of the one on the way; after stand-down no
+    position or route is returned; a volunteer gets 403 and an analyst no positions."""
+    walker = _WalkRecorder()
+    ctx.client.app.state.volunteer_router_for = lambda city: walker  # type: ignore[attr-defined]
+    anna, anna_h = ctx.volunteer("anna", 50)
+    ben, _ = ctx.volunteer("ben", 120)
+    ctx.alert()
+    assert ctx.act(anna_h, "accept") == 200
+    walker.modes.clear()
+    seen = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()
+    by_id = {r["responder_id"]: r for r in seen["responders"]}
+    assert by_id[anna]["position"] == pytest.approx(north(50))
+    assert by_id[anna]["route"][0] == pytest.approx([north(50)["lon"], north(50)["lat"]])
+    assert by_id[anna]["route"][-1] == pytest.approx([PATIENT["lon"], PATIENT["lat"]])
+    assert walker.modes == ["walk"]
+    assert by_id[ben]["position"] == pytest.approx(north(120)) and by_id[ben]["route"] == []  # alerted, not on the way
+    analyst = signed_in(ctx.client, "ana", Role.ANALYST)
+    as_analyst = ctx.client.get("/api/v1/incidents/1/responders", headers=analyst).json()["responders"]
+    assert all(r["position"] is None and r["route"] == [] for r in as_analyst)
+    assert ctx.client.get("/api/v1/incidents/1/responders", headers=anna_h).status_code == 403
+    ctx.client.post("/api/v1/incidents/1/responders/stand-down", headers=ctx.dispatcher, json={"reason": "cancelled"})
+    after = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()["responders"]
+    assert after and all(r["position"] is None and r["route"] == [] for r in after)
+
+
+def test_off_duty_alerted_volunteer_position_is_not_shown(ctx: Ctx) -> None:
+    """A volunteer who went off duty before accepting shows no position to the dispatcher; after accepting they do."""
+    anna, anna_h = ctx.volunteer("anna", 50)
+    ctx.alert()
+    ctx.client.put("/api/v1/volunteers/me/duty", headers=anna_h, json={"on_duty": False})
+    [row] = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()["responders"]
+    assert row["responder_id"] == anna and row["position"] is None

@@ -95,6 +95,8 @@ await run(`arrest-${LANG}`, async (browser) => {
   await vol.waitForTimeout(500);
   if ((await vol.getByTestId('duty-toggle').getAttribute('data-on')) !== 'true') await vol.getByTestId('duty-toggle').click();
   await waitAttr(vol, 'duty-toggle', 'data-on', 'true');
+  // The phone listens on its own live stream (no polling while it is up): the alert below arrives over it.
+  await waitAttr(vol, 'stream-state', 'data-connected', 'true');
   await vol.waitForTimeout(1000); // position and heartbeat reach the server
   await shot(vol, `volunteer-on-duty-${LANG}-390.png`);
 
@@ -162,6 +164,23 @@ await run(`arrest-${LANG}`, async (browser) => {
   await waitAttr(vol, 'alert', 'data-state', 'accepted');
   await responderState(console_, 'accepted');
   log('console shows the volunteer accepted (live)');
+  // The console map draws the accepted volunteer (record 1) where they are, labelled with their role, and their
+  // walking route (a line of the routes layer; the map element lists the lines it draws as id:points).
+  try {
+    await console_.waitForFunction(() => {
+      const m = /(?:^| )route-r1:(\d+)/.exec(document.querySelector('[data-testid=map]')?.getAttribute('data-lines') ?? '');
+      return !!m && Number(m[1]) >= 2;
+    }, null, { timeout: T });
+  } catch {
+    const lines = await console_.getByTestId('map').getAttribute('data-lines');
+    throw new Error(`waiting for the volunteer's route on the console map (lines: ${lines})`);
+  }
+  const marker = console_.getByTestId('map-responder-1');
+  await marker.waitFor({ timeout: T });
+  const markerText = (await marker.textContent()) ?? '';
+  check(markerText.length > 0, `the volunteer's marker is labelled (${markerText})`);
+  await shot(console_, `console-responder-route-${LANG}-1366.png`);
+  log(`console map shows the volunteer's walking route (${markerText})`);
   await vol.getByTestId('act-arrived').click();
   await waitAttr(vol, 'alert', 'data-state', 'arrived');
   await vol.getByTestId('act-cpr_started').click();

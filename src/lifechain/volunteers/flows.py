@@ -594,6 +594,31 @@ def visible_alert(*, session: Session, incident_id: int, responder_id: int) -> t
     return response, alert
 
 
+SHOWN_STATES = frozenset({core.AlertState.ALERTED, core.AlertState.ACCEPTED, core.AlertState.ARRIVED})
+RESPONDING_STATES = frozenset({core.AlertState.ACCEPTED, core.AlertState.ARRIVED})
+
+
+def last_position(*, session: Session, response: ResponseRow, alert: core.Alert) -> LatLon | None:
+    """Where a volunteer was last seen, as the dispatcher may see it: only while the response runs for them and
+    they are on duty or have accepted; never after stand-down. None for clinics and unknown positions."""
+    if response.stood_down_at is not None or alert.state not in SHOWN_STATES or alert.responder_id <= 0:
+        return None
+    row = session.get(Volunteer, alert.responder_id)
+    if row is None or row.lat is None or row.lon is None:
+        return None
+    if not row.on_duty and alert.state not in RESPONDING_STATES:
+        return None
+    return LatLon(row.lat, row.lon)
+
+
+def responder_route(*, session: Session, router: Router, response: ResponseRow, alert: core.Alert,
+                    aeds: dict[int, core.Aed]) -> list[list[float]]:
+    """The responder's walking route from their last known position (via the AED when so routed); empty if the
+    position is unknown or may not be shown."""
+    origin = last_position(session=session, response=response, alert=alert)
+    return route_for(router=router, response=response, alert=alert, aeds=aeds, origin=origin)
+
+
 def route_for(*, router: Router, response: ResponseRow, alert: core.Alert,
               aeds: dict[int, core.Aed], origin: LatLon | None) -> list[list[float]]:
     """Walking route for the responder (via the AED when so routed), as [lon, lat] pairs; empty if unknown."""

@@ -175,15 +175,23 @@ class ResponderOut(BaseModel):
     phase: int
     alerted_at: datetime
     updated_at: datetime | None
+    position: Point | None = Field(default=None, description=(
+        "Last known position, dispatcher and admin only: while alerted and on duty or after accepting, never "
+        "after stand-down."))
+    route: list[list[float]] = Field(default=[], description=(
+        "Walking route of a responder on the way (to the patient, or via the AED) as [lon, lat] pairs; "
+        "dispatcher and admin only."))
 
     @classmethod
-    def of(cls, row: AlertRow, name: str | None) -> ResponderOut:
-        """The dispatcher's view of an alert row."""
+    def of(cls, row: AlertRow, name: str | None, *, position: Point | None = None,
+           route: list[list[float]] | None = None) -> ResponderOut:
+        """The dispatcher's view of an alert row (position and route only when the caller may see them)."""
         state = core.AlertState(row.state)
         return cls(responder_id=row.responder_id, kind=row.kind, name=name, role=core.ResponderRole(row.role),
                    accepted_role=core.ResponderRole(row.accepted_role) if row.accepted_role else None,
                    state=state, state_label=core.ALERT_STATE_META[state]["label"], eta_s=round(row.eta_s, 1),
-                   aed_id=row.aed_id, phase=row.phase, alerted_at=row.alerted_at, updated_at=row.updated_at)
+                   aed_id=row.aed_id, phase=row.phase, alerted_at=row.alerted_at, updated_at=row.updated_at,
+                   position=position, route=route or [])
 
 
 class ResponseOut(BaseModel):

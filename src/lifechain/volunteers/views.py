@@ -45,7 +45,7 @@ from lifechain.volunteers.schemas import (
     VolunteerIn,
     VolunteerOut,
 )
-from lifechain.volunteers.tables import Volunteer
+from lifechain.volunteers.tables import ResponseRow, Volunteer
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["volunteers"])
@@ -201,10 +201,8 @@ def _my_alert(request: Request, session: Session, incident_id: int, me: int, *, 
     body = flows.alert_body(response, alert, aeds)
     route: list[list[float]] = []
     if with_route:
-        row = repo.get_volunteer(session=session, volunteer_id=me)
-        origin = LatLon(row.lat, row.lon) if row.lat is not None and row.lon is not None else None
-        route = flows.route_for(router=_router(request, response.city), response=response, alert=alert, aeds=aeds,
-                                origin=origin)
+        route = flows.responder_route(session=session, router=_router(request, response.city), response=response,
+                                      alert=alert, aeds=aeds)
     return MyAlertOut.of(body, alert.state, route)
 
 
@@ -276,9 +274,16 @@ def alert_responders(incident_id: int, body: ResponseIn, request: Request, sessi
 
 
 @router.get("/incidents/{incident_id}/responders", response_model=ResponseOut)
-def incident_responders(incident_id: int, session: SessionDep, _user: Reader) -> ResponseOut:
-    """Every alerted responder with role, state and ETA. Dispatcher, analyst."""
-    return _response_out(session, incident_id)
+def incident_responders(incident_id: int, request: Request, session: SessionDep, user: Reader) -> ResponseOut:
+    """Every alerted responder with role, state and ETA; for a dispatcher (or admin) also each one's last known
+    position while responding and the walking route of those on the way. Dispatcher, analyst."""
+    router = _router(request, _city_of(session, incident_id)) if user.has_any([Role.DISPATCHER]) else None
+    return _response_out(session, incident_id, router=router)
+
+
+def _city_of(session: Session, incident_id: int) -> str:
+    response, _plan = flows._load(session, incident_id)
+    return response.city
 
 
 @router.post("/incidents/{incident_id}/responders/stand-down", response_model=ResponseOut)
@@ -290,16 +295,36 @@ def stand_down(incident_id: int, body: StandDownIn, request: Request, session: S
     return _response_out(session, incident_id)
 
 
-def _response_out(session: Session, incident_id: int) -> ResponseOut:
-    response, _plan = flows._load(session, incident_id)
+def _response_out(session: Session, incident_id: int, *, router: Router | None = None) -> ResponseOut:
+    """The response; with a `router` (the caller is a dispatcher) positions and routes of the responders too."""
+    response, plan = flows._load(session, incident_id)
     rows = repo.alerts_of(session=session, incident_id=incident_id)
     names = _names(session, [r.responder_id for r in rows])
+    aeds = {a.id: repo.to_aed(a) for a in repo.list_aeds(session=session, city=response.city)} if router else {}
+    out = []
+    for r in rows:
+        position, route = _located(session, router, response, plan.alert_for(r.responder_id), aeds)
+        out.append(ResponderOut.of(r, names.get(r.responder_id), position=position, route=route))
     return ResponseOut(incident_id=incident_id, nature=response.nature, phase=response.phase,
                        active=response.stood_down_at is None and not response.blocked_by,
                        blocked_by=list(response.blocked_by or []), stood_down_at=response.stood_down_at,
                        stand_down_reason=response.stand_down_reason,
                        ambulance_eta_at=repo.aware(response.ambulance_eta_at),
-                       responders=[ResponderOut.of(r, names.get(r.responder_id)) for r in rows])
+                       responders=out)
+
+
+def _located(session: Session, router: Router | None, response: ResponseRow, alert: core.Alert,
+             aeds: dict[int, core.Aed]) -> tuple[Point | None, list[list[float]] | None]:
+    """A responder's position the dispatcher may see, and the walking route of one on the way (accepted)."""
+    if router is None:
+        return None, None
+    at = flows.last_position(session=session, response=response, alert=alert)
+    if at is None:
+        return None, None
+    route = None
+    if alert.state == core.AlertState.ACCEPTED:
+        route = flows.responder_route(session=session, router=router, response=response, alert=alert, aeds=aeds)
+    return Point(lat=at.lat, lon=at.lon), route
 
 
 def _names(session: Session, ids: list[int]) -> dict[int, str]:

@@ -661,7 +661,8 @@ export interface paths {
         };
         /**
          * Incident Responders
-         * @description Every alerted responder with role, state and ETA. Dispatcher, analyst.
+         * @description Every alerted responder with role, state and ETA; for a dispatcher (or admin) also each one's last known
+         *     position while responding and the walking route of those on the way. Dispatcher, analyst.
          */
         get: operations["incident_responders_api_v1_incidents__incident_id__responders_get"];
         put?: never;
@@ -2381,9 +2382,17 @@ export interface components {
             name: string | null;
             /** Phase */
             phase: number;
+            /** @description Last known position, dispatcher and admin only: while alerted and on duty or after accepting, never after stand-down. */
+            position?: components["schemas"]["Point-Output"] | null;
             /** Responder Id */
             responder_id: number;
             role: components["schemas"]["ResponderRole"];
+            /**
+             * Route
+             * @description Walking route of a responder on the way (to the patient, or via the AED) as [lon, lat] pairs; dispatcher and admin only.
+             * @default []
+             */
+            route: number[][];
             state: components["schemas"]["AlertState"];
             /** State Label */
             state_label: string;

@@ -8,7 +8,8 @@ import { UnitBoard } from '../fleet/UnitBoard';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { listHospitals, type Hospital } from '../hospitals/api';
 import { LangSwitch, pick, useI18n } from '../i18n';
-import { incidentResponse, listAeds, type Aed, type Response } from '../volunteers/api';
+import { incidentResponse, listAeds, ROLE_COLOR, type Aed, type Response } from '../volunteers/api';
+import { label, RESPONDER_ROLE } from '../i18n/labels';
 import {
   cancelIncident, getProtocol, getTimeline, listIncidents, PRIORITY_COLOR, queueOrder,
   type Incident, type ProtocolSpec, type TimelineItem, type TriageState,
@@ -65,6 +66,14 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
       live = false;
     };
   }, [selected, version]);
+
+  // Volunteers' positions move without timeline events: while the response runs, refetch it now and then.
+  const responding = response?.active ?? false;
+  useEffect(() => {
+    if (selected === null || !responding) return;
+    const id = setInterval(() => void incidentResponse(selected).then((x) => x && setResponse(x)), 10000);
+    return () => clearInterval(id);
+  }, [selected, responding]);
 
   // A call that left the queue (closed, cancelled elsewhere) hands the panel back to call taking.
   useEffect(() => {
@@ -140,18 +149,30 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
       const names = group.map((x) => x.callsign).join(' ');
       pts.push({ id: `u${group.map((x) => x.id).join('-')}`, lat: u.lat, lon: u.lon, color: statusColor(u.status), label: names, title: `${names}: ${pick(u.statusLabel, lang) ?? u.status}`, testid: `map-unit-${u.callsign}` });
     }
+    // The alerted volunteers where they were last seen (the server sends positions only while they respond).
+    for (const r of response?.responders ?? []) {
+      if (!r.position) continue;
+      const role = r.accepted_role ?? r.role;
+      const name = r.name ?? `#${r.responder_id}`;
+      pts.push({ id: `r${r.responder_id}`, lat: r.position.lat, lon: r.position.lon, color: ROLE_COLOR[role] ?? '#444', size: 12, label: `${name} · ${label(RESPONDER_ROLE, role, lang)}`, title: `${name}: ${label(RESPONDER_ROLE, role, lang)}`, testid: `map-responder-${r.responder_id}` });
+    }
     if (pin && calling) pts.push({ id: 'pin', lat: pin.lat, lon: pin.lon, color: '#000', shape: 'square', size: 12, label: '✚', pulse: true });
     return pts;
   }, [hospitals, aeds, queue, response, units, pin, calling, selected, t, lang]);
 
   const lines = useMemo<MapLine[]>(() => {
-    // Which AED each AED runner fetches: a dashed link AED -> patient (the responders' own routes are theirs).
     if (!incident || !response) return [];
-    return response.responders
-      .filter((r) => r.aed_id && ['alerted', 'accepted', 'arrived'].includes(r.state))
+    // The walking route of each volunteer on the way (to the patient, or via the AED), in the colour of their role.
+    const routes = response.responders
+      .filter((r) => r.route.length > 1)
+      .map((r) => ({ id: `route-r${r.responder_id}`, coordinates: r.route.map((p) => [p[0], p[1]] as [number, number]), color: ROLE_COLOR[r.accepted_role ?? r.role] ?? '#444' }));
+    // Which AED an alerted AED runner would fetch, until they are on the way: a link AED -> patient.
+    const links = response.responders
+      .filter((r) => r.aed_id && r.route.length < 2 && ['alerted', 'accepted', 'arrived'].includes(r.state))
       .map((r) => aeds.find((a) => a.id === r.aed_id))
       .filter((a): a is Aed => !!a)
-      .map((a) => ({ id: `aed${a.id}`, coordinates: [[a.lon, a.lat], [incident.lon, incident.lat]] as [number, number][], color: '#00897b' }));
+      .map((a) => ({ id: `aed${a.id}`, coordinates: [[a.lon, a.lat], [incident.lon, incident.lat]] as [number, number][], color: ROLE_COLOR.aed }));
+    return [...routes, ...links];
   }, [incident, response, aeds]);
 
   return (

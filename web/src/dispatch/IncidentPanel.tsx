@@ -6,7 +6,7 @@ import type { Unit } from '../fleet/api';
 import { statusColor } from '../fleet/status';
 import { pick, useI18n } from '../i18n';
 import { EVENT_KIND, INCIDENT_STATUS, label, RESPONDER_ROLE, RESPONDER_STATE } from '../i18n/labels';
-import { alertResponders, type Response } from '../volunteers/api';
+import { alertResponders, ROLE_COLOR, type Response } from '../volunteers/api';
 import {
   cancelIncident, closeIncident, dispatchUnit, getRecommendation, reassignUnit, standDownUnit,
   type Incident, type Recommendation, type TimelineItem,
@@ -140,8 +140,8 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
           {response?.stood_down_at && <div className="muted small">{t('stood_down_all')}</div>}
           <ul className="small">
             {response?.responders.map((r) => (
-              <li key={`${r.kind}${r.responder_id}`} data-testid="responder" data-state={r.state}>
-                {r.name ?? `#${r.responder_id}`} · <b>{label(RESPONDER_ROLE, r.accepted_role ?? r.role, lang)}</b>{r.aed_id ? ` (${t('fetch_aed')})` : ''} · {label(RESPONDER_STATE, r.state, lang)} · {t('responder_eta')} {fmtDuration(r.eta_s)}
+              <li key={`${r.kind}${r.responder_id}`} data-testid="responder" data-state={r.state} data-route={r.route.length}>
+                <span className="swatch" style={{ background: ROLE_COLOR[r.accepted_role ?? r.role] ?? '#444' }} />{r.name ?? `#${r.responder_id}`} · <b>{label(RESPONDER_ROLE, r.accepted_role ?? r.role, lang)}</b>{r.aed_id ? ` (${t('fetch_aed')})` : ''} · {label(RESPONDER_STATE, r.state, lang)} · {t('responder_eta')} {fmtDuration(r.eta_s)}
               </li>
             ))}
           </ul>

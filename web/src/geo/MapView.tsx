@@ -207,7 +207,7 @@ export function MapView({ city, points, lines = [], onPick, focus, fitTo, classN
 
   return (
     <div className={`map-wrap ${className ?? ''}`}>
-      <div ref={box} className="map" data-testid="map" data-roads={state.roads} data-loaded={state.loaded ? '1' : '0'} />
+      <div ref={box} className="map" data-testid="map" data-roads={state.roads} data-loaded={state.loaded ? '1' : '0'} data-lines={lines.map((l) => `${l.id}:${l.coordinates.length}`).join(' ')} />
       {!state.loaded && <div className="map-note">{t('map_loading')}</div>}
       {state.error && <div className="map-note error">{t('map_error', { msg: state.error })}</div>}
     </div>

@@ -2,12 +2,13 @@
 // arrived / CPR / AED / shock, stand-down. It shows only what MyAlertOut carries: the place, the nature of the
 // call, the role and the route: no caller number, no patient name, no medical details (privacy rule).
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { usePoll } from '../app/stream';
+import { usePoll, useStream } from '../app/stream';
+import { API } from '../api/client';
 import type { Me } from '../auth/session';
 import { MapView, type MapLine, type MapPoint } from '../geo/MapView';
 import { LangSwitch, useI18n, type Key } from '../i18n';
 import { label, NATURE } from '../i18n/labels';
-import { type Action, alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, type MyAlert } from './api';
+import { type Action, alertAction, getDuty, heartbeat, myAlert, myAlerts, setDuty, setLocation, subscribePush, type MyAlert } from './api';
 
 const ACTIONS: [Action, Key][] = [
   ['aed_collected', 'aed_collected'],
@@ -17,6 +18,10 @@ const ACTIONS: [Action, Key][] = [
   ['shock_delivered', 'shock_delivered'],
 ];
 const RESPONDING = new Set(['accepted', 'arrived']);
+/** My own messages (alert, role, not_needed, stood_down) as server-sent events. */
+const MY_STREAM = `${API}/volunteers/me/stream`;
+/** While the stream is down, the alerts are polled this often instead. */
+const FALLBACK_POLL_MS = 10000;
 
 export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; onSignOut: () => void }) {
   const { t, lang } = useI18n();
@@ -71,7 +76,20 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       if (id !== undefined) navigator.geolocation?.clearWatch(id);
     };
   }, [refresh]);
-  usePoll(() => void refresh(), 2000);
+  // Alerts arrive over my live stream; each message (alert, role, not needed, stood down) refetches my alerts,
+  // and a reconnect catches up. Only while the stream is down does a slow poll stand in for it.
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const onMessage = useCallback(() => {
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => void refresh(), 100);
+  }, [refresh]);
+  const onReconnect = useCallback(() => void refresh(), [refresh]);
+  const connected = useStream(onMessage, onReconnect, MY_STREAM);
+  usePoll(() => void (connected !== true && refresh()), FALLBACK_POLL_MS);
+  // Web Push too, so an alert reaches the phone with the app closed (when the server has VAPID keys).
+  useEffect(() => {
+    if (onDuty) void subscribePush({ ask: false }).catch(() => undefined);
+  }, [onDuty]);
   useEffect(() => {
     if (pos && onDuty) void setLocation(pos.lat, pos.lon).then(heartbeat).catch(() => undefined);
   }, [pos?.lat, pos?.lon, onDuty]);
@@ -105,6 +123,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
       setOnDuty(next);
       if (next && pos) await setLocation(pos.lat, pos.lon);
       if (next) await heartbeat();
+      if (next) void subscribePush({ ask: true }).catch(() => undefined);
     } catch (err) {
       setError(t('error', { msg: (err as Error).message }));
     }
@@ -126,6 +145,7 @@ export function VolunteerApp({ me, city, onSignOut }: { me: Me; city: string; on
     <div className="phone volunteer" data-testid="volunteer-app">
       <header className="topbar">
         <b>{t('volunteer_app')}</b>
+        <span className={`stream ${connected === false ? 'down' : 'up'}`} data-testid="stream-state" data-connected={String(connected)} title={connected === false ? t('stream_down') : ''}>{connected === false ? '○' : '●'}</span>
         <span className="spacer" />
         <LangSwitch />
         <button onClick={onSignOut}>{t('logout')}</button>
