@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Annotated, Any, TypeVar
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +37,8 @@ from lifechain.geo.core import LatLon, Router
 
 router = APIRouter(tags=["dispatch"])
 T = TypeVar("T")
+# Short hot-path writes running at once per process: more threads only fight for the GIL.
+_HOT_WRITES = threading.BoundedSemaphore(3)
 Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
 Reader = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST, Role.CREW, Role.HOSPITAL_STAFF))]
 Crew = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.CREW))]
@@ -94,9 +96,11 @@ async def in_session(request: Request, work: Callable[[Session], T], *, inline: 
     loop (writers queue on one lock anyway); elsewhere at most 3 run at once per process (fewer threads fighting
     for the GIL cost less CPU per request)."""
     factory = request.app.state.sessionmaker
+    on_loop = inline and request.app.state.engine.dialect.name == "sqlite"
+    limit = _HOT_WRITES if inline and not on_loop else nullcontext()
 
     def run() -> T:
-        with factory() as session:
+        with limit, factory() as session:
             try:
                 out = work(session)
                 session.commit()
@@ -105,14 +109,7 @@ async def in_session(request: Request, work: Callable[[Session], T], *, inline: 
                 session.rollback()
                 raise
 
-    if inline and request.app.state.engine.dialect.name == "sqlite":
-        return run()
-    if inline:
-        limiter = getattr(request.app.state, "hot_path_limiter", None)
-        if limiter is None:
-            limiter = request.app.state.hot_path_limiter = anyio.CapacityLimiter(3)
-        return await anyio.to_thread.run_sync(run, limiter=limiter)
-    return await run_in_threadpool(run)
+    return run() if on_loop else await run_in_threadpool(run)
 
 
 @router.post("/incidents", response_model=IncidentOut, status_code=201)
