@@ -277,13 +277,8 @@ def alert_responders(incident_id: int, body: ResponseIn, request: Request, sessi
 def incident_responders(incident_id: int, request: Request, session: SessionDep, user: Reader) -> ResponseOut:
     """Every alerted responder with role, state and ETA; for a dispatcher (or admin) also each one's last known
     position while responding and the walking route of those on the way. Dispatcher, analyst."""
-    router = _router(request, _city_of(session, incident_id)) if user.has_any([Role.DISPATCHER]) else None
-    return _response_out(session, incident_id, router=router)
-
-
-def _city_of(session: Session, incident_id: int) -> str:
-    response, _plan = flows._load(session, incident_id)
-    return response.city
+    locate = user.has_any([Role.DISPATCHER])  # never analysts: positions are for the people running the call
+    return _response_out(session, incident_id, router_for=request.app.state.volunteer_router_for if locate else None)
 
 
 @router.post("/incidents/{incident_id}/responders/stand-down", response_model=ResponseOut)
@@ -295,9 +290,11 @@ def stand_down(incident_id: int, body: StandDownIn, request: Request, session: S
     return _response_out(session, incident_id)
 
 
-def _response_out(session: Session, incident_id: int, *, router: Router | None = None) -> ResponseOut:
-    """The response; with a `router` (the caller is a dispatcher) positions and routes of the responders too."""
+def _response_out(session: Session, incident_id: int, *,
+                  router_for: Callable[[str], Router] | None = None) -> ResponseOut:
+    """The response; with `router_for` (the caller is a dispatcher) positions and routes of the responders too."""
     response, plan = flows._load(session, incident_id)
+    router = router_for(response.city) if router_for is not None else None
     rows = repo.alerts_of(session=session, incident_id=incident_id)
     names = _names(session, [r.responder_id for r in rows])
     aeds = {a.id: repo.to_aed(a) for a in repo.list_aeds(session=session, city=response.city)} if router else {}

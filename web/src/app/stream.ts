@@ -117,7 +117,7 @@ export function useNow(periodMs = 1000): number {
   return now;
 }
 
-/** Polls `fn` every `ms` (the volunteer and crew apps have no stream access). */
+/** Polls `fn` every `ms` (the crew app; the volunteer app only while its own stream is down). */
 export function usePoll(fn: () => void, ms: number) {
   const ref = useRef(fn);
   ref.current = fn;
