@@ -5,12 +5,13 @@ Views declare what they need with these aliases: `def read(session: SessionDep, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from lifechain.auth.core import Principal
 from lifechain.clock import Clock
 from lifechain.settings import Settings
 
@@ -42,3 +43,15 @@ async def get_clock(request: Request) -> Clock:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+# Which incidents a user may touch is the dispatch domain's rule; domains below it (timeline, attachments) ask it
+# through this hook, which dispatch installs in its `setup`. Without dispatch in the app every incident is open.
+IncidentGuard = Callable[[Session, int, Principal], None]
+
+
+def check_incident_access(request: Request, session: Session, incident_id: int, user: Principal) -> None:
+    """Raise `Forbidden` (or `NotFound`) unless `user` may read and record on incident `incident_id`."""
+    guard: IncidentGuard | None = getattr(request.app.state, "incident_guard", None)
+    if guard is not None:
+        guard(session, incident_id, user)

@@ -23,6 +23,9 @@ PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 @pytest.fixture
 def client(settings: Settings) -> TestClient:
     client = TestClient(create_app(settings, clock=ManualClock(T0)))
+    # This domain alone: which incidents a crew may reach is dispatch's rule (its guard is tested in
+    # tests/dispatch/test_api.py), so here the incident exists only as timeline events and is open to all.
+    client.app.state.incident_guard = None  # type: ignore[attr-defined]
     with transaction(client.app.state.sessionmaker) as s:  # type: ignore[attr-defined]
         flows.record(session=s, event=TimelineEvent(EventKind.PSAP_CALL, T0, incident_id=7, actor="system"), now=T0)
     return client

@@ -329,3 +329,20 @@ def test_crew_and_hospital_staff_read_only_their_incidents(w: World) -> None:
     assert w.get(f"/incidents/{mine}", "nurse").status_code == 200
     assert [i["id"] for i in w.get("/incidents", "nurse").json()] == [mine]
     assert {i["id"] for i in w.get("/incidents", "analyst").json()} == {mine, other}
+
+
+def test_crew_reach_only_their_incidents_timeline_and_attachments(w: World) -> None:
+    """A2's crew can neither read nor write A1's timeline or attachments (403); A1's crew can."""
+    mine = new_call(w)["id"]
+    w.post(f"/incidents/{mine}/dispatch", json={"unit_id": w.units["A1"]})
+    node = {"kind": "at_patient", "at": T0.isoformat(), "source": "crew_app"}
+    assert w.get(f"/incidents/{mine}/timeline", "crew").status_code == 200
+    assert w.post(f"/incidents/{mine}/timeline", "crew", json=node).status_code == 201
+    assert w.get(f"/incidents/{mine}/timeline", "crew2").status_code == 403
+    assert w.post(f"/incidents/{mine}/timeline", "crew2", json=node).status_code == 403
+    assert w.get(f"/incidents/{mine}/attachments", "crew2").status_code == 403
+    upload = w.post(f"/incidents/{mine}/attachments", "crew2", files={"file": ("ecg.pdf", b"%PDF-1.7\n%%EOF\n")})
+    assert upload.status_code == 403
+    assert w.get(f"/incidents/{mine}/attachments", "crew").status_code == 200
+    assert w.get(f"/incidents/{mine}/timeline", "nurse").status_code == 403
+    assert w.get(f"/incidents/{mine}/timeline", "analyst").status_code == 200

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from lifechain.api import ClockDep, SessionDep, SettingsDep
+from lifechain.api import ClockDep, SessionDep, SettingsDep, check_incident_access
 from lifechain.attachments import core, flows, repo
 from lifechain.attachments.schemas import AttachmentOut
 from lifechain.auth.core import Principal, Role
@@ -20,11 +20,13 @@ Reader = Annotated[Principal, Depends(require_roles(Role.CREW, Role.DISPATCHER, 
 
 
 @router.post("/incidents/{incident_id}/attachments", response_model=AttachmentOut, status_code=201)
-async def upload(incident_id: int, session: SessionDep, settings: SettingsDep, clock: ClockDep, user: Uploader,
+async def upload(incident_id: int, request: Request, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+                 user: Uploader,
                  file: Annotated[UploadFile, File(description="PDF or image (JPEG, PNG, WebP, HEIC), at most 10 MB")],
                  kind: Annotated[core.AttachmentKind, Form()] = core.AttachmentKind.PREHOSPITAL_ECG,
                  unit_id: Annotated[int | None, Form()] = None) -> AttachmentOut:
     """Attach a file to the incident (a pre-hospital ECG also becomes a time node). Crew, dispatcher, hospital."""
+    check_incident_access(request, session, incident_id, user)
     data = await file.read(core.MAX_BYTES + 1)
     source = Source.CREW_APP if user.has_any((Role.CREW,)) else Source.CONSOLE
     row = flows.attach(session=session, root=settings.data_dir / "attachments", incident_id=incident_id, kind=kind,
@@ -34,14 +36,17 @@ async def upload(incident_id: int, session: SessionDep, settings: SettingsDep, c
 
 
 @router.get("/incidents/{incident_id}/attachments", response_model=list[AttachmentOut])
-def list_attachments(incident_id: int, session: SessionDep, _user: Reader) -> list[AttachmentOut]:
+def list_attachments(incident_id: int, request: Request, session: SessionDep, user: Reader) -> list[AttachmentOut]:
     """The files attached to an incident, oldest first. Crew, dispatcher, hospital staff, analyst."""
+    check_incident_access(request, session, incident_id, user)
     return [AttachmentOut.of(r) for r in repo.list_for_incident(session=session, incident_id=incident_id)]
 
 
 @router.get("/attachments/{attachment_id}/content", response_class=FileResponse)
-def content(attachment_id: int, session: SessionDep, settings: SettingsDep, _user: Reader) -> FileResponse:
+def content(attachment_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+            user: Reader) -> FileResponse:
     """The attached file itself. Crew, dispatcher, hospital staff, analyst."""
     row = repo.get(session=session, attachment_id=attachment_id)
+    check_incident_access(request, session, row.incident_id, user)
     path = flows.content_path(root=settings.data_dir / "attachments", row=row)
     return FileResponse(path, media_type=row.content_type, filename=row.filename)

@@ -56,6 +56,13 @@ def setup(app: FastAPI) -> None:
     """The dispatch policy and call-taking protocol the app uses."""
     app.state.dispatch_policy = DispatchPolicy(gps_stale_after_s=app.state.settings.gps_stale_after_s)
     app.state.protocol = None  # loaded on first use: default_protocol()
+    app.state.incident_guard = _incident_guard
+
+
+def _incident_guard(session: Session, incident_id: int, user: Principal) -> None:
+    """Crew and hospital staff reach only their own incidents (the timeline's and attachments' check too)."""
+    if repo.readable_by(user) is not None:
+        repo.get_readable(session=session, incident_id=incident_id, user=user)
 
 
 async def get_policy(request: Request) -> DispatchPolicy:

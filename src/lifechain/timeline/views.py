@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from lifechain.api import ClockDep, SessionDep
+from lifechain.api import ClockDep, SessionDep, check_incident_access
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.errors import NotFound
@@ -45,8 +45,9 @@ def setup(app: FastAPI) -> None:
 
 
 @router.get("/incidents/{incident_id}/timeline", response_model=TimelineOut)
-def incident_timeline(incident_id: int, session: SessionDep, _user: Reader) -> TimelineOut:
+def incident_timeline(incident_id: int, request: Request, session: SessionDep, user: Reader) -> TimelineOut:
     """Every time node of an incident, as recorded and as in force. Dispatcher, crew, hospital staff, analyst."""
+    check_incident_access(request, session, incident_id, user)
     recorded = repo.list_for_incident(session=session, incident_id=incident_id)
     if not recorded:
         raise NotFound(f"no timeline for incident {incident_id}")
@@ -55,8 +56,10 @@ def incident_timeline(incident_id: int, session: SessionDep, _user: Reader) -> T
 
 
 @router.post("/incidents/{incident_id}/timeline", response_model=EventOut, status_code=201)
-def record_node(incident_id: int, body: NodeIn, session: SessionDep, clock: ClockDep, user: Recorder) -> EventOut:
+def record_node(incident_id: int, body: NodeIn, request: Request, session: SessionDep, clock: ClockDep,
+                user: Recorder) -> EventOut:
     """Record a time node by hand (e.g. at patient, first CPR). Dispatcher, crew, hospital staff."""
+    check_incident_access(request, session, incident_id, user)
     _must_exist(session, incident_id)
     event = flows.record_node(session=session, incident_id=incident_id, kind=body.kind, at=body.at,
                               actor=user.actor, source=body.source, now=clock.now(), patient_id=body.patient_id,
@@ -65,8 +68,10 @@ def record_node(incident_id: int, body: NodeIn, session: SessionDep, clock: Cloc
 
 
 @router.post("/incidents/{incident_id}/timeline/corrections", response_model=EventOut, status_code=201)
-def correct(incident_id: int, body: CorrectionIn, session: SessionDep, clock: ClockDep, user: Recorder) -> EventOut:
+def correct(incident_id: int, body: CorrectionIn, request: Request, session: SessionDep, clock: ClockDep,
+            user: Recorder) -> EventOut:
     """Correct an earlier time node with a reason; the original stays, superseded. Dispatcher, crew, hospital."""
+    check_incident_access(request, session, incident_id, user)
     event = flows.correct(session=session, incident_id=incident_id, supersedes=body.supersedes, at=body.at,
                           reason=body.reason, actor=user.actor, source=body.source, now=clock.now(), kind=body.kind,
                           payload=body.payload)
