@@ -173,6 +173,7 @@ class ScipyRouter:
         self.graphs = {mode: ModeGraph(net) for mode, net in networks.items()}
         self.offroad_speed_mps = offroad_speed_mps
         self.snap_max_distance_m = snap_max_distance_m
+        self.snap_caches = {mode: SnapCache() for mode in networks}
 
     def warm(self) -> None:
         """Prepare everything a first query would otherwise build (nothing left for this engine)."""
@@ -217,13 +218,10 @@ class ScipyRouter:
             if points.mode != mode:
                 raise Invalid(f"points were snapped for {points.mode}, asked about {mode}")
             return points
-        return self._snap_cache(mode).lookup(points, lambda missing: self.snap(missing, mode=mode))
-
-    def _snap_cache(self, mode: Mode) -> SnapCache:
-        caches: dict[str, SnapCache] = self.__dict__.setdefault("_snap_caches", {})
-        if mode not in caches:
-            caches[mode] = SnapCache()
-        return caches[mode]
+        cache = self.snap_caches.get(mode)
+        if cache is None:  # a mode this city lacks: `snap` refuses it with the reason
+            return self.snap(points, mode=mode)
+        return cache.lookup(points, lambda missing: self.snap(missing, mode=mode))
 
     @staticmethod
     def _key(mode: Mode, profile: Profile) -> str:
