@@ -126,14 +126,14 @@ class _Mip:
     maximize: bool
 
 
-def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | None = None) -> tuple[FloatArray, bool]:
-    """Solve to a proven optimum (gap 0); returns the column values and whether optimality was proven."""
+def _highs(mip: _Mip, options: Mapping[str, Any] | None = None) -> highspy.Highs:
+    """A HiGHS instance holding `mip`, silent, asked for a proven optimum (gap 0)."""
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("random_seed", 0)
-    if time_limit_s is not None:
-        h.setOptionValue("time_limit", float(time_limit_s))
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
     lp = highspy.HighsLp()
     n_rows, n_cols = mip.matrix.shape
     lp.num_col_, lp.num_row_ = n_cols, n_rows
@@ -143,9 +143,16 @@ def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | 
     lp.a_matrix_.start_ = mip.matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = mip.matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = mip.matrix.data.astype(np.float64)
-    lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous for f in mip.integer]
+    if mip.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                           for f in mip.integer]
     lp.sense_ = highspy.ObjSense.kMaximize if mip.maximize else highspy.ObjSense.kMinimize
     h.passModel(lp)
+    return h
+
+
+def _run(h: highspy.Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
+    """Run HiGHS (from `start` when given); returns the column values and whether optimality was proven."""
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, start))
@@ -154,9 +161,14 @@ def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | 
     h.run()
     status = h.getModelStatus()
     values = np.asarray(h.getSolution().col_value, dtype=float)
-    if values.size != n_cols:
+    if values.size != h.getNumCol():
         raise Invalid(f"the solver found no solution ({h.modelStatusToString(status)})")
     return values, status == highspy.HighsModelStatus.kOptimal
+
+
+def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | None = None) -> tuple[FloatArray, bool]:
+    """Solve to a proven optimum (gap 0); returns the column values and whether optimality was proven."""
+    return _run(_highs(mip, {"time_limit": float(time_limit_s)} if time_limit_s is not None else {}), start)
 
 
 # ------------------------------------------------------------------------------------------------- reductions
@@ -261,33 +273,237 @@ def greedy_cover(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Seque
     return open_sites
 
 
-def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int],
-                  time_limit_s: float | None) -> tuple[list[int], float, bool]:
-    """Exact MCLP on a coverage matrix; returns open site indices, covered weight and optimality."""
-    n_sites = cover.shape[1]
+def covered_weight(cover: sp.csr_matrix, weights: FloatArray, open_sites: Iterable[int]) -> float:
+    """Weight of the points that at least one of `open_sites` covers."""
+    x = np.zeros(cover.shape[1])
+    x[list(open_sites)] = 1.0
+    return float(weights @ np.minimum(1.0, cover @ x))
+
+
+def swap_search(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequence[int], *,
+                max_rounds: int = 500) -> list[int]:
+    """Best-improvement 1-swap local search: close one open site and open another while that covers more weight.
+
+    The change of each swap (close i, open j) is gain_j - loss_i + (weight only i covers that j covers too), all
+    swaps at once with two sparse products per round.
+    """
+    cover = sp.csr_matrix(cover)
+    by_site = sp.csr_matrix(cover.T)
+    is_open = np.zeros(cover.shape[1], dtype=bool)
+    is_open[list(open_sites)] = True
+    tol = 1e-9 * max(1.0, float(weights.sum()))
+    for _ in range(max_rounds):
+        opened = np.flatnonzero(is_open)
+        if opened.size == 0 or opened.size == cover.shape[1]:
+            break
+        times = cover @ is_open.astype(np.float64)
+        gain = by_site @ (weights * (times == 0))
+        alone = weights * (times == 1)
+        loss = by_site[opened] @ alone
+        kept = (by_site[opened].multiply(alone[None, :]) @ cover).toarray()
+        delta = gain[None, :] - loss[:, None] + kept
+        delta[:, is_open] = -np.inf
+        i, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if delta[i, j] <= tol:
+            break
+        is_open[opened[i]], is_open[j] = False, True
+    return [int(j) for j in np.flatnonzero(is_open)]
+
+
+def ruin_recreate(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequence[int], *, rounds: int,
+                  seed: int = 0) -> list[int]:
+    """Iterated local search: close an open site and the open sites overlapping it most (2-6 of them), reopen
+    greedily (each time one of the three best gains, at random), 1-swap search, keep the result when not worse."""
+    cover = sp.csr_matrix(cover)
+    cols = sp.csc_matrix(cover)
+    by_site = sp.csr_matrix(cover.T)
+    overlap = sp.csr_matrix(by_site @ cover)
+    rng = np.random.default_rng(seed)
+    p = len(open_sites)
+    current = swap_search(cover, weights, open_sites)
+    value = covered_weight(cover, weights, current)
+    best, best_value = current, value
+    for _ in range(rounds):
+        pivot = current[int(rng.integers(len(current)))]
+        row = overlap.getrow(pivot).toarray().ravel()
+        near = sorted(current, key=lambda j: -row[j])[:int(rng.integers(2, 7))]
+        trial = [j for j in current if j not in near]
+        uncovered = np.asarray(cols[:, trial].sum(axis=1)).ravel() == 0 if trial else np.ones(cover.shape[0], bool)
+        while len(trial) < p:
+            gain = by_site @ (weights * uncovered)
+            gain[trial] = -1.0
+            j = int(rng.choice(np.argsort(-gain)[:3]))
+            trial.append(j)
+            uncovered[cols.indices[cols.indptr[j]:cols.indptr[j + 1]]] = False
+        trial = swap_search(cover, weights, trial)
+        trial_value = covered_weight(cover, weights, trial)
+        if trial_value >= value:
+            current, value = trial, trial_value
+            if value > best_value:
+                best, best_value = current, value
+    return best
+
+
+def _coverage_lp_duals(cover: sp.csr_matrix, weights: FloatArray, p: int) -> FloatArray:
+    """Multipliers for the coverage rows from HiGHS's interior point on the LP relaxation (any answer is valid)."""
+    n, m = cover.shape
+    a = sp.vstack([sp.hstack([-cover, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
+    lp = _Mip(cost=np.concatenate([np.zeros(m), weights]), matrix=sp.csc_matrix(a),
+              row_lower=np.full(n + 1, -np.inf), row_upper=np.concatenate([np.zeros(n), [p]]),
+              col_lower=np.zeros(m + n), col_upper=np.ones(m + n), integer=np.zeros(m + n, bool), maximize=True)
+    h = _highs(lp, {"solver": "ipm", "run_crossover": "off"})
+    h.run()
+    duals: FloatArray = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    if duals.size != n + 1:
+        return weights.copy()
+    lam: FloatArray = np.clip(np.abs(duals[:n]), 0.0, weights)
+    return lam
+
+
+def _lagrangian(cover: sp.csr_matrix, weights: FloatArray, p: int, lam: FloatArray) -> tuple[float, FloatArray]:
+    """Lagrangian upper bound on the covered weight, and for each site the bound when that site must open.
+
+    Relaxing y_i <= sum_j a_ij x_j with multipliers lam_i >= 0 leaves sum_i max(0, w_i - lam_i) plus the p largest
+    site scores g_j = sum_i a_ij lam_i; it bounds every solution whatever lam is, so the fixing it drives is exact
+    even when the LP that proposed lam was inaccurate.
+    """
+    g = np.asarray(cover.T @ lam, dtype=float)
+    base = float(np.maximum(0.0, weights - lam).sum())
+    k = min(p, g.size)
+    ranked = np.sort(g)[::-1]
+    bound = base + float(ranked[:k].sum())
+    pth = float(ranked[k - 1])
+    forced = np.where(g >= pth, bound, bound - pth + g)
+    return bound, forced
+
+
+@dataclass(frozen=True, slots=True)
+class _Reduced:
+    """An MCLP on a subset of the sites: its coverage (merged rows), weights, and each column's original site."""
+
+    cover: sp.csr_matrix
+    weights: FloatArray
+    sites: IntArray
+
+
+def _reduce(cover: sp.csr_matrix, weights: FloatArray, sites: IntArray, p: int) -> _Reduced:
+    """Merge identical rows (dropping rows no site covers) and remove dominated sites (never below p sites)."""
     rows, w = _merge_rows(cover, weights)
     if rows.shape[0] == 0:
-        return list(fixed) + [j for j in range(n_sites) if j not in fixed][: p - len(fixed)], 0.0, True
-    dominated = _dominated_sites(rows, set(fixed), room=n_sites - p)
+        return _Reduced(rows, w, sites)
+    dominated = _dominated_sites(rows, set(), room=max(0, rows.shape[1] - p))
     kept = np.flatnonzero(~dominated)
-    sub = sp.csr_matrix(rows[:, kept])
-    k_fixed = [int(np.flatnonzero(kept == j)[0]) for j in fixed]
-    n, m = sub.shape
-    # Columns: x_0..x_{m-1} (open site), y_0..y_{n-1} (point covered); rows: y_i - sum_j a_ij x_j <= 0, sum x = p.
-    a = sp.vstack([sp.hstack([-sub, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
-    col_lower = np.zeros(m + n)
-    col_lower[k_fixed] = 1.0
-    mip = _Mip(cost=np.concatenate([np.zeros(m), w]), matrix=sp.csc_matrix(a),
-               row_lower=np.concatenate([np.full(n, -np.inf), [p]]), row_upper=np.concatenate([np.zeros(n), [p]]),
-               col_lower=col_lower, col_upper=np.ones(m + n),
+    return _Reduced(sp.csr_matrix(rows[:, kept]), w, sites[kept])
+
+
+def _restrict(red: _Reduced, p: int, threshold: float, tol: float, lam: FloatArray) -> _Reduced:
+    """Drop every site whose opening caps the covered weight below `threshold` (Lagrangian test with multipliers
+    `lam` first, then with fresh LP duals while that removes over a tenth of the sites), then reduce again.
+
+    Every solution covering at least `threshold` only uses the sites dropped here never, so when one exists the
+    result has the same optimum as `red` (the reductions keep the optimum value, not every solution)."""
+    while red.cover.shape[0] and red.cover.shape[1] > p:
+        bound, forced = _lagrangian(red.cover, red.weights, p, lam)
+        out = forced < threshold - tol
+        if bound < threshold - tol or not out.any():
+            break
+        kept = np.flatnonzero(~out)
+        smaller = _reduce(sp.csr_matrix(red.cover[:, kept]), red.weights, red.sites[kept], p)
+        done = kept.size > 0.9 * red.cover.shape[1]
+        red = smaller
+        if done or red.cover.shape[0] == 0:
+            break
+        lam = _coverage_lp_duals(red.cover, red.weights, p)
+    return red
+
+
+def _mclp_mip(red: _Reduced, p: int, start: Sequence[int], time_limit_s: float | None) -> tuple[list[int], bool]:
+    """The compact MCLP on a reduced instance (sum x <= p) from `start`: the open original sites and optimality."""
+    n, m = red.cover.shape
+    if n == 0 or m <= p:
+        return [int(j) for j in red.sites], True
+    a = sp.vstack([sp.hstack([-red.cover, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
+    mip = _Mip(cost=np.concatenate([np.zeros(m), red.weights]), matrix=sp.csc_matrix(a),
+               row_lower=np.full(n + 1, -np.inf), row_upper=np.concatenate([np.zeros(n), [p]]),
+               col_lower=np.zeros(m + n), col_upper=np.ones(m + n),
                integer=np.concatenate([np.ones(m, bool), np.zeros(n, bool)]), maximize=True)
-    greedy = greedy_cover(sub, w, p, k_fixed)
-    start = np.zeros(m + n)
-    start[greedy] = 1.0
-    start[m:] = np.minimum(1.0, sub @ start[:m])
-    values, optimal = _solve(mip, start=start, time_limit_s=time_limit_s)
-    chosen = [int(kept[j]) for j in np.flatnonzero(values[:m] > 0.5)]
-    return chosen, float(w @ np.minimum(1.0, sub @ np.round(values[:m]))), optimal
+    local = _local(red, p, start)
+    x0 = np.zeros(m + n)
+    x0[local] = 1.0
+    x0[m:] = np.minimum(1.0, red.cover @ x0[:m])
+    options: dict[str, Any] = dict(_PROOF_OPTIONS)
+    if time_limit_s is not None:
+        options["time_limit"] = float(time_limit_s)
+    values, optimal = _run(_highs(mip, options), x0)
+    return [int(red.sites[j]) for j in np.flatnonzero(values[:m] > 0.5)], optimal
+
+
+def _pad(cover: sp.csr_matrix, weights: FloatArray, chosen: Sequence[int], p: int) -> list[int]:
+    """`chosen` plus, up to p sites, those adding the most covered weight (the MIP may open fewer than p)."""
+    return greedy_cover(cover, weights, p, chosen)
+
+
+# HiGHS starts from the local-search incumbent, which is usually optimal already: its own presolve and primal
+# heuristics (sub-MIPs) then only cost time; branching still finds any better solution.
+_PROOF_OPTIONS = {"presolve": "off", "mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
+                  "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False,
+                  "mip_heuristic_run_feasibility_jump": False}
+_ROUNDS = 300  # iterated local search rounds for the incumbent
+_NEAR = 0.2  # the local search keeps to sites that can reach this share of the way from the bound to the incumbent
+
+
+def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int],
+                  time_limit_s: float | None) -> tuple[list[int], float, bool]:
+    """Exact MCLP on a coverage matrix; returns open site indices, covered weight and optimality.
+
+    Fixed sites open first and the points they cover leave. On the rest: identical rows merged, dominated sites
+    removed, a greedy + 1-swap incumbent, a Lagrangian bound from the LP duals, an iterated local search among the
+    sites that can reach near that bound, then every site whose opening caps the covered weight below the
+    incumbent is removed (`_restrict`) and HiGHS proves the optimum of what is left, which is the optimum of the
+    whole problem: every solution at least as good as the incumbent only uses sites that are left.
+    """
+    fixed = list(dict.fromkeys(int(j) for j in fixed))
+    cover = sp.csr_matrix(cover)
+    free = np.setdiff1d(np.arange(cover.shape[1]), fixed).astype(np.int64)
+    k = p - len(fixed)
+    taken = np.asarray(cover[:, fixed].sum(axis=1)).ravel() > 0 if fixed else np.zeros(cover.shape[0], bool)
+    red = _reduce(sp.csr_matrix(cover[~taken][:, free]), weights[~taken], free, k)
+    if k == 0 or red.cover.shape[0] == 0 or red.cover.shape[1] <= k:
+        chosen = _pad(cover, weights, fixed + [int(j) for j in red.sites][:k], p)
+        return chosen, covered_weight(cover, weights, chosen), True
+    tol = 1e-9 * max(1.0, float(weights.sum()))
+    best = [int(red.sites[j]) for j in swap_search(red.cover, red.weights, greedy_cover(red.cover, red.weights, k))]
+    lam = _coverage_lp_duals(red.cover, red.weights, k)
+    bound, _ = _lagrangian(red.cover, red.weights, k, lam)
+    best_w = _value(red, best)
+    if bound > best_w + tol:
+        near = _restrict(red, k, bound - _NEAR * (bound - best_w), tol, lam)
+        if near.cover.shape[0] and near.cover.shape[1] > k:
+            found = [int(near.sites[j]) for j in
+                     ruin_recreate(near.cover, near.weights, _local(near, k, best), rounds=_ROUNDS)]
+            if _value(red, found) > best_w:
+                best, best_w = found, _value(red, found)
+    optimal = bound <= best_w + tol
+    if not optimal:
+        chosen, optimal = _mclp_mip(_restrict(red, k, best_w, tol, lam), k, best, time_limit_s)
+        if _value(red, chosen) > best_w:
+            best = chosen
+    chosen = _pad(cover, weights, fixed + best, p)
+    return chosen, covered_weight(cover, weights, chosen), optimal
+
+
+def _value(red: _Reduced, sites: Iterable[int]) -> float:
+    """Covered weight of original sites on a reduced instance (sites it no longer has count for nothing)."""
+    position = {int(s): j for j, s in enumerate(red.sites)}
+    return covered_weight(red.cover, red.weights, [position[s] for s in sites if s in position])
+
+
+def _local(red: _Reduced, p: int, sites: Sequence[int]) -> list[int]:
+    """Columns of a reduced instance for original sites: those it has, then greedy and 1-swap up to p (a site
+    removed as dominated is replaced by at least as good a one)."""
+    position = {int(s): j for j, s in enumerate(red.sites)}
+    start = greedy_cover(red.cover, red.weights, p, [position[s] for s in sites if s in position])
+    return swap_search(red.cover, red.weights, start)
 
 
 def mclp(problem: Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
