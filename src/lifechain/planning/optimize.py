@@ -444,17 +444,18 @@ def _pad(cover: sp.csr_matrix, weights: FloatArray, chosen: Sequence[int], p: in
 
 
 # HiGHS starts from the local-search incumbent, which is usually optimal already: its own presolve and primal
-# heuristics (sub-MIPs) then only cost time; branching still finds any better solution.
+# heuristics (sub-MIPs) then only cost time; branching still finds any better solution. Pseudocosts are trusted
+# from the first observation: strong branching was most of the proof's time.
 _PROOF_OPTIONS = {"presolve": "off", "mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
                   "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False,
-                  "mip_heuristic_run_feasibility_jump": False}
+                  "mip_heuristic_run_feasibility_jump": False, "mip_pscost_minreliable": 0}
 _ROUNDS = 300  # iterated local search rounds for the incumbent
-_NEAR = 0.2  # the local search keeps to sites that can reach this share of the way from the bound to the incumbent
+_NEAR = 0.5  # the local search keeps to sites that can reach this share of the way from the bound to the incumbent
 
 
 def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int],
-                  time_limit_s: float | None) -> tuple[list[int], float, bool]:
-    """Exact MCLP on a coverage matrix; returns open site indices, covered weight and optimality.
+                  time_limit_s: float | None) -> tuple[list[int], float, bool, float]:
+    """Exact MCLP on a coverage matrix; returns open site indices, covered weight, optimality and the LP bound.
 
     Fixed sites open first and the points they cover leave. On the rest: identical rows merged, dominated sites
     removed, a greedy + 1-swap incumbent, a Lagrangian bound from the LP duals, an iterated local search among the
@@ -470,26 +471,37 @@ def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequ
     red = _reduce(sp.csr_matrix(cover[~taken][:, free]), weights[~taken], free, k)
     if k == 0 or red.cover.shape[0] == 0 or red.cover.shape[1] <= k:
         chosen = _pad(cover, weights, fixed + [int(j) for j in red.sites][:k], p)
-        return chosen, covered_weight(cover, weights, chosen), True
+        value = covered_weight(cover, weights, chosen)
+        return chosen, value, True, value
     tol = 1e-9 * max(1.0, float(weights.sum()))
     best = [int(red.sites[j]) for j in swap_search(red.cover, red.weights, greedy_cover(red.cover, red.weights, k))]
     lam = _coverage_lp_duals(red.cover, red.weights, k)
     bound, _ = _lagrangian(red.cover, red.weights, k, lam)
+    if bound > _value(red, best) + tol:
+        best = _search_near(red, k, best, lam, bound - _NEAR * (bound - _value(red, best)))
     best_w = _value(red, best)
-    if bound > best_w + tol:
-        near = _restrict(red, k, bound - _NEAR * (bound - best_w), tol, lam)
-        if near.cover.shape[0] and near.cover.shape[1] > k:
-            found = [int(near.sites[j]) for j in
-                     ruin_recreate(near.cover, near.weights, _local(near, k, best), rounds=_ROUNDS)]
-            if _value(red, found) > best_w:
-                best, best_w = found, _value(red, found)
     optimal = bound <= best_w + tol
     if not optimal:
         chosen, optimal = _mclp_mip(_restrict(red, k, best_w, tol, lam), k, best, time_limit_s)
         if _value(red, chosen) > best_w:
             best = chosen
     chosen = _pad(cover, weights, fixed + best, p)
-    return chosen, covered_weight(cover, weights, chosen), optimal
+    return chosen, covered_weight(cover, weights, chosen), optimal, float(weights[taken].sum()) + bound
+
+
+def _search_near(red: _Reduced, p: int, best: list[int], lam: FloatArray, threshold: float) -> list[int]:
+    """Iterated local search among the sites that can reach `threshold`, twice: from `best` and from the p sites
+    with the largest Lagrangian scores; returns the best of the three (original site indices)."""
+    near = _restrict(red, p, threshold, 0.0, lam)
+    if near.cover.shape[0] == 0 or near.cover.shape[1] <= p:
+        return best
+    score = dict(zip(red.sites.tolist(), np.asarray(red.cover.T @ lam).tolist(), strict=True))
+    top = sorted(near.sites.tolist(), key=lambda s: -score[s])[:p]
+    for seed, start in enumerate((_local(near, p, best), _local(near, p, top))):
+        found = [int(near.sites[j]) for j in ruin_recreate(near.cover, near.weights, start, rounds=_ROUNDS, seed=seed)]
+        if _value(red, found) > _value(red, best):
+            best = found
+    return best
 
 
 def _value(red: _Reduced, sites: Iterable[int]) -> float:
@@ -511,15 +523,16 @@ def mclp(problem: Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
     """Maximal covering (Church & ReVelle 1974): open `p` sites covering the most demand weight within `radius`."""
     fixed_idx = _site_indices(problem, fixed)
     _check_p(problem, p, len(fixed_idx))
-    chosen, obj, optimal = _mclp_indices(coverage(problem, radius), problem.weights, p, fixed_idx, time_limit_s)
-    return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius)
+    chosen, obj, optimal, bound = _mclp_indices(coverage(problem, radius), problem.weights, p, fixed_idx,
+                                                time_limit_s)
+    return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius, lp_bound=bound)
 
 
 def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[str] = ()) -> Solution:
     """AED placement: add `p` AEDs to `existing` ones maximising the share of arrests within `walk_s` walking."""
     fixed_idx = _site_indices(problem, existing)
     _check_p(problem, p + len(fixed_idx), len(fixed_idx))
-    chosen, obj, optimal = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
+    chosen, obj, optimal, _ = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
                                          fixed_idx, None)
     return _solution("aed", problem, chosen, obj, optimal, walk_s, p=p, walk_s=walk_s, existing=list(existing))
 
