@@ -52,6 +52,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def make_statement_engine(url: str, **kwargs: Any) -> Engine:
+    """A PostgreSQL engine for single-statement hot-path writes on raw DB-API connections: autocommit (each statement
+    is its own transaction: no BEGIN and COMMIT round trips) and generic plans for prepared statements. psycopg
+    prepares a statement run 5 times on a connection; PostgreSQL then keeps re-planning it for every call when a
+    custom plan looks cheaper, as it always does for a statement over JSON arrays (~0.2 ms of server CPU each)."""
+    kwargs.setdefault("pool_size", 3)
+    kwargs.setdefault("max_overflow", 5)
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_generic(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET plan_cache_mode = force_generic_plan")
+
+    return engine
+
+
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 _LOCKED = "lifechain_sqlite_write_lock"
 
