@@ -1,10 +1,12 @@
 """Creating a call writes exactly its rows: the incident, its patients, its time nodes and its live-stream messages,
-once each, whichever way it is written (the session path; on PostgreSQL one statement when no subscriber wants
-its events)."""
+once each, whichever way it is written: the session path, or on PostgreSQL one statement when no subscriber wants
+its events, awaited on the server's event loop (the app started: "loop") or in the thread pool (a test client
+without start-up runs every request on an event loop of its own: "thread")."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,9 +26,21 @@ CHEST = {"complaint": "chest_pain", "answers": {"pain_now": "yes", "sweating_or_
 ARREST = {"complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
 
 
-@pytest.fixture
-def w(settings: Settings) -> World:
-    return build_world(settings)
+@pytest.fixture(params=["loop", "thread"])
+def w(settings: Settings, request: pytest.FixtureRequest) -> Iterator[World]:
+    world = build_world(settings)
+    if request.param == "thread":
+        yield world
+        return
+    with world.client:  # runs the app's start-up: requests share its event loop
+        yield world
+
+
+def _direct_way(w: World) -> str | None:
+    """How this world's PostgreSQL direct writes run ("loop" or "thread"); None on SQLite."""
+    if _app(w).state.call_pool is None:
+        return None
+    return "loop" if _app(w).state.call_pool._loop is not None else "thread"
 
 
 def _app(w: World) -> FastAPI:
@@ -93,17 +107,28 @@ def test_a_call_nobody_subscribes_to_skips_the_session_on_postgres(w: World,
     """On PostgreSQL a chest pain call is written in one statement, never through the session path; a suspected
     arrest (volunteers subscribe to it) and a retried key take the session path; SQLite always does."""
     session_path: list[str] = []
-    real = flows.create_incident
+    direct: list[str] = []
+    real, real_thread, real_loop = flows.create_incident, flows.write_direct_call, flows.write_direct_call_async
 
     def counting(**kw: Any) -> Any:
         session_path.append(kw["call"].complaint)
         return real(**kw)
 
+    def in_thread(**kw: Any) -> Any:
+        direct.append("thread")
+        return real_thread(**kw)
+
+    async def on_loop(**kw: Any) -> Any:
+        direct.append("loop")
+        return await real_loop(**kw)
+
     monkeypatch.setattr(flows, "create_incident", counting)
-    postgres = _app(w).state.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(flows, "write_direct_call", in_thread)
+    monkeypatch.setattr(flows, "write_direct_call_async", on_loop)
+    way = _direct_way(w)
     first = _post(w, key="k1", **CHEST)
     assert first.status_code == 201
-    assert session_path == ([] if postgres else ["chest_pain"])
+    assert session_path == ([] if way else ["chest_pain"]) and direct == ([way] if way else [])
     arrest = _post(w, **ARREST)
     assert arrest.status_code == 201 and "suspected_cardiac_arrest" in arrest.json()["pathways"]
     assert session_path[-1] == "cardiac_arrest"

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lifechain import events
 from lifechain.auth.core import Principal
-from lifechain.db import Base
+from lifechain.db import Base, StatementPool
 from lifechain.dispatch import repo
 from lifechain.dispatch.core import (
     DispatchPolicy,
@@ -192,6 +192,17 @@ def write_direct_call(*, connection: Any, planned: PlannedCall) -> Incident | No
     incident = planned.incident
     incident_id = repo.insert_call_pg(connection, incident=incident, patients=planned.patients,
                                       nodes=planned.nodes, messages=planned.messages)
+    if incident_id is None:
+        return None
+    incident.id = incident_id
+    return incident
+
+
+async def write_direct_call_async(*, pool: StatementPool, planned: PlannedCall) -> Incident | None:
+    """`write_direct_call` awaited on the event loop through a statement pool (no thread-pool hop)."""
+    incident = planned.incident
+    incident_id = await repo.insert_call_pg_async(pool, incident=incident, patients=planned.patients,
+                                                  nodes=planned.nodes, messages=planned.messages)
     if incident_id is None:
         return None
     incident.id = incident_id

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lifechain import events
 from lifechain.auth.core import Principal, Role
+from lifechain.db import StatementPool
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.errors import Forbidden, NotFound
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
@@ -170,6 +171,29 @@ def insert_call_pg(connection: Any, *, incident: Incident, patients: int, nodes:
     """Write a new call in one statement and transaction on a PostgreSQL (psycopg) DB-API connection; returns the
     incident id, or None when an incident with its Idempotency-Key exists. `messages` are the stream messages in
     order, a time node's named "timeline.<kind>" (node kinds are distinct within a call)."""
+    params = call_params(incident=incident, patients=patients, nodes=nodes, messages=messages)
+    autocommit = connection.autocommit
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cur:
+            cur.execute(_INSERT_CALL, params)
+            row = cur.fetchone()
+    finally:
+        connection.autocommit = autocommit
+    return int(row[0]) if row is not None else None
+
+
+async def insert_call_pg_async(pool: StatementPool, *, incident: Incident, patients: int,
+                               nodes: list[TimelineEvent], messages: list[events.DomainEvent]) -> int | None:
+    """`insert_call_pg` on the event loop, through a pool of autocommit connections."""
+    row = await pool.fetchone(_INSERT_CALL, call_params(incident=incident, patients=patients, nodes=nodes,
+                                                        messages=messages))
+    return int(row[0]) if row is not None else None
+
+
+def call_params(*, incident: Incident, patients: int, nodes: list[TimelineEvent],
+                messages: list[events.DomainEvent]) -> dict[str, Any]:
+    """The parameters of `_INSERT_CALL` for a new call."""
     kinds = [e.kind.value for e in nodes]
     assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
     dumps = json.dumps
@@ -188,12 +212,4 @@ def insert_call_pg(connection: Any, *, incident: Incident, patients: int, nodes:
                            for m in messages]),
         "channel": events.CHANNEL,
     }
-    autocommit = connection.autocommit
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cur:
-            cur.execute(_INSERT_CALL, params)
-            row = cur.fetchone()
-    finally:
-        connection.autocommit = autocommit
-    return int(row[0]) if row is not None else None
+    return params

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from lifechain.api import ClockDep, SessionDep, SettingsDep
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
-from lifechain.db import make_statement_engine
+from lifechain.db import StatementPool, make_statement_engine
 from lifechain.dispatch import flows, repo
 from lifechain.dispatch.core import DispatchPolicy
 from lifechain.dispatch.protocol import Protocol, default_protocol
@@ -59,15 +59,22 @@ def setup(app: FastAPI) -> None:
     app.state.dispatch_policy = DispatchPolicy(gps_stale_after_s=app.state.settings.gps_stale_after_s)
     app.state.protocol = None  # loaded on first use: default_protocol()
     app.state.incident_guard = _incident_guard
-    # Calls are created on PostgreSQL with one statement on connections of their own (`db.make_statement_engine`).
-    app.state.call_engine = None
+    # Calls are created on PostgreSQL with one statement on connections of their own: awaited on the server's event
+    # loop (`db.StatementPool`), or in the thread pool (`db.make_statement_engine`) on other loops (test clients).
+    app.state.call_engine = app.state.call_pool = None
     if app.state.engine.dialect.name == "postgresql":
         app.state.call_engine = make_statement_engine(app.state.settings.sqlalchemy_url)
+        app.state.call_pool = StatementPool(app.state.settings.sqlalchemy_url)
 
-        async def dispose(app: FastAPI) -> None:
+        async def start(app: FastAPI) -> None:
+            app.state.call_pool.start()
+
+        async def stop(app: FastAPI) -> None:
+            await app.state.call_pool.close()
             app.state.call_engine.dispose()
 
-        app.state.shutdown_hooks.append(dispose)
+        app.state.startup_hooks.append(start)
+        app.state.shutdown_hooks.append(stop)
 
 
 def _incident_guard(session: Session, incident_id: int, user: Principal) -> None:
@@ -146,7 +153,11 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
         planned = flows.plan_direct_call(call=call, protocol=protocol, actor=user, now=now,
                                          idempotency_key=idempotency_key)
         if planned is not None:
-            incident = await run_in_threadpool(_write_direct, request.app.state.call_engine, planned)
+            pool: StatementPool = request.app.state.call_pool
+            if pool.serves_this_loop():
+                incident = await flows.write_direct_call_async(pool=pool, planned=planned)
+            else:
+                incident = await run_in_threadpool(_write_direct, request.app.state.call_engine, planned)
             if incident is not None:
                 return Response(IncidentOut.of(incident).model_dump_json(), status_code=201,
                                 media_type="application/json")
