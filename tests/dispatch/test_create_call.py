@@ -6,6 +6,7 @@ without start-up runs every request on an event loop of its own: "thread")."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,6 +169,49 @@ def test_concurrent_retries_write_one_set_of_rows(w: World) -> None:
     assert kinds == ["psap_call", "determinant_set"]
     assert [kind for kind, _ in _messages_after(w, head)] == [
         "timeline.psap_call", "timeline.determinant_set", "incident.updated"]
+
+
+def test_a_live_client_gets_a_new_call_at_once_and_a_resuming_one_gets_it_again(settings: Settings) -> None:
+    """A stream client watching a real server sees a call created over HTTP within a second (woken by the commit,
+    on PostgreSQL by the statement's NOTIFY, not by the 2-second poll); with Last-Event-ID it gets the rest again."""
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from lifechain.app import create_app
+    from lifechain.auth import flows as auth_flows
+    from lifechain.auth.core import Principal, Role
+    from live_server import serving
+    from sse_client import read_events
+
+    who = Principal(id=1, username="d", display_name="D", roles=frozenset({Role.DISPATCHER}))
+    now = datetime.now(UTC)
+    headers = {"Authorization": "Bearer " + auth_flows.issue_token(who, secret=settings.secret_key, now=now,
+                                                                   ttl_s=600)}
+    app = create_app(settings)
+    sent: list[float] = []
+    created: list[Any] = []
+    with serving(app) as base:
+
+        def create() -> None:
+            sent.append(time.monotonic())
+            created.append(httpx.post(f"{base}/api/v1/incidents", headers=headers, timeout=10,
+                                      json={"city": CITY, "location": north(0), "address": "Aleksanterinkatu 5",
+                                            **CHEST}))
+
+        got = read_events(f"{base}/api/v1/stream", headers=headers, count=3,
+                          on_open=lambda: threading.Timer(0.3, create).start())
+        latency = time.monotonic() - sent[0]
+        again = read_events(f"{base}/api/v1/stream", headers={**headers, "Last-Event-ID": str(got[0]["id"])},
+                            count=2)
+    assert created[0].status_code == 201, created[0].text
+    iid = created[0].json()["id"]
+    assert [e["event"] for e in got] == ["timeline.psap_call", "timeline.determinant_set", "incident.updated"]
+    assert [e["data"]["incident_id"] for e in got[:2]] == [iid, iid] and got[2]["data"]["id"] == iid
+    assert got[0]["data"]["actor"] == "user:d" and got[0]["data"]["payload"] == {"address": "Aleksanterinkatu 5"}
+    assert latency < 1.0
+    assert [(e["id"], e["event"]) for e in again] == [(e["id"], e["event"]) for e in got[1:]]
+    assert timedelta(0) <= datetime.fromisoformat(got[0]["data"]["at"]) - now < timedelta(seconds=30)
 
 
 def test_wanted_asks_the_subscribers_checks() -> None:
