@@ -7,6 +7,9 @@
    insert. On SQLite they are numbered (`seq`) at once, since its single writer commits in id order; on PostgreSQL a
    NOTIFY (delivered on commit) wakes every server process, whose stream readers number the committed messages in
    visibility order (`timeline.repo.sequence`) before reading. No lock is held across commits on the write path.
+
+A writer whose events no subscriber wants (`wanted`: subscribers may declare a cheap `wants` check) may write the
+same stream rows itself, without a session: dispatch creates a call on PostgreSQL in one statement.
 """
 
 from __future__ import annotations
