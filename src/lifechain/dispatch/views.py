@@ -62,7 +62,7 @@ def setup(app: FastAPI) -> None:
     # Calls are created on PostgreSQL with one statement on connections of their own: awaited on the server's event
     # loop (`db.StatementPool`), or in the thread pool (`db.make_statement_engine`) on other loops (test clients).
     app.state.call_engine = app.state.call_pool = None
-    if app.state.engine.dialect.name == "postgresql":
+    if (app.state.engine.dialect.name, app.state.engine.dialect.driver) == ("postgresql", "psycopg"):
         app.state.call_engine = make_statement_engine(app.state.settings.sqlalchemy_url)
         app.state.call_pool = StatementPool(app.state.settings.sqlalchemy_url)
 
