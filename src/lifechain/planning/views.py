@@ -16,12 +16,17 @@ Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 
 
 def setup(app: FastAPI) -> None:
-    """An in-memory store of runs, closed with the app."""
-    app.state.planning_runs = flows.RunStore(cities_dir=app.state.settings.cities_dir, clock=app.state.clock)
+    """The store of runs (in the database); at start it takes up runs a stopped server left queued or running."""
+    app.state.planning_runs = flows.RunStore(sessionmaker=app.state.sessionmaker,
+                                             cities_dir=app.state.settings.cities_dir, clock=app.state.clock)
+
+    async def recover(app: FastAPI) -> None:
+        app.state.planning_runs.recover()
 
     async def close(app: FastAPI) -> None:
         app.state.planning_runs.close()
 
+    app.state.startup_hooks.append(recover)
     app.state.shutdown_hooks.append(close)
 
 
@@ -31,9 +36,11 @@ def _store(request: Request) -> flows.RunStore:
 
 
 @router.post("/planning/runs", response_model=RunOut, status_code=202)
-def start_run(body: RunIn, request: Request, _user: Analyst) -> RunOut:
-    """Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin."""
-    return RunOut.model_validate(_store(request).start(body.scenario, body.replications))
+def start_run(body: RunIn, request: Request, user: Analyst) -> RunOut:
+    """Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+
+    The run is stored before this answers: a server restart takes it up again."""
+    return RunOut.model_validate(_store(request).start(body.scenario, body.replications, actor=user.actor))
 
 
 @router.get("/planning/runs/{run_id}", response_model=RunOut)
