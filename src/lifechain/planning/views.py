@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -11,6 +12,7 @@ from lifechain.auth.deps import require_roles
 from lifechain.planning import flows
 from lifechain.planning.schemas import RunIn, RunOut
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["planning"])
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 
@@ -21,13 +23,21 @@ def setup(app: FastAPI) -> None:
                                              cities_dir=app.state.settings.cities_dir, clock=app.state.clock)
 
     async def recover(app: FastAPI) -> None:
-        app.state.planning_runs.recover()
+        # On the runs' own thread: serving starts at once, and a database not yet migrated only logs.
+        app.state.planning_runs.pool.submit(_recover, app.state.planning_runs)
 
     async def close(app: FastAPI) -> None:
         app.state.planning_runs.close()
 
     app.state.startup_hooks.append(recover)
     app.state.shutdown_hooks.append(close)
+
+
+def _recover(store: flows.RunStore) -> None:
+    try:
+        store.recover()
+    except Exception:
+        log.exception("taking up the planning runs left by a stopped server failed")
 
 
 def _store(request: Request) -> flows.RunStore:
