@@ -21,14 +21,14 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL fans events out).")] = 1,
         demo: Annotated[bool, typer.Option("--demo", help="Demo mode: demo users and secret allowed.")] = False,
     ) -> None:
-        """Start the HTTP server (migrates the database first)."""
+        """Start the HTTP server (migrates the database first if it is behind)."""
         import os
 
         import uvicorn
 
         settings = settings_from(ctx, demo_mode=True if demo else None)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db.upgrade(settings.sqlalchemy_url)
+        db.ensure_upgraded(settings.sqlalchemy_url)
         # Worker processes rebuild settings from the environment: hand them what the command line said.
         os.environ["LIFECHAIN_DATA_DIR"] = str(settings.data_dir)
         if settings.demo_mode:
