@@ -62,6 +62,27 @@ def test_lifespan_freezes_start_up_and_switches_the_collector_back_on(settings: 
         gc.unfreeze()
 
 
+def test_a_start_with_no_unfinished_planning_run_leaves_the_planning_stack_unloaded(settings: Settings) -> None:
+    """The start asks the database whether a stopped server left runs; with none, the run store (and the
+    simulation stack it imports) is made only by the first planning request."""
+    import threading
+
+    from lifechain.auth.core import Principal, Role
+    from lifechain.auth.flows import issue_token
+
+    app = create_app(settings)
+    token = issue_token(Principal(id=1, username="a", display_name="A", roles=frozenset({Role.ANALYST})),
+                        secret=settings.secret_key, now=datetime.now(UTC), ttl_s=600)
+    with TestClient(app) as client:
+        for thread in threading.enumerate():
+            if thread.name == "planning-recover":
+                thread.join(10)
+        assert app.state.planning_runs is None
+        answer = client.get("/api/v1/planning/runs/nope", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 404
+        assert app.state.planning_runs is not None
+
+
 def test_serve_migrates_a_fresh_data_dir_and_answers_a_route(tmp_path: Path, helsinki_cities_dir: Path) -> None:
     """A real `lifechain serve` on a data directory with an imported city and no database yet: it creates the
     schema (the quick check finds no version table), serves, and answers a route on the city; a second start finds
