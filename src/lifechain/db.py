@@ -6,6 +6,7 @@ import asyncio
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,13 +138,14 @@ class StatementPool:
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 _LOCKED = "lifechain_sqlite_write_lock"
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def _queue_sqlite_writers(engine: Engine) -> None:
     """SQLite has one writer at a time and makes the others poll with growing sleeps (up to 100 ms each), which
     ruins tail latency under load. Within one process, writers queue on a lock instead: taken at a connection's
     first write, released when the connection goes back to the pool (right after its commit or rollback)."""
-    lock = threading.Lock()
+    lock = _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -159,6 +161,21 @@ def _queue_sqlite_writers(engine: Engine) -> None:
 
     event.listen(engine, "checkin", _release)
     event.listen(engine, "invalidate", _release)
+
+
+@contextmanager
+def sqlite_writer(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """A raw sqlite3 connection of a `make_engine` SQLite engine that holds this process's write lock (as a
+    session's first write takes it) until it goes back to the pool; the caller commits, the rest is rolled back."""
+    raw = engine.raw_connection()
+    try:
+        if not _SQLITE_WRITE_LOCKS[engine].acquire(timeout=30):
+            raise sqlite3.OperationalError("database is locked (waited 30 s for another writer of this process)")
+        raw.info[_LOCKED] = True  # released by the engine's checkin listener
+        conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+        yield conn
+    finally:
+        raw.close()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

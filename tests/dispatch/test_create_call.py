@@ -1,7 +1,8 @@
 """Creating a call writes exactly its rows: the incident, its patients, its time nodes and its live-stream messages,
-once each, whichever way it is written: the session path, or on PostgreSQL one statement when no subscriber wants
-its events, awaited on the server's event loop (the app started: "loop") or in the thread pool (a test client
-without start-up runs every request on an event loop of its own: "thread")."""
+once each, whichever way it is written: the session path, or directly when no subscriber wants its events (SQLite:
+plain statements inline; PostgreSQL: one statement, awaited on the server's event loop when the app was started,
+"loop", or in the thread pool when a test client without start-up runs each request on a loop of its own,
+"thread")."""
 
 from __future__ import annotations
 
@@ -27,20 +28,37 @@ CHEST = {"complaint": "chest_pain", "answers": {"pain_now": "yes", "sweating_or_
 ARREST = {"complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
 
 
-@pytest.fixture(params=["loop", "thread"])
+@pytest.fixture(params=["loop", "thread", "session"])
 def w(settings: Settings, request: pytest.FixtureRequest) -> Iterator[World]:
+    """A world whose calls are written directly (started app: "loop"; not started: "thread"), or through the session
+    ("session": a subscriber to every event, without a `wants` check, wants them all)."""
     world = build_world(settings)
+    world.mode = request.param  # type: ignore[attr-defined]
     if request.param == "thread":
         yield world
+        return
+    if request.param == "session":
+        events.subscribe("*", _everything)
+        try:
+            yield world
+        finally:
+            events.unsubscribe("*", _everything)
         return
     with world.client:  # runs the app's start-up: requests share its event loop
         yield world
 
 
+def _everything(_session: object, _event: events.DomainEvent) -> None:
+    return None
+
+
 def _direct_way(w: World) -> str | None:
-    """How this world's PostgreSQL direct writes run ("loop" or "thread"); None on SQLite."""
-    if _app(w).state.call_pool is None:
+    """How this world's direct writes run: "sqlite" (inline), or on PostgreSQL "loop" or "thread"; None when its
+    calls go through the session."""
+    if w.mode == "session":  # type: ignore[attr-defined]
         return None
+    if _app(w).state.call_pool is None:
+        return "sqlite"
     return "loop" if _app(w).state.call_pool._loop is not None else "thread"
 
 
@@ -103,10 +121,10 @@ def test_a_new_call_writes_its_rows_once_with_their_stream_messages(w: World) ->
     assert all("123 4567" not in str(payload) for _, payload in got)
 
 
-def test_a_call_nobody_subscribes_to_skips_the_session_on_postgres(w: World,
+def test_a_call_nobody_subscribes_to_skips_the_session(w: World,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """On PostgreSQL a chest pain call is written in one statement, never through the session path; a suspected
-    arrest (volunteers subscribe to it) and a retried key take the session path; SQLite always does."""
+    """A chest pain call is written directly (on PostgreSQL in one statement), never through the session path; a
+    suspected arrest (volunteers subscribe to it) and a retried key take the session path."""
     session_path: list[str] = []
     direct: list[str] = []
     real, real_thread, real_loop = flows.create_incident, flows.write_direct_call, flows.write_direct_call_async
@@ -116,7 +134,7 @@ def test_a_call_nobody_subscribes_to_skips_the_session_on_postgres(w: World,
         return real(**kw)
 
     def in_thread(**kw: Any) -> Any:
-        direct.append("thread")
+        direct.append("sqlite" if kw.get("dialect") == "sqlite" else "thread")
         return real_thread(**kw)
 
     async def on_loop(**kw: Any) -> Any:
@@ -129,7 +147,7 @@ def test_a_call_nobody_subscribes_to_skips_the_session_on_postgres(w: World,
     way = _direct_way(w)
     first = _post(w, key="k1", **CHEST)
     assert first.status_code == 201
-    assert session_path == ([] if way else ["chest_pain"]) and direct == ([way] if way else [])
+    assert (session_path, direct) == (([], [way]) if way else (["chest_pain"], []))
     arrest = _post(w, **ARREST)
     assert arrest.status_code == 201 and "suspected_cardiac_arrest" in arrest.json()["pathways"]
     assert session_path[-1] == "cardiac_arrest"

@@ -185,13 +185,15 @@ def plan_direct_call(*, call: NewCall, protocol: Protocol, actor: Principal, now
     return PlannedCall(incident, call.patients, nodes, messages)
 
 
-def write_direct_call(*, connection: Any, planned: PlannedCall) -> Incident | None:
-    """Write a planned call with one statement in its own transaction on a PostgreSQL DB-API `connection` (no
-    BEGIN, COMMIT or separate NOTIFY round trips); returns the incident, or None when its Idempotency-Key is taken
-    (then `create_incident` answers with the existing one)."""
+def write_direct_call(*, connection: Any, planned: PlannedCall, dialect: str = "postgresql") -> Incident | None:
+    """Write a planned call in its own transaction on a DB-API `connection`: on PostgreSQL one statement (no BEGIN,
+    COMMIT or separate NOTIFY round trips), on SQLite a few plain statements on a connection holding the process's
+    write lock (`db.sqlite_writer`). Returns the incident, or None when its Idempotency-Key is taken (then
+    `create_incident` answers with the existing one)."""
     incident = planned.incident
-    incident_id = repo.insert_call_pg(connection, incident=incident, patients=planned.patients,
-                                      nodes=planned.nodes, messages=planned.messages)
+    insert = repo.insert_call_sqlite if dialect == "sqlite" else repo.insert_call_pg
+    incident_id = insert(connection, incident=incident, patients=planned.patients, nodes=planned.nodes,
+                         messages=planned.messages)
     if incident_id is None:
         return None
     incident.id = incident_id

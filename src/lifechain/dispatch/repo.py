@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, DateTime, false, or_, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from lifechain import events
@@ -189,6 +192,64 @@ async def insert_call_pg_async(pool: StatementPool, *, incident: Incident, patie
     row = await pool.fetchone(_INSERT_CALL, call_params(incident=incident, patients=patients, nodes=nodes,
                                                         messages=messages))
     return int(row[0]) if row is not None else None
+
+
+_SQLITE_INCIDENT = """
+INSERT INTO incident (city, lat, lon, address, caller_number, complaint, protocol_version, answers, determinant,
+                      priority, pathways, status, received_at, closed_at, destination_hospital_id, idempotency_key,
+                      created_by, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id
+"""
+_SQLITE_NODE = ("INSERT INTO timeline_event (kind, at, incident_id, actor, source, payload, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id")
+
+
+def insert_call_sqlite(connection: Any, *, incident: Incident, patients: int, nodes: list[TimelineEvent],
+                       messages: list[events.DomainEvent]) -> int | None:
+    """Write a new call on a raw sqlite3 connection holding the process's write lock (`db.sqlite_writer`) and commit:
+    the rows `insert_call_pg` writes, with SQLite's stream numbering (`seq = id`, as `events._write_pending`), as
+    plain DB-API statements (SQLAlchemy's execution of the same statements cost more than the rest of the request).
+    Returns the incident id, or None (nothing written) when its Idempotency-Key is taken."""
+    kinds = [e.kind.value for e in nodes]
+    assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
+    dumps, stamp = json.dumps, _sqlite_datetime
+    at = stamp(incident.received_at)
+    try:
+        row = connection.execute(_SQLITE_INCIDENT, (
+            incident.city, incident.lat, incident.lon, incident.address, incident.caller_number, incident.complaint,
+            incident.protocol_version, dumps(incident.answers),
+            dumps(incident.determinant) if incident.determinant is not None else None, incident.priority,
+            dumps(incident.pathways), incident.status, at, incident.idempotency_key, incident.created_by,
+            incident.version)).fetchone()
+        if row is None:
+            connection.rollback()
+            return None
+        incident_id = int(row[0])
+        connection.executemany("INSERT INTO patient (incident_id, label) VALUES (?, ?)",
+                               [(incident_id, f"P{n + 1}") for n in range(patients)])
+        node_ids = {e.kind.value: int(connection.execute(_SQLITE_NODE, (
+            e.kind.value, stamp(e.at), incident_id, e.actor, e.source.value, dumps(e.payload), at)).fetchone()[0])
+            for e in nodes}
+        rows = []
+        for m in messages:
+            node = m.kind.removeprefix("timeline.") if m.kind.startswith("timeline.") else None
+            ids = {"id": node_ids[node], "incident_id": incident_id} if node is not None else {"id": incident_id}
+            rows.append((m.kind, dumps({**m.payload, **ids}), stamp(m.at)))
+        connection.executemany("INSERT INTO stream_event (kind, payload, at, seq) VALUES (?, ?, ?, NULL)", rows)
+        connection.execute("UPDATE stream_event SET seq = id WHERE seq IS NULL")
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return incident_id
+
+
+_SQLITE_DIALECT = sqlite_dialect.dialect()
+# A datetime as SQLAlchemy's SQLite DateTime stores it (its fields as text; everything stored is UTC).
+_sqlite_datetime: Callable[[datetime], str] = DateTime(timezone=True).dialect_impl(
+    _SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)  # type: ignore[assignment]
 
 
 def call_params(*, incident: Incident, patients: int, nodes: list[TimelineEvent],

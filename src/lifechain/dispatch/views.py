@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from lifechain.api import ClockDep, SessionDep, SettingsDep
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
-from lifechain.db import StatementPool, make_statement_engine
+from lifechain.db import StatementPool, make_statement_engine, sqlite_writer
 from lifechain.dispatch import flows, repo
 from lifechain.dispatch.core import DispatchPolicy
 from lifechain.dispatch.protocol import Protocol, default_protocol
@@ -149,15 +149,13 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
                          complaint=body.complaint, answers=body.answers, patients=body.patients)
 
     now = clock.now()
-    if request.app.state.call_engine is not None:
+    engine = request.app.state.engine
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite or request.app.state.call_engine is not None:
         planned = flows.plan_direct_call(call=call, protocol=protocol, actor=user, now=now,
                                          idempotency_key=idempotency_key)
         if planned is not None:
-            pool: StatementPool = request.app.state.call_pool
-            if pool.serves_this_loop():
-                incident = await flows.write_direct_call_async(pool=pool, planned=planned)
-            else:
-                incident = await run_in_threadpool(_write_direct, request.app.state.call_engine, planned)
+            incident = await _write_direct(request, planned, sqlite=sqlite)
             if incident is not None:
                 return Response(IncidentOut.of(incident).model_dump_json(), status_code=201,
                                 media_type="application/json")
@@ -173,7 +171,24 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
     return Response(out.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
-def _write_direct(engine: Engine, planned: flows.PlannedCall) -> Incident | None:
+async def _write_direct(request: Request, planned: flows.PlannedCall, *, sqlite: bool) -> Incident | None:
+    """Write a planned call without a session: on SQLite inline on the event loop (writers queue on one lock
+    anyway), then wake this process's stream clients (no NOTIFY there); on PostgreSQL through the statement pool on
+    the server's loop, or in the thread pool on other loops."""
+    if sqlite:
+        with sqlite_writer(request.app.state.engine) as conn:
+            incident = flows.write_direct_call(connection=conn, planned=planned, dialect="sqlite")
+        hub = getattr(request.app.state, "stream_hub", None)
+        if incident is not None and hub is not None:
+            hub.wake_threadsafe()
+        return incident
+    pool: StatementPool = request.app.state.call_pool
+    if pool.serves_this_loop():
+        return await flows.write_direct_call_async(pool=pool, planned=planned)
+    return await run_in_threadpool(_write_direct_pg, request.app.state.call_engine, planned)
+
+
+def _write_direct_pg(engine: Engine, planned: flows.PlannedCall) -> Incident | None:
     """A planned call written in one statement on a pooled connection (PostgreSQL), at most 3 at once."""
     with _HOT_WRITES:
         raw = engine.raw_connection()
