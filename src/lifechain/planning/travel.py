@@ -265,51 +265,44 @@ class FleetRouter:
         """Seconds from each origin (a place or a `Moving` unit) to `destination` (inf beyond `limit_s`)."""
         m, now = self.base, self.now_s
         d, na = m.place(destination), m.n_anchors
-        # The legs: (origin row, place it goes through, seconds to get there).
-        rows: list[int] = []
-        places: list[int] = []
-        reach: list[float] = []
+        # Plain Python on a handful of units: cheaper than array set-up. Legs through an anchor come from the
+        # matrices; place-to-place legs wait in `far` for the bound.
+        col = m.from_anchor[profile][:, d].tolist() if d >= na else None
+        out: list[float] = []
+        far: list[tuple[float, int, int]] = []  # (seconds to get to the place, origin, place)
         for k, o in enumerate(origins):
             if isinstance(o, Moving):
-                rows += (k, k)
-                places += (o.left, o.to)
-                reach += (abs(now - o.left_at), max(o.to_at - now, 0.0))
+                best = math.inf
+                for place, reach in ((o.left, abs(now - o.left_at)), (o.to, max(o.to_at - now, 0.0))):
+                    if col is None:
+                        best = min(best, reach + m.time(place, d, profile))
+                    elif place < na:
+                        best = min(best, reach + col[place])
+                    else:
+                        far.append((reach, k, place))
+                out.append(best)
             else:
-                rows.append(k)
-                places.append(m.place(o))
-                reach.append(0.0)
-        row, place, extra = np.asarray(rows, np.int64), np.asarray(places, np.int64), np.asarray(reach)
-        if d < na:
-            legs = extra + m.to_anchor[profile][place, d]
-            far = np.zeros(len(row), dtype=bool)
-        else:
-            far = place >= na  # place-to-place legs: not in the matrices
-            legs = np.full(len(row), math.inf)
-            legs[~far] = extra[~far] + m.from_anchor[profile][place[~far], d]
-        out = np.full(len(origins), math.inf)
-        np.minimum.at(out, row, legs)
-        if far.any():
-            self._far_legs(out, row[far], place[far], extra[far], d, profile)
-        return np.where(out <= limit_s, out, np.inf)
+                place = m.place(o)
+                out.append(col[place] if col is not None and place < na else m.time(place, d, profile))
+        if far:
+            self._far_legs(out, far, d, profile)
+        res = np.asarray(out, dtype=np.float64)
+        return np.where(res <= limit_s, res, np.inf)
 
-    def _far_legs(self, out: FloatArray, row: Any, place: Any, extra: FloatArray, d: int, profile: str) -> None:
+    def _far_legs(self, out: list[float], far: list[tuple[float, int, int]], d: int, profile: str) -> None:
         """Place-to-place legs, asked of the source in order of their lower bound while they could beat the
         fastest origin so far (`out` is updated in place)."""
         m = self.base
-        bound = float(out.min()) if len(out) else math.inf
-        if float(extra.min()) > bound:
+        bound = min(out)
+        far = [leg for leg in far if leg[0] <= bound]
+        if not far:
             return
-        to, frm = m.to_anchor[profile], m.from_anchor[profile]
-        with np.errstate(invalid="ignore"):
-            gaps = np.concatenate([to[place] - to[d], (frm[:, d][:, None] - frm[:, place]).T], axis=1)
-        gaps = np.where(np.isfinite(gaps), gaps, -math.inf)
-        low = extra + np.maximum(gaps.max(axis=1) - 1e-3, 0.0)
-        for j in np.lexsort((place, row, low)):
-            if low[j] > bound:
+        low = [reach + m.lower_bound(place, d, profile) for reach, _k, place in far]
+        for lb, (reach, k, place) in sorted(zip(low, far, strict=True)):
+            if lb > bound:
                 break
-            k = int(row[j])
-            out[k] = min(out[k], float(extra[j]) + m.time(int(place[j]), d, profile))
-            bound = min(bound, float(out[k]))
+            out[k] = min(out[k], reach + m.time(place, d, profile))
+            bound = min(bound, out[k])
 
     def times_from(self, origin: LatLon, destinations: Sequence[LatLon] | Any, *, mode: Mode = "drive",
                    profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
