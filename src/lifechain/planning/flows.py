@@ -587,59 +587,109 @@ def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[st
 
 
 class RunStore:
-    """Simulation runs started over the API, kept in memory (lost on restart) and run one at a time in a thread."""
+    """Simulation runs started over the API, kept in the database and run one at a time in a background thread.
 
-    def __init__(self, *, cities_dir: Path | None, clock: Any, keep: int = 200) -> None:
-        import threading
+    A run is stored `queued` before the request is answered, so an accepted run is never lost: whichever server
+    process claims it runs it (one claim wins), beating `heartbeat_at` while it works. At start, and before each new
+    run, runs whose process stopped beating are queued again (and failed after `max_attempts`).
+    """
+
+    def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
+                 stale_after_s: float = 120.0, max_attempts: int = 3) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.cities_dir, self.clock, self.keep = cities_dir, clock, keep
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
+        self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
+        self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
 
-    def start(self, scenario: core.Scenario, replications: int) -> dict[str, Any]:
-        """Queue a run and return its record (status `queued`)."""
+    def start(self, scenario: Any, replications: int, *, actor: str) -> dict[str, Any]:
+        """Store a queued run and hand it to the worker; returns its record (status `queued`)."""
         import uuid
 
-        run_id = uuid.uuid4().hex
-        record: dict[str, Any] = {"id": run_id, "status": "queued", "scenario": scenario.name,
-                                  "replications": replications, "created_at": self.clock.now()}
-        with self.lock:
-            self.runs[run_id] = record
-            for old in list(self.runs)[: max(len(self.runs) - self.keep, 0)]:
-                del self.runs[old]
-            queued = dict(record)
-        self.pool.submit(self._run, run_id, scenario, replications)
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+        from lifechain.planning.tables import PlanningRun
+
+        run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
+                          scenario=scenario.model_dump(mode="json"), replications=replications, created_by=actor,
+                          created_at=self.clock.now(), attempts=0)
+        with transaction(self.sessionmaker) as session:
+            repo.add(session=session, run=run)
+            record = _record(run)
+        self.pool.submit(self._run, run.id)
+        return record
+
+    def recover(self) -> list[str]:
+        """Queue again the runs of stopped processes and take every queued run; returns the ids taken."""
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+
+        with transaction(self.sessionmaker) as session:
+            queued = repo.requeue_stale(session=session, now=self.clock.now(), stale_after_s=self.stale_after_s,
+                                        max_attempts=self.max_attempts)
+        for run_id in queued:
+            self.pool.submit(self._run, run_id)
         return queued
 
-    def _run(self, run_id: str, scenario: core.Scenario, replications: int) -> None:
-        self._update(run_id, status="running", started_at=self.clock.now())
-        try:
-            result = run_scenario(scenario, replications=replications, cities_dir=self.cities_dir)
-        except Exception as exc:
-            self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=self.clock.now())
-            return
-        self._update(run_id, status="done", result=_finite(result), finished_at=self.clock.now())
+    def _run(self, run_id: str) -> None:
+        import threading
 
-    def _update(self, run_id: str, **changes: Any) -> None:
-        with self.lock:
-            if run_id in self.runs:
-                self.runs[run_id].update(changes)
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+        from lifechain.planning.simulate import Scenario
+
+        with transaction(self.sessionmaker) as session:
+            if not repo.claim(session=session, run_id=run_id, now=self.clock.now()):
+                return
+            row = repo.get(session=session, run_id=run_id)
+            assert row is not None
+            stored, replications = dict(row.scenario), row.replications
+        done = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(run_id, done), name=f"planning-beat-{run_id[:8]}",
+                                   daemon=True)
+        beating.start()
+        try:
+            result = run_scenario(Scenario.model_validate(stored), replications=replications,
+                                  cities_dir=self.cities_dir)
+        except Exception as exc:
+            outcome: dict[str, Any] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        else:
+            outcome = {"status": "done", "result": _finite(result)}
+        finally:
+            done.set()
+            beating.join()
+        with transaction(self.sessionmaker) as session:
+            repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)
+
+    def _beat(self, run_id: str, done: Any) -> None:
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+
+        while not done.wait(self.heartbeat_s):
+            with transaction(self.sessionmaker) as session:
+                repo.beat(session=session, run_id=run_id, now=self.clock.now())
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The record of a run; raises `NotFound` for an unknown id."""
+        from lifechain.db import transaction
         from lifechain.errors import NotFound
+        from lifechain.planning import repo
 
-        with self.lock:
-            record = self.runs.get(run_id)
-            if record is None:
+        with transaction(self.sessionmaker) as session:
+            run = repo.get(session=session, run_id=run_id)
+            if run is None:
                 raise NotFound(f"no planning run {run_id!r}")
-            return dict(record)
+            return _record(run)
 
     def close(self) -> None:
-        """Stop taking runs (running ones finish)."""
+        """Stop taking runs; a running one finishes (or, if the process dies, is queued again at the next start)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _record(run: Any) -> dict[str, Any]:
+    return {"id": run.id, "status": run.status, "scenario": run.scenario_name, "replications": run.replications,
+            "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+            "error": run.error, "result": run.result}
 
 
 def _finite(value: Any) -> Any:

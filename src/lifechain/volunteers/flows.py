@@ -523,8 +523,22 @@ def on_triage(session: Session, event: events.DomainEvent) -> None:
                            city=incident.city, location=LatLon(incident.lat, incident.lon), nature=nature,
                            now=event.at, ambulance_eta_s=None, policy=_wiring.policy_for(incident.city),
                            address=incident.address)
-    except Exception:
+    except Exception as exc:
         log.exception("alerting volunteers for incident %s failed", incident_id)
+        _record_alert_failure(session, incident.id, event.at, exc)
+
+
+def _record_alert_failure(session: Session, incident_id: int, now: datetime, exc: Exception) -> None:
+    """Put the failure on the incident's timeline, so the dispatcher sees at once that no volunteer was alerted
+    (and can alert by hand or lean on telephone CPR) instead of waiting for responders who will never come."""
+    reason = str(exc) or type(exc).__name__
+    event = TimelineEvent(kind=EventKind.RESPONDERS_ALERT_FAILED, at=now, incident_id=incident_id, actor="system",
+                          source=Source.SYSTEM, payload={"reason": reason[:500], "error": type(exc).__name__})
+    try:
+        with session.begin_nested():
+            timeline_flows.record(session=session, event=event, now=now)
+    except Exception:  # the database itself failed: the log above is all that is left
+        log.exception("recording the alerting failure of incident %s failed", incident_id)
 
 
 def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
