@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
@@ -19,6 +21,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+MIGRATIONS = Path(__file__).with_name("migrations")
+# The revision lines of a migration file, as Alembic's template writes them (`revision: str = "..."` too).
+_REVISION_LINE = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
 class Base(DeclarativeBase):
@@ -113,13 +118,83 @@ def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "heads")
 
 
+def ensure_upgraded(url: str) -> bool:
+    """Upgrade the database at `url` unless it is already at the newest schema; returns whether Alembic ran.
+
+    Server start-up calls this: reading the `alembic_version` rows and the migration files' revision lines takes a
+    few milliseconds, where loading Alembic and its script directory takes ~0.3 s. Anything unexpected (no version
+    table, a revision this code does not know, a migration file the quick reader cannot parse) goes to Alembic.
+    """
+    heads = migration_heads()
+    if heads is not None and database_heads(url) == heads:
+        return False
+    upgrade(url)
+    return True
+
+
+def migration_graph(versions: Path | None = None) -> dict[str, frozenset[str]] | None:
+    """Each migration's revision and the revisions it builds on (`down_revision` and `depends_on`), read from the
+    files' revision lines without importing Alembic; None when a file is not plainly readable that way (a value
+    over several lines, a computed value, a branch label or partial id as a dependency)."""
+    import ast
+
+    graph: dict[str, frozenset[str]] = {}
+    for path in sorted((versions or MIGRATIONS / "versions").glob("*.py")):
+        fields: dict[str, object] = {}
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            try:
+                fields[name] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return None
+        rev = fields.get("revision")
+        if not isinstance(rev, str) or rev in graph:
+            return None
+        parents: set[str] = set()
+        for name in ("down_revision", "depends_on"):
+            value = fields.get(name)
+            items = [value] if isinstance(value, str) else value or ()
+            if not isinstance(items, tuple | list) or not all(isinstance(i, str) for i in items):
+                return None
+            parents.update(items)
+        graph[rev] = frozenset(parents)
+    if not set().union(*graph.values()) <= graph.keys():
+        return None
+    return graph
+
+
+def migration_heads(versions: Path | None = None) -> frozenset[str] | None:
+    """The revisions a fully migrated database records in `alembic_version` (None: ask Alembic).
+
+    Alembic records the revisions no other revision builds on, through `down_revision` or `depends_on` (a
+    dependency counts as an ancestor: `dispatch_0001` depends on `fleet_0001`, so `fleet_0001` is not recorded).
+    """
+    graph = migration_graph(versions)
+    if graph is None:
+        return None
+    return frozenset(graph.keys() - set().union(*graph.values()))
+
+
+def database_heads(url: str) -> frozenset[str] | None:
+    """The revisions in the database's `alembic_version` table (None when there is no such table yet)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return frozenset(str(r[0]) for r in conn.execute(text("SELECT version_num FROM alembic_version")))
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
 def alembic_config(url: str) -> Any:
     """The Alembic configuration for `url`, pointing at the packaged migrations."""
-    from pathlib import Path
-
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg

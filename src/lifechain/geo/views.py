@@ -11,6 +11,7 @@ For other domains' views:
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Annotated, Any
 
@@ -38,10 +39,18 @@ def setup(app: FastAPI) -> None:
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
             router = store.router(settings.default_city)
-            # The hierarchy's per-profile metrics are customized in the background: serving starts at once.
-            threading.Thread(target=getattr(router, "warm", lambda: None), name="geo-warm", daemon=True).start()
+            # Snapping indexes, hierarchy metrics and adjacencies are built in the background, what a drive route
+            # needs first: serving starts at once, and a query that needs a part not built yet builds it (or waits
+            # for it) then.
+            threading.Thread(target=_warm, args=(router,), name="geo-warm", daemon=True).start()
 
     app.state.startup_hooks.append(warm)
+
+
+def _warm(router: Router) -> None:
+    getattr(router, "warm", lambda: None)()
+    # What was built lives as long as the server: out of the cyclic GC's way, like what start-up loaded (app.py).
+    gc.freeze()
 
 
 def get_cities(request: Request) -> CityStore:

@@ -45,6 +45,12 @@ def finish(*, session: Session, run_id: str, now: datetime, status: str, result:
                     .values(status=status, finished_at=now, heartbeat_at=now, result=result, error=error))
 
 
+def has_unfinished(*, session: Session) -> bool:
+    """Whether any run is queued or running (a server start takes them up only then)."""
+    found = session.scalars(select(PlanningRun.id).where(PlanningRun.status.in_(("queued", "running"))).limit(1))
+    return found.first() is not None
+
+
 def requeue_stale(*, session: Session, now: datetime, stale_after_s: float, max_attempts: int) -> list[str]:
     """Runs whose process stopped beating go back to the queue (or fail after `max_attempts`); returns the queue."""
     cutoff = now - timedelta(seconds=stale_after_s)

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -179,6 +178,8 @@ def policy_for(*, data_dir: Path, city: str, heartbeat_timeout_s: float) -> core
     values: dict[str, Any] = {"heartbeat_timeout_s": heartbeat_timeout_s}
     path = data_dir / "volunteers" / f"{city}.yaml"
     if path.is_file():
+        import yaml  # only cities with a policy file need it: not imported at server start-up
+
         values.update(yaml.safe_load(path.read_text()) or {})
     return core.AlertPolicy.from_mapping(values)
 

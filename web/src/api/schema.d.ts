@@ -793,6 +793,8 @@ export interface paths {
         /**
          * Start Run
          * @description Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+         *
+         *     The run is stored before this answers: a server restart takes it up again.
          */
         post: operations["start_run_api_v1_planning_runs_post"];
         delete?: never;
