@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -55,6 +56,83 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
+
+
+def make_statement_engine(url: str, **kwargs: Any) -> Engine:
+    """A PostgreSQL engine for single-statement hot-path writes on raw DB-API connections: autocommit (each statement
+    is its own transaction: no BEGIN and COMMIT round trips) and generic plans for prepared statements. psycopg
+    prepares a statement run 5 times on a connection; PostgreSQL then keeps re-planning it for every call when a
+    custom plan looks cheaper, as it always does for a statement over JSON arrays (~0.2 ms of server CPU each)."""
+    kwargs.setdefault("pool_size", 3)
+    kwargs.setdefault("max_overflow", 5)
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_generic(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.autocommit = True
+        dbapi_conn.prepare_threshold = 0
+        dbapi_conn.execute("SET plan_cache_mode = force_generic_plan")
+
+    return engine
+
+
+class StatementPool:
+    """Autocommit psycopg connections with generic plans (as `make_statement_engine`'s) for single-statement
+    hot-path writes, awaited on the event loop that started the pool: no thread-pool hop per request, which cost
+    more CPU than the statement itself. At most `size` statements run at once; connections open on first need."""
+
+    def __init__(self, url: str, *, size: int = 4) -> None:
+        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._size = size
+        self._idle: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def start(self) -> None:
+        """Serve the running event loop (called on it, at server start)."""
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self._size)
+
+    def serves_this_loop(self) -> bool:
+        """Whether the pool may be used here: only on the loop it was started on (a test client may run each
+        request on an event loop of its own)."""
+        return self._loop is not None and self._loop is asyncio.get_running_loop()
+
+    async def fetchone(self, query: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Run one statement (its own transaction) and return its first row, if any."""
+        assert self._slots is not None, "start() the pool first"
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            reuse = False
+            try:
+                cur = await conn.execute(query, params)
+                row: tuple[Any, ...] | None = await cur.fetchone()
+                reuse = True
+                return row
+            except Exception:
+                # A statement error leaves an autocommit connection idle and usable; a lost one is dropped.
+                reuse = not conn.broken
+                raise
+            finally:
+                if reuse and not conn.closed and conn.info.transaction_status.name == "IDLE":
+                    self._idle.append(conn)
+                else:  # broken, or cancelled in the middle of a statement
+                    await conn.close()
+
+    async def close(self) -> None:
+        """Close the idle connections."""
+        while self._idle:
+            await self._idle.pop().close()
+
+    async def _connect(self) -> Any:
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, prepare_threshold=0)
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        return conn
+
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
+from lifechain import events
 from lifechain.auth.core import Principal, Role
+from lifechain.db import StatementPool
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.errors import Forbidden, NotFound
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
 from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
 from lifechain.geo.core import LatLon
+from lifechain.timeline.core import TimelineEvent
 
 OPEN_STATUSES = ("received", "waiting", "dispatched", "on_scene", "transporting", "at_hospital")
 WAITING_STATUSES = ("received", "waiting")
@@ -119,3 +125,91 @@ def unit_states(*, session: Session, city: str) -> list[UnitState]:
         out.append(UnitState(uid, sign, UnitType(typ), UnitStatus(status), home, position, aware(at), incident_id,
                              prio))
     return out
+
+
+# A new call in one statement (PostgreSQL): the incident, its patients, its time nodes and its live-stream messages,
+# and the NOTIFY that wakes the stream readers, each row as the session path writes it (`flows.create_incident`,
+# `timeline.repo.append_many`, `events._write_pending`). Run in autocommit it is its own transaction: one round trip.
+# A taken Idempotency-Key inserts nothing (ON CONFLICT waits for a concurrent insert of the same key to commit or
+# roll back) and returns no row. Nodes and messages come as one JSON array each (psycopg's text arrays escape every
+# element with a regex, slower than the rest of the call). The stream payloads get their ids here: a time node's
+# message its node's id and the incident id, the incident's message the incident id. Rows go in in the order given.
+_INSERT_CALL = """
+WITH i AS (
+  INSERT INTO incident (city, lat, lon, address, caller_number, complaint, protocol_version, answers, determinant,
+                        priority, pathways, status, received_at, closed_at, destination_hospital_id,
+                        idempotency_key, created_by, version)
+  VALUES (%(city)s, %(lat)s, %(lon)s, %(address)s, %(caller_number)s, %(complaint)s, %(protocol_version)s,
+          %(answers)s::json, %(determinant)s::json, %(priority)s, %(pathways)s::json, %(status)s, %(at)s, NULL, NULL,
+          %(key)s, %(actor)s, %(version)s)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id
+), p AS (
+  INSERT INTO patient (incident_id, label)
+  SELECT i.id, 'P' || n FROM i CROSS JOIN generate_series(1, %(patients)s) AS n ORDER BY n
+), t AS (
+  INSERT INTO timeline_event (kind, at, incident_id, actor, source, payload, recorded_at)
+  SELECT v.e->>'kind', (v.e->>'at')::timestamptz, i.id, v.e->>'actor', v.e->>'source', v.e->'payload', %(at)s
+  FROM i CROSS JOIN json_array_elements(%(nodes)s::json) WITH ORDINALITY AS v(e, n)
+  ORDER BY v.n
+  RETURNING id, kind
+), s AS (
+  INSERT INTO stream_event (kind, payload, at)
+  SELECT m.e->>'kind', ((m.e->'payload')::jsonb
+                        || CASE WHEN t.id IS NULL THEN jsonb_build_object('id', i.id)
+                           ELSE jsonb_build_object('id', t.id, 'incident_id', i.id) END)::json, %(at)s
+  FROM i CROSS JOIN json_array_elements(%(messages)s::json) WITH ORDINALITY AS m(e, n)
+  LEFT JOIN t ON t.kind = m.e->>'node'
+  ORDER BY m.n
+)
+SELECT i.id, pg_notify(%(channel)s, '') FROM i
+"""
+
+
+def insert_call_pg(connection: Any, *, incident: Incident, patients: int, nodes: list[TimelineEvent],
+                   messages: list[events.DomainEvent]) -> int | None:
+    """Write a new call in one statement and transaction on a PostgreSQL (psycopg) DB-API connection; returns the
+    incident id, or None when an incident with its Idempotency-Key exists. `messages` are the stream messages in
+    order, a time node's named "timeline.<kind>" (node kinds are distinct within a call)."""
+    params = call_params(incident=incident, patients=patients, nodes=nodes, messages=messages)
+    autocommit = connection.autocommit
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cur:
+            cur.execute(_INSERT_CALL, params)
+            row = cur.fetchone()
+    finally:
+        connection.autocommit = autocommit
+    return int(row[0]) if row is not None else None
+
+
+async def insert_call_pg_async(pool: StatementPool, *, incident: Incident, patients: int,
+                               nodes: list[TimelineEvent], messages: list[events.DomainEvent]) -> int | None:
+    """`insert_call_pg` on the event loop, through a pool of autocommit connections."""
+    row = await pool.fetchone(_INSERT_CALL, call_params(incident=incident, patients=patients, nodes=nodes,
+                                                        messages=messages))
+    return int(row[0]) if row is not None else None
+
+
+def call_params(*, incident: Incident, patients: int, nodes: list[TimelineEvent],
+                messages: list[events.DomainEvent]) -> dict[str, Any]:
+    """The parameters of `_INSERT_CALL` for a new call."""
+    kinds = [e.kind.value for e in nodes]
+    assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
+    dumps = json.dumps
+    params = {
+        "city": incident.city, "lat": incident.lat, "lon": incident.lon, "address": incident.address,
+        "caller_number": incident.caller_number, "complaint": incident.complaint,
+        "protocol_version": incident.protocol_version, "answers": dumps(incident.answers),
+        "determinant": dumps(incident.determinant) if incident.determinant is not None else None,
+        "priority": incident.priority, "pathways": dumps(incident.pathways), "status": incident.status,
+        "at": incident.received_at, "key": incident.idempotency_key, "actor": incident.created_by,
+        "version": incident.version, "patients": patients,
+        "nodes": dumps([{"kind": e.kind.value, "at": e.at.isoformat(), "actor": e.actor, "source": e.source.value,
+                         "payload": e.payload} for e in nodes]),
+        "messages": dumps([{"kind": m.kind, "payload": m.payload,
+                            "node": m.kind.removeprefix("timeline.") if m.kind.startswith("timeline.") else None}
+                           for m in messages]),
+        "channel": events.CHANNEL,
+    }
+    return params

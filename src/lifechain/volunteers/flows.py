@@ -504,6 +504,13 @@ def nature_of(determinant: dict[str, Any] | None) -> str | None:
     return "choking" if "choking" in pathways else None
 
 
+def wants_triage(event: events.DomainEvent) -> bool:
+    """Whether `on_triage` may act on this determinant node: False only when the event says which determinant it
+    records (`meta["determinant"]`, dispatch's stored form) and that one calls for no volunteers."""
+    determinant = event.meta.get("determinant")
+    return determinant is None or nature_of(determinant) is not None
+
+
 def on_triage(session: Session, event: events.DomainEvent) -> None:
     """Event-bus handler: a determinant whose response plan calls for volunteers (suspected arrest, choking)
     starts the alerting. Runs in dispatch's transaction inside a savepoint: a failure here (no walking network for
@@ -589,7 +596,7 @@ def subscribe() -> None:
     """Listen on the event bus for the timeline events that end a response (idempotent)."""
     for kind in STAND_DOWN_KINDS:
         events.subscribe(kind, on_timeline_event)
-    events.subscribe("timeline.determinant_set", on_triage)
+    events.subscribe("timeline.determinant_set", on_triage, wants=wants_triage)
     events.subscribe("timeline.unit_notified", on_unit_notified)
 
 
