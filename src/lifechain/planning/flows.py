@@ -11,6 +11,8 @@ from typing import Any
 
 from lifechain.errors import Invalid
 from lifechain.planning import core
+from lifechain.planning.first_response import WalkRouter
+from lifechain.planning.travel import ZeroRouter
 
 DEMAND_ID_COLUMNS = ("demand_id", "NAME", "id", "name")
 WEIGHT_COLUMNS = ("weight", "POP2000", "population", "demand")
@@ -177,37 +179,82 @@ def resolve_replay(scenario: core.Scenario) -> core.Scenario:
         raise Invalid(f"{path}: {exc}") from exc
 
 
+def read_aeds(path: Path) -> list[dict[str, Any]]:
+    """AEDs of a CSV: lat/lon columns as `read_points`, and `opening_hours` (OSM subset, empty = 24/7) if present."""
+    points = read_points(path)
+    _header, rows = _rows(path)
+    hours = [(r.get("opening_hours") or "").strip() or None for r in rows]
+    return [{"lat": a, "lon": b, "opening_hours": h} for (a, b), h in zip(points, hours, strict=True)]
+
+
+def _osm_hours(text: str | None) -> str | None:
+    """An OSM `opening_hours` value if the live AED rules can read it, else None (always open), as the live OSM
+    import of AEDs does: OSM's grammar is richer than ours, and OSM lists mostly public 24/7 units."""
+    from lifechain.volunteers.core import parse_opening_hours
+
+    try:
+        parse_opening_hours(text)
+    except Invalid:
+        return None
+    return text
+
+
 def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
-    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list."""
+    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list,
+    with their opening hours (a file's `opening_hours` column, the OSM tag of a city's AED)."""
     v = scenario.volunteers
     if v is None or not (v.aeds_file or v.aeds_from_city):
         return scenario
-    points = [(a.lat, a.lon) for a in v.aeds]
+    aeds = [a.model_dump() for a in v.aeds]
     if v.aeds_file:
-        points += read_points(Path(v.aeds_file))
+        aeds += read_aeds(Path(v.aeds_file))
     if v.aeds_from_city:
         from lifechain.geo.repo import CityStore
 
         city = scenario.travel.city
         if not city or cities_dir is None:
             raise Invalid("volunteers.aeds_from_city needs travel.city naming an imported city")
-        points += [(float(a["lat"]), float(a["lon"])) for a in CityStore(cities_dir).places(city).get("aeds", [])]
-    aeds = [{"lat": a, "lon": b} for a, b in points]
+        aeds += [{"lat": float(a["lat"]), "lon": float(a["lon"]),
+                  "opening_hours": _osm_hours((a.get("tags") or {}).get("opening_hours"))}
+                 for a in CityStore(cities_dir).places(city).get("aeds", [])]
     update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
-    return scenario.model_copy(update={"volunteers": type(v).model_validate({**v.model_dump(), **update})})
+    try:
+        volunteers = type(v).model_validate({**v.model_dump(), **update})
+    except ValueError as exc:
+        raise Invalid(f"volunteers.aeds: {exc}") from exc
+    return scenario.model_copy(update={"volunteers": volunteers})
 
 
 def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
-    """The router the scenario's travel times come from (a city's geo router, or straight line)."""
+    """The router the scenario's travel times come from (a city's geo router, straight line, or zero)."""
     t = scenario.travel
     if t.kind == "city":
-        from lifechain.geo.repo import CityStore
-
         if not t.city or cities_dir is None:
             raise Invalid("travel.kind 'city' needs travel.city and an imported city (lifechain city import)")
-        return CityStore(cities_dir).router(t.city)
+        return _city_router(cities_dir, t.city)
+    if t.kind == "zero":
+        return ZeroRouter()
     return core.StraightRouter(city=scenario.name, detour=t.detour,
                                speed_mps={"emergency": t.speed_kmh / 3.6, "regular": t.regular_speed_kmh / 3.6})
+
+
+_CITY_STORES: dict[Path, Any] = {}
+
+
+def _city_router(cities_dir: Path, city: str) -> Any:
+    """A city's router through one `CityStore` per folder and process (it keeps loaded routers)."""
+    from lifechain.geo.repo import CityStore
+
+    store = _CITY_STORES.get(cities_dir.resolve())
+    if store is None:
+        store = _CITY_STORES[cities_dir.resolve()] = CityStore(cities_dir)
+    return store.router(city)
+
+
+def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities_dir: Path | None) -> None:
+    """Give a matrix router that came through a process boundary its source router again (it is not pickled)."""
+    if router.source is None:
+        router.source = source_router(scenario, cities_dir=cities_dir)
 
 
 def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
@@ -242,14 +289,17 @@ def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple
     from lifechain.geo.core import LatLon
 
     scenario = resolve_replay(resolve_aeds(scenario, cities_dir=cities_dir))
-    src = None if scenario.travel.kind == "zero" else source_router(scenario, cities_dir=cities_dir)
+    src = source_router(scenario, cities_dir=cities_dir)
     scenario, dropped = on_network(scenario, src)
     router = core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
                                       cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
-                                      hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals],
-                                      zero=scenario.travel.kind == "zero")
-    return scenario, router, {"travel": scenario.travel.kind, "router": getattr(src, "city", "zero"),
+                                      hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals])
+    travel: dict[str, Any] = {"travel": scenario.travel.kind, "router": getattr(src, "city", "zero"),
                               "demand_points": len(scenario.demand), "dropped_off_network": dropped}
+    walk = core.walking_router(scenario, router)
+    if walk is not None:
+        travel["volunteers_walk"] = "straight line" if isinstance(walk, WalkRouter) else "walking network"
+    return scenario, router, travel
 
 
 def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
@@ -257,8 +307,10 @@ def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
     return prepare(scenario, cities_dir=cities_dir)[1]
 
 
-def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool]) -> tuple[dict[str, Any], core.RunResult | None]:
-    scenario, router, seed, keep = args
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool, Path | None],
+         ) -> tuple[dict[str, Any], core.RunResult | None]:
+    scenario, router, seed, keep, cities_dir = args
+    attach_source(router, scenario, cities_dir=cities_dir)  # lost on the way to a worker process
     run = core.run_replication(scenario, router, seed)
     return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest), run if keep else None
 
@@ -274,7 +326,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     if replications < 1:
         raise Invalid("replications must be at least 1")
     scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
-    jobs = [(scenario, router, s, keep_first and k == 0)
+    jobs = [(scenario, router, s, keep_first and k == 0, cities_dir)
             for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
         outs = _run_on_ray(jobs, ray_address)
@@ -295,7 +347,8 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
                 progress(1)
     summaries = [s for s, _ in outs]
     result = {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
-              "summary": core.aggregate(summaries), "runs": summaries}
+              "simplifications": core.simplifications(scenario, router), "summary": core.aggregate(summaries),
+              "runs": summaries}
     if keep_first:
         result.update(first_run=outs[0][1], prepared=scenario)
     return result

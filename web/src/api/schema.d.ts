@@ -2571,6 +2571,11 @@ export interface components {
             stations: components["schemas"]["lifechain__planning__simulate__StationIn"][];
             /** Targets Min */
             targets_min?: number[];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
             travel?: components["schemas"]["TravelIn"];
             /** Units */
             units: components["schemas"]["lifechain__planning__simulate__UnitIn"][];
@@ -2863,7 +2868,7 @@ export interface components {
         };
         /**
          * VolunteersIn
-         * @description Volunteers as a spatial Poisson process around arrests, how they answer, and the AEDs they can fetch.
+         * @description Volunteers on duty as a spatial Poisson process, how they answer, and the AEDs they can fetch.
          */
         VolunteersIn: {
             /**
@@ -2983,13 +2988,15 @@ export interface components {
         };
         /**
          * AedIn
-         * @description A public AED of the scenario (always open and ready).
+         * @description A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7).
          */
         lifechain__planning__first_response__AedIn: {
             /** Lat */
             lat: number;
             /** Lon */
             lon: number;
+            /** Opening Hours */
+            opening_hours?: string | null;
         };
         /**
          * HospitalIn
