@@ -84,7 +84,8 @@ def pg_schema(url: str) -> tuple[str, str]:
     with create_engine(url).begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in url else "?"
-    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
+    # The application name finds the server's backends, whose CPU time the bench reports (`postgres_cpu_s`).
+    return schema, f"{url}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
 
 
 def prepare_city(data_dir: Path, cities_dir: Path | None) -> str:
@@ -170,6 +171,23 @@ def server_cpu_s(pid: int) -> float:
     return total
 
 
+def postgres_cpu_s(admin_url: str, application_name: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends named `application_name` and by the server's auxiliary
+    processes (WAL writer, checkpointer, ...), read from /proc: PostgreSQL must run on this machine."""
+    with create_engine(admin_url).connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :n "
+                                 "OR backend_type <> 'client backend'"), {"n": application_name}).scalars().all()
+    return sum(_cpu_s(pid) for pid in pids)
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_idle(pid: int, *, limit_s: float = 120.0) -> None:
     """Wait until the server has used almost no CPU for a second (start-up work done), at most `limit_s`."""
     end = time.monotonic() + limit_s
@@ -204,7 +222,7 @@ def main() -> int:
             load_world(url, data_dir, city)
             proc, base = start_server(url, data_dir, city, workers)
             try:
-                return run(binary, base, city, opts, workers, "postgresql" if opts.pg else "sqlite", proc.pid)
+                return run(binary, base, city, opts, workers, proc.pid, (opts.pg, schema) if opts.pg else None)
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -214,7 +232,9 @@ def main() -> int:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, backend: str, pid: int) -> int:
+def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, pid: int,
+        pg: tuple[str, str] | None) -> int:
+    backend = "postgresql" if pg else "sqlite"
     token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "dispatcher",
                                                           "password": demo.DEMO_PASSWORD}).json()["access_token"]
     store_places = httpx.get(f"{base}/api/v1/cities/{city}/places", params={"limit": 5},
@@ -224,18 +244,22 @@ def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: in
                        "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}, "address": "bench"})
     # The server warms the city's router in a background thread at start (seconds of CPU): measure after it.
     wait_idle(pid)
-    # Warm-up, then the measured run.
-    wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=2, connections=4, threads=1)
-    cpu0 = server_cpu_s(pid)
+    # Warm-up with as many connections as the measured run (the server opens its database connections), then the
+    # measured run.
+    wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=2, connections=opts.connections, threads=2)
+    cpu0, pg0 = server_cpu_s(pid), postgres_cpu_s(*pg) if pg else 0.0
     created = wrk(binary, base, LUA, [uuid.uuid4().hex, token, body], seconds=opts.seconds,
                   connections=opts.connections, threads=2)
     cpu_ms = (server_cpu_s(pid) - cpu0) * 1000 / max(created["requests"], 1)
+    pg_ms = ((postgres_cpu_s(*pg) - pg0) * 1000 / max(created["requests"], 1)) if pg else 0.0
     target = 500 if backend == "postgresql" else 300
     print(f"create incident ({backend}, {workers} worker(s), {opts.connections} connections, {opts.seconds} s): "
           f"{created['rps']:.0f}/s (target >= {target}), p50 {created['p50_ms']:.1f} ms, "
           f"p90 {created['p90_ms']:.1f} ms, p99 {created['p99_ms']:.1f} ms (target < 50), "
           f"{created['requests']} requests, non-2xx {created['non_2xx']}, socket errors {created['socket_errors']}; "
-          f"server CPU {cpu_ms:.2f} ms per request (= {1000 / cpu_ms:.0f}/s per free core)")
+          f"server CPU {cpu_ms:.2f} ms per request (= {1000 / cpu_ms:.0f}/s per free core)"
+          + (f", PostgreSQL CPU {pg_ms:.2f} ms per request (its backends for this server and its auxiliary "
+             f"processes)" if pg else ""))
     print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(other processes compete with server and wrk for the cores)")
     headers = {"Authorization": f"Bearer {token}"}

@@ -30,10 +30,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in app.state.startup_hooks:
             await hook(app)
-        # What start-up loaded (road networks, places: ~250k objects) lives as long as the server: keep it out of
-        # the cyclic GC, whose full collections otherwise stall a request for ~100 ms now and then.
-        gc.collect()
+        # What start-up loaded (modules, routes, road networks: ~250k objects) lives as long as the server: keep it
+        # out of the cyclic GC, whose full collections otherwise stall a request for ~100 ms now and then. No
+        # collection first (it would take ~0.1 s of start-up to find ~1,000 objects of garbage); `lifechain serve`
+        # runs start-up with the collector off, which is switched on here.
         gc.freeze()
+        gc.enable()
         yield
         gc.unfreeze()
         for hook in reversed(app.state.shutdown_hooks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,5 +49,10 @@ def _register_domains() -> None:
 
 def main() -> None:
     """Entry point of the `lifechain` command."""
-    _register_domains()
+    # Importing allocates many long-lived objects; the cyclic GC would scan them again and again for nothing.
+    gc.disable()
+    try:
+        _register_domains()
+    finally:
+        gc.enable()
     app()

@@ -7,6 +7,9 @@
    insert. On SQLite they are numbered (`seq`) at once, since its single writer commits in id order; on PostgreSQL a
    NOTIFY (delivered on commit) wakes every server process, whose stream readers number the committed messages in
    visibility order (`timeline.repo.sequence`) before reading. No lock is held across commits on the write path.
+
+A writer whose events no subscriber wants (`wanted`: subscribers may declare a cheap `wants` check) may write the
+same stream rows itself, without a session: dispatch creates a call on PostgreSQL in one statement.
 """
 
 from __future__ import annotations
@@ -35,20 +38,43 @@ class DomainEvent:
 
 
 Handler = Callable[[Session, DomainEvent], None]
+Wants = Callable[[DomainEvent], bool]
 _handlers: dict[str, list[Handler]] = {}
+_wants: dict[tuple[str, Handler], Wants] = {}
 
 
-def subscribe(kind: str, handler: Handler) -> None:
-    """Call `handler(session, event)` for every event of `kind` ("*" for all); subscribing twice is a no-op."""
+def subscribe(kind: str, handler: Handler, *, wants: Wants | None = None) -> None:
+    """Call `handler(session, event)` for every event of `kind` ("*" for all); subscribing twice is a no-op.
+
+    `wants(event)`, when given, is a cheap check without the database that may answer False only for events the
+    handler would ignore: a writer that learns (`wanted`) that nobody wants its events may write them without a
+    session (dispatch's one-statement call creation on PostgreSQL)."""
     handlers = _handlers.setdefault(kind, [])
     if handler not in handlers:
         handlers.append(handler)
+    if wants is not None:
+        _wants[kind, handler] = wants
+    else:
+        _wants.pop((kind, handler), None)
 
 
 def unsubscribe(kind: str, handler: Handler) -> None:
     """Stop calling `handler` for `kind`."""
     if handler in _handlers.get(kind, []):
         _handlers[kind].remove(handler)
+    _wants.pop((kind, handler), None)
+
+
+def wanted(event: DomainEvent) -> bool:
+    """Whether any subscriber may act on `event` (so it must be published in a session, not written directly).
+    Ids the event will only get when stored may be missing from its payload; `meta` may carry what `wants` checks
+    need."""
+    for kind in (event.kind, "*"):
+        for handler in _handlers.get(kind, ()):
+            check = _wants.get((kind, handler))
+            if check is None or check(event):
+                return True
+    return False
 
 
 def publish(session: Session, kind: str, payload: dict[str, Any], *, at: datetime, stream: bool = True) -> None:

@@ -62,6 +62,9 @@ def test_demo_calls_are_taken_triaged_and_dispatched(demo_settings: Settings) ->
     with transaction(app.state.sessionmaker) as s:
         incidents = repo.list_open(session=s, city="helsinki", statuses=(*repo.OPEN_STATUSES, "closed"))
         assert len(incidents) == 6 and all(i.priority in (1, 2, 3, 4) for i in incidents)
+        # Callers name a place (a street, a shop, a stop) from the city's own place list, not coordinates.
+        names = {p["name"] for p in store.search("helsinki", "", limit=100_000)}
+        assert all(i.address in names for i in incidents), [i.address for i in incidents]
         assert sum(1 for i in incidents if i.status != "waiting") >= 5
         # The crews were played too: the first unit has moved on from "dispatched".
         assert any(i.status not in ("waiting", "dispatched") for i in incidents)

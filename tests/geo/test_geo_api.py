@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth_helpers import bearer, signed_in
 
 from lifechain.app import create_app
+from lifechain.auth.core import Role
 from lifechain.clock import ManualClock
+from lifechain.db import upgrade
 from lifechain.geo.core import LatLon, wgs84_to_gcj02
 from lifechain.settings import Settings
 
@@ -22,10 +25,44 @@ def client(helsinki_cities_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     data = tmp_path_factory.mktemp("geoapi")
     shutil.copytree(helsinki_cities_dir, data / "cities")
     settings = Settings(data_dir=data, demo_mode=True, max_matrix_cells=100)
+    upgrade(settings.sqlalchemy_url)
     from datetime import UTC, datetime
 
     with TestClient(create_app(settings, clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))) as c:
+        c.headers.update(signed_in(c, "dispatcher", Role.DISPATCHER))
         yield c
+
+
+GEO_READS = ["/api/v1/cities", "/api/v1/cities/helsinki", f"/api/v1/cities/helsinki/route?from={A}&to={B}",
+             f"/api/v1/cities/helsinki/isochrone?at={A}&seconds=60", "/api/v1/cities/helsinki/roads?zoom=10",
+             "/api/v1/cities/helsinki/places?q=Mannerheim"]
+
+
+@pytest.mark.parametrize("path", GEO_READS)
+def test_geo_reads_need_a_signed_in_user_of_any_role(client: TestClient, path: str) -> None:
+    """Without a token the geo routes answer 401; a trainer (a role with no dispatch rights) may read them."""
+    anonymous = client.get(path, headers={"Authorization": ""})
+    assert anonymous.status_code == 401, anonymous.text
+    assert client.get(path, headers=_trainer(client)).status_code == 200
+
+
+def _trainer(client: TestClient) -> dict[str, str]:
+    try:
+        return bearer(client, "trainer")
+    except AssertionError:  # not stored yet
+        return signed_in(client, "trainer", Role.TRAINER)
+
+
+def test_matrix_is_for_dispatchers_and_analysts_only(client: TestClient) -> None:
+    """A matrix is planning work: an analyst may ask, a trainer gets 403 naming the roles, no token 401."""
+    pts = [{"lat": 60.1685, "lon": 24.9405}, {"lat": 60.1755, "lon": 24.95}]
+    body = {"origins": pts, "destinations": pts}
+    analyst = signed_in(client, "analyst", Role.ANALYST)
+    assert client.post("/api/v1/cities/helsinki/matrix", json=body, headers=analyst).status_code == 200
+    trainer = client.post("/api/v1/cities/helsinki/matrix", json=body, headers=_trainer(client))
+    assert trainer.status_code == 403 and "dispatcher" in trainer.json()["detail"]
+    anonymous = client.post("/api/v1/cities/helsinki/matrix", json=body, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
 
 
 def test_cities_list_and_info(client: TestClient) -> None:
@@ -118,7 +155,9 @@ def test_unreachable_is_a_clear_422(tmp_path: Path) -> None:
               manifest={"source": "test", "kind": "test", "imported_at": "2026-01-01T00:00:00+00:00",
                         "bbox": [60.0, 24.0, 60.0, 24.01], "centre": [60.0, 24.005], "networks": {}, "places": {}})
     settings = Settings(data_dir=tmp_path, demo_mode=True, default_city="oneway")
+    upgrade(settings.sqlalchemy_url)
     with TestClient(create_app(settings, clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))) as c:
+        c.headers.update(signed_in(c, "dispatcher", Role.DISPATCHER))
         r = c.get("/api/v1/cities/oneway/route", params={"from": "60.0,24.01", "to": "60.0,24.0"})
         assert r.status_code == 422 and r.json()["code"] == "unreachable"
         ok = c.get("/api/v1/cities/oneway/route", params={"from": "60.0,24.0", "to": "60.0,24.01"}).json()

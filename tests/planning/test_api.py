@@ -63,3 +63,70 @@ def test_a_run_that_fails_says_why(client: TestClient) -> None:
     run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": sc}).json()["id"]
     done = wait(client, run_id, analyst)
     assert done["status"] == "failed" and "atlantis" in done["error"]
+
+
+def test_a_finished_run_outlives_the_server(settings: Settings) -> None:
+    """Results are in the database: a new server process (a new app on the same database) returns them."""
+    clock = ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
+    with TestClient(create_app(settings, clock=clock)) as first:
+        analyst = signed_in(first, "ana3", Role.ANALYST)
+        run_id = first.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
+        summary = wait(first, run_id, analyst)["result"]["summary"]
+    with TestClient(create_app(settings, clock=clock)) as second:
+        again = second.get(f"/api/v1/planning/runs/{run_id}", headers=analyst).json()
+    assert again["status"] == "done" and again["result"]["summary"] == summary
+
+
+def test_runs_a_stopped_server_left_are_taken_up_at_start(settings: Settings) -> None:
+    """A run stored as queued, and one whose process stopped beating 10 minutes ago, both run at the next start;
+    a run that already failed three times this way is given up with the reason, and a live one is left alone."""
+    from datetime import timedelta
+
+    from lifechain.db import transaction
+    from lifechain.planning.simulate import Scenario
+    from lifechain.planning.tables import PlanningRun
+
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    app = create_app(settings, clock=ManualClock(now))
+    scenario = Scenario.model_validate(SCENARIO).model_dump(mode="json")
+
+    def row(run_id: str, status: str, beat_min_ago: float | None, attempts: int) -> PlanningRun:
+        beat = None if beat_min_ago is None else now - timedelta(minutes=beat_min_ago)
+        return PlanningRun(id=run_id, status=status, scenario_name="toy", scenario=scenario, replications=1,
+                           created_by="user:ana", created_at=now - timedelta(hours=1), started_at=beat,
+                           heartbeat_at=beat, attempts=attempts)
+
+    with transaction(app.state.sessionmaker) as s:
+        s.add_all([row("queued1", "queued", None, 0), row("crashed1", "running", 10, 1),
+                   row("crashed3", "running", 10, 3), row("alive1", "running", 0.5, 1)])
+    with TestClient(app) as client:
+        analyst = signed_in(client, "ana4", Role.ANALYST)
+        assert wait(client, "queued1", analyst)["status"] == "done"
+        crashed = wait(client, "crashed1", analyst)
+        assert crashed["status"] == "done" and crashed["result"]["summary"]["calls"]["n"] == 1
+        gave_up = client.get("/api/v1/planning/runs/crashed3", headers=analyst).json()
+        assert gave_up["status"] == "failed" and "given up" in gave_up["error"]
+        assert client.get("/api/v1/planning/runs/alive1", headers=analyst).json()["status"] == "running"
+
+
+def test_only_one_process_claims_a_run(settings: Settings) -> None:
+    """Two stores (two server processes) offered the same queued run: exactly one claim succeeds."""
+    from lifechain.db import transaction
+    from lifechain.planning import repo
+    from lifechain.planning.simulate import Scenario
+    from lifechain.planning.tables import PlanningRun
+
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    app = create_app(settings, clock=ManualClock(now))
+    with transaction(app.state.sessionmaker) as s:
+        s.add(PlanningRun(id="r1", status="queued", scenario_name="toy", replications=1, created_by="user:a",
+                          scenario=Scenario.model_validate(SCENARIO).model_dump(mode="json"), created_at=now,
+                          attempts=0))
+    with transaction(app.state.sessionmaker) as s:
+        first = repo.claim(session=s, run_id="r1", now=now)
+    with transaction(app.state.sessionmaker) as s:
+        second = repo.claim(session=s, run_id="r1", now=now)
+        run = repo.get(session=s, run_id="r1")
+        assert run is not None and run.attempts == 1 and run.status == "running"
+    assert (first, second) == (True, False)
+    app.state.engine.dispose()

@@ -36,7 +36,8 @@ def test_golden_scenario_reproduces_its_checked_in_summary() -> None:
 
 
 def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
-    """`plan run --report` writes an HTML page with two inline plots and the three survival model citations."""
+    """`plan run --report` writes an HTML page with two inline plots, the three survival model citations and the
+    model's remaining simplifications."""
     from lifechain.cli import _register_domains, app
 
     _register_domains()
@@ -50,3 +51,4 @@ def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     for source in ("Ann Emerg Med 1993;22(11):1652", "Ann Emerg Med 2003;42(2):242", "Circulation 1997;96(10)"):
         assert source in page
     assert "all.within_8_min" in page and yaml.safe_load((GOLDEN / "scenario.yaml").read_text())["name"] in page
+    assert "Model simplifications that remain" in page and "straight line x 1.3" in page

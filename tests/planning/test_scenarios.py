@@ -71,6 +71,8 @@ def test_helsinki_scenario_runs_on_the_geo_router(helsinki_cities_dir: Path) -> 
     short = sc.model_copy(update={"days": 1.0})
     result = flows.run_scenario(short, cities_dir=helsinki_cities_dir)
     assert result["travel"]["router"] == "helsinki" and result["travel"]["demand_points"] > 50
+    assert result["travel"]["volunteers_walk"] == "walking network"
+    assert any("the city's walking network" in s for s in result["simplifications"])
     assert result["summary"]["served"]["mean"] > 10
     assert 0 < result["summary"]["all.mean_response_min"]["mean"] < 30
 

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from lifechain.dispatch import core as dispatch_core
 from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
+from lifechain.geo.core import LatLon
 from lifechain.planning import core, flows
+from lifechain.planning.simulate import ArrestIn
 from lifechain.timeline.core import EventKind as K
 
 SCENARIO: dict[str, Any] = {
@@ -171,3 +173,110 @@ def test_cli_plan_run_prints_json(tmp_path: Path) -> None:
     out = json.loads(result.output)
     assert out["replications"] == 2 and out["summary"]["calls"]["n"] == 2
     assert 0 < out["summary"]["all.within_12_min"]["mean"] <= 1
+
+
+# ------------------------------------------------------------------------------------------------ where units are
+
+# A line of places east of one station, 10 m/s straight-line driving (no detour), fixed durations, replayed calls.
+EAST: dict[str, Any] = {
+    "name": "east", "seed": 1, "days": 1,
+    "stations": [{"id": 1, "lat": 60.0, "lon": 24.0}, {"id": 2, "lat": 60.0, "lon": 24.4}],
+    "units": [{"id": 1, "station": 1}],
+    "hospitals": [{"id": 1, "lat": 60.0, "lon": 24.3}],
+    "demand": [{"lat": 60.0, "lon": 24.2}, {"lat": 60.0, "lon": 24.21}, {"lat": 60.0, "lon": 24.01},
+               {"lat": 60.0, "lon": 24.31}],
+    "travel": {"kind": "straight", "speed_kmh": 36, "regular_speed_kmh": 36, "detour": 1.0},
+    "durations": {"on_scene": {"kind": "fixed", "mean": 600}, "handover": {"kind": "fixed", "mean": 300},
+                  "transport_probability": 0},
+}
+P, Q, NEAR_HOME, NEAR_HOSPITAL = 0, 1, 2, 3  # demand points
+
+
+def east(calls: list[dict[str, Any]], **changes: Any) -> tuple[core.RunResult, core.MatrixRouter]:
+    sc = core.Scenario.model_validate({**EAST, "calls": {"replayed": calls}, **changes})
+    sc, router, _ = flows.prepare(sc)
+    return core.run_replication(sc, router, core.replication_seeds(sc, 1)[0]), router
+
+
+def secs(router: core.MatrixRouter, a: int, b: int, profile: str = "emergency") -> float:
+    """Seconds between two places of the router (anchors first: station 1 is place 0, then the demand points)."""
+    return router.time(a, b, profile)
+
+
+def test_a_unit_leaving_a_scene_is_timed_from_that_scene() -> None:
+    """The unit clears a far scene; a call next to it ten seconds later is reached from there, not from the station
+    (from the station it would take twenty minutes)."""
+    first, _router = east([{"t": 0, "point": P}])
+    clear = float(first.times[0, core.NODES.index(K.UNIT_BACK_IN_SERVICE)])
+    run, router = east([{"t": 0, "point": P}, {"t": clear + 10, "point": Q}])
+    p, q = router.n_anchors + P, router.n_anchors + Q
+    response = run.times[1, core.NODES.index(K.UNIT_ON_SCENE)] - run.times[1, 0]
+    assert response == pytest.approx(10 + secs(router, p, q))
+    assert secs(router, 0, q) > 10 * response
+
+
+def test_a_unit_late_on_its_way_home_is_timed_through_its_station() -> None:
+    """Near the end of its way home the unit goes on through the station: the call waits the rest of the way home
+    plus station to call, a little more than a unit standing at the station would need."""
+    first, router = east([{"t": 0, "point": P}])
+    clear = float(first.times[0, core.NODES.index(K.UNIT_BACK_IN_SERVICE)])
+    p, station, near = router.n_anchors + P, 0, router.n_anchors + NEAR_HOME
+    home = secs(router, p, station, "regular")
+    run, router = east([{"t": 0, "point": P}, {"t": clear + home - 30, "point": NEAR_HOME}])
+    response = run.times[1, core.NODES.index(K.UNIT_ON_SCENE)] - run.times[1, 0]
+    assert response == pytest.approx(30 + secs(router, station, near))
+
+
+def test_a_unit_leaving_hospital_is_timed_from_the_hospital_after_its_gps_would_be_stale() -> None:
+    """Five minutes after handing over at a far hospital, a call beside the hospital is reached from there (the
+    unit is still on its way home), not from the station as a stale GPS fix would have it."""
+    run0, router = east([{"t": 0, "point": P}], durations={**EAST["durations"], "transport_probability": 1})
+    free = float(run0.times[0, core.NODES.index(K.UNIT_BACK_IN_SERVICE)])
+    run, router = east([{"t": 0, "point": P}, {"t": free + 300, "point": NEAR_HOSPITAL}],
+                       durations={**EAST["durations"], "transport_probability": 1})
+    hospital = router.place(LatLon(EAST["hospitals"][0]["lat"], EAST["hospitals"][0]["lon"]))
+    near = router.n_anchors + NEAR_HOSPITAL
+    response = run.times[1, core.NODES.index(K.UNIT_ON_SCENE)] - run.times[1, 0]
+    assert response == pytest.approx(300 + secs(router, hospital, near))
+    assert response < secs(router, 0, near) / 3
+
+
+def test_a_priority_1_call_diverts_a_unit_on_its_way_to_a_priority_3_call() -> None:
+    """The only unit, en route to a far priority 3 call, is diverted to a priority 1 call near its station (the
+    redispatch table allows 3 -> 1); the priority 3 call goes back to the queue with its call and first notified
+    times, is served later by the same unit, and the run counts one redispatch."""
+    calls = [{"t": 0, "point": P, "priority": 3}, {"t": 100, "point": NEAR_HOME, "priority": 1}]
+    run, router = east(calls)
+    col = {k: core.NODES.index(k) for k in (K.UNIT_NOTIFIED, K.UNIT_EN_ROUTE, K.UNIT_ON_SCENE)}
+    near = router.n_anchors + NEAR_HOME
+    assert run.redispatches == 1 and run.diverted is not None and run.diverted.tolist() == [True, False]
+    assert run.times[1, col[K.UNIT_ON_SCENE]] == pytest.approx(100 + 100 + secs(router, 0, near))
+    assert run.times[0, col[K.UNIT_NOTIFIED]] == 0 and run.times[0, col[K.UNIT_EN_ROUTE]] == 0
+    assert run.queued[0] and run.unit[0] == 1
+    assert run.times[0, col[K.UNIT_ON_SCENE]] > run.times[1, col[K.UNIT_ON_SCENE]] + 600
+    summary = core.summarise(run, targets_min=[8], arrest=ArrestIn())
+    assert summary["redispatches"] == 1 and summary["redispatched_share"] == 0.5
+    # Without the table's (3, 1) the priority 1 call waits for the unit to finish the priority 3 call.
+    kept, _ = east(calls, dispatch_policy={"redispatch": []})
+    assert kept.redispatches == 0 and not kept.diverted.any()
+    assert kept.times[1, col[K.UNIT_ON_SCENE]] > kept.times[0, col[K.UNIT_ON_SCENE]] + 600
+
+
+def test_a_free_unit_that_is_faster_is_sent_instead_of_a_diversion() -> None:
+    """With a free unit nearer the new call than the busy one, nothing is diverted; with it farther, the busy unit
+    is (the fastest unit the live recommendation offers goes)."""
+    calls = [{"t": 0, "point": P, "priority": 3}, {"t": 100, "point": NEAR_HOME, "priority": 1}]
+    near_free = {"units": [{"id": 1, "station": 1}, {"id": 2, "station": 1}]}
+    run, _ = east(calls, **near_free)
+    assert run.redispatches == 0 and run.unit.tolist() == [1, 2]
+    far_free = {"units": [{"id": 1, "station": 1}, {"id": 2, "station": 2}]}
+    run, _ = east(calls, **far_free)
+    assert run.redispatches == 1 and run.unit[1] == 1
+
+
+def test_diversions_ask_the_live_divert_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live `divert_refusal` that refuses every diversion leaves the simulation without redispatches."""
+    calls = [{"t": 0, "point": P, "priority": 3}, {"t": 100, "point": NEAR_HOME, "priority": 1}]
+    monkeypatch.setattr(dispatch_core, "divert_refusal", lambda *a, **k: "never")
+    run, _ = east(calls)
+    assert run.redispatches == 0

@@ -42,3 +42,30 @@ def test_nothing_opens_a_database_at_import() -> None:
     import lifechain.app as app_module
 
     assert not hasattr(app_module, "engine")
+
+
+PUBLIC = {("get", "/api/v1/health"), ("post", "/api/v1/auth/token"), ("post", "/api/v1/auth/login"),
+          ("post", "/api/v1/auth/logout")}
+
+
+def test_every_endpoint_but_health_and_sign_in_needs_a_signed_in_user(settings: Settings) -> None:
+    """Each operation in the OpenAPI declares the bearer scheme, and each answers 401 to a request without a token.
+
+    Path parameters are filled with 1 (or `x` for names): authentication is checked before the path is looked up.
+    """
+    with TestClient(create_app(settings)) as client:
+        spec = client.get("/api/v1/openapi.json").json()
+        open_ops: list[str] = []
+        for path, ops in spec["paths"].items():
+            for method, op in ops.items():
+                if (method, path) in PUBLIC:
+                    continue
+                if not op.get("security"):
+                    open_ops.append(f"{method.upper()} {path}")
+                    continue
+                url = "/".join(("1" if seg.endswith("_id}") else "x") if seg.startswith("{") else seg
+                               for seg in path.split("/"))
+                res = client.request(method.upper(), url)
+                assert res.status_code == 401, f"{method.upper()} {url}: {res.status_code} {res.text[:200]}"
+        assert open_ops == [], f"operations without a declared role: {open_ops}"
+        assert len(spec["paths"]) > 40  # the walk above saw the whole API

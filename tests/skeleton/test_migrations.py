@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -20,3 +23,74 @@ def test_models_match_migrations(engine: Engine) -> None:
 
 def _is_alembic_table(d: object) -> bool:
     return isinstance(d, tuple) and d[0] == "remove_table" and getattr(d[1], "name", "") == "alembic_version"
+
+
+# ---- the quick check `lifechain serve` runs before deciding to call Alembic -----------------------------------
+def test_quick_reader_reads_what_alembic_reads() -> None:
+    """Every migration's parents as the quick reader sees them equal Alembic's (down revisions and dependencies),
+    so the heads it computes cannot drift from Alembic's as migrations are added."""
+    from alembic.script import ScriptDirectory
+
+    from lifechain import db
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    alembic_graph = {s.revision: frozenset(s._all_down_revisions) for s in script.walk_revisions()}
+    assert db.migration_graph() == alembic_graph
+    assert len(alembic_graph) >= 9
+
+
+def test_quick_heads_are_what_a_migrated_database_records(db_url: str) -> None:
+    """After `alembic upgrade heads` the version table holds exactly the quick heads (dependencies included)."""
+    from lifechain import db
+
+    heads = db.migration_heads()
+    assert heads is not None and "fleet_0001" not in heads  # dispatch depends on it: not recorded
+    assert db.database_heads(db_url) == heads
+
+
+def test_ensure_upgraded_leaves_a_current_database_alone(db_url: str) -> None:
+    from lifechain import db
+
+    assert db.ensure_upgraded(db_url) is False
+
+
+def test_ensure_upgraded_migrates_a_database_that_is_behind(tmp_path: Path) -> None:
+    """A database one migration behind on one branch, and an empty one, are brought to the newest schema."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from lifechain import db
+
+    behind = f"sqlite:///{tmp_path / 'behind.db'}"
+    command.upgrade(db.alembic_config(behind), "heads")
+    command.downgrade(db.alembic_config(behind), "timeline_0001")
+    assert "timeline_0001" in (db.database_heads(behind) or ())
+    assert db.ensure_upgraded(behind) is True
+    assert db.database_heads(behind) == db.migration_heads()
+    engine = create_engine(behind)
+    assert "seq" in {c["name"] for c in inspect(engine).get_columns("stream_event")}  # timeline_0002 ran again
+    engine.dispose()
+
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert db.database_heads(empty) is None
+    assert db.ensure_upgraded(empty) is True
+    assert db.database_heads(empty) == db.migration_heads()
+    engine = create_engine(empty)
+    assert {"incident", "app_user", "stream_event", "volunteer"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+@pytest.mark.parametrize("body", [
+    'revision = "b"\ndown_revision = (\n    "a",\n)\n',  # over several lines
+    'revision = "b"\ndown_revision = "a"\ndepends_on = "somebranch@head"\n',  # a label, not a revision
+    'revision = make_id()\ndown_revision = "a"\n',  # computed
+])
+def test_quick_reader_gives_up_on_what_it_cannot_read(tmp_path: Path, body: str) -> None:
+    """Anything but plain literals naming known revisions makes the quick check defer to Alembic."""
+    from lifechain import db
+
+    (tmp_path / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (tmp_path / "b.py").write_text(body)
+    assert db.migration_heads(tmp_path) is None
+    (tmp_path / "b.py").write_text('revision: str = "b"\ndown_revision: str | None = "a"\n')
+    assert db.migration_heads(tmp_path) == frozenset({"b"})

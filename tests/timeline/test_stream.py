@@ -136,3 +136,37 @@ def test_a_message_committed_late_is_not_lost_on_postgres(settings: Settings) ->
     slow.close()
     assert [name for _, name in read(first[-1][0])] == ["slow"]
     app.state.engine.dispose()
+
+
+def test_hub_wakes_the_loop_only_while_a_waiter_is_out() -> None:
+    """A commit's wake reaches the event loop only when a client took a waiter since the last wake (on PostgreSQL
+    every commit of every process wakes every process); a waiting client is still woken at once."""
+    import asyncio
+
+    from lifechain.timeline.stream import StreamHub
+
+    async def main() -> list[str]:
+        hub = StreamHub("sqlite://")
+        await hub.start()
+        seen: list[str] = []
+        real = hub._wake
+
+        def wake() -> None:
+            seen.append("wake")
+            real()
+
+        hub._wake = wake  # type: ignore[method-assign]
+        hub.wake_threadsafe()
+        await asyncio.sleep(0.01)
+        assert seen == []
+        waiter = hub.waiter()
+        threading.Thread(target=hub.wake_threadsafe).start()
+        started = time.monotonic()
+        await hub.wait(waiter, 5.0)
+        assert waiter is not None and waiter.is_set() and time.monotonic() - started < 1.0
+        hub.wake_threadsafe()
+        await asyncio.sleep(0.01)
+        await hub.stop()
+        return seen
+
+    assert asyncio.run(main()) == ["wake"]

@@ -19,7 +19,7 @@ class StraightLineRouter:
         self.speed = speed
         self.calls = 0
 
-    def snap(self, points: Sequence[LatLon], *, mode: str = "drive") -> Any:
+    def snap(self, points: Sequence[LatLon], *, mode: str = "drive", strict: bool = True) -> Any:
         return list(points)
 
     def _times(self, origin: LatLon, points: Sequence[LatLon], limit_s: float) -> np.ndarray:

@@ -403,3 +403,29 @@ def test_off_duty_alerted_volunteer_position_is_not_shown(ctx: Ctx) -> None:
     ctx.client.put("/api/v1/volunteers/me/duty", headers=anna_h, json={"on_duty": False})
     [row] = ctx.client.get("/api/v1/incidents/1/responders", headers=ctx.dispatcher).json()["responders"]
     assert row["responder_id"] == anna and row["position"] is None
+
+
+def test_failed_alerting_is_on_the_timeline_and_the_call_is_kept(ctx: Ctx) -> None:
+    """When volunteers cannot be alerted (here: the city has no walking network), the call is still taken and
+    triaged, and the dispatcher reads on the timeline that no volunteer was alerted, and why."""
+    from lifechain.errors import NotFound
+
+    def no_walking(city: str) -> object:
+        raise NotFound(f"city {city} has no walking network")
+
+    ctx.client.app.state.volunteer_router_for = no_walking  # type: ignore[attr-defined]
+    ctx.volunteer("anna", 60)
+    body = {"city": "fake", "location": PATIENT, "address": "Mannerheimintie 1",
+            "complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
+    inc = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=body)
+    assert inc.status_code in (200, 201), inc.text
+    assert inc.json()["priority"] == 1
+    events = _timeline(ctx, inc.json()["id"])
+    failed = [e for e in events if e["kind"] == "responders_alert_failed"]
+    assert len(failed) == 1 and "no walking network" in failed[0]["payload"]["reason"]  # type: ignore[index]
+    assert not any(e["kind"] == "responder_alerted" for e in events)
+    assert any(e["kind"] == "determinant_set" for e in events)
+    # Kept for the system: nobody records this kind by hand.
+    forged = ctx.client.post(f"/api/v1/incidents/{inc.json()['id']}/timeline", headers=ctx.dispatcher,
+                             json={"kind": "responders_alert_failed"})
+    assert forged.status_code == 422 and "recorded by the system" in forged.json()["detail"]

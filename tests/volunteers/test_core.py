@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from lifechain.errors import Conflict, Invalid
-from lifechain.geo.core import LatLon
+from lifechain.geo.core import LatLon, Router
 from lifechain.volunteers.core import (
     ALWAYS_OPEN,
     Action,
@@ -257,3 +257,36 @@ def test_phase_due_only_for_refusals_or_silence() -> None:
     assert phase_due(p, now=NOW + timedelta(seconds=60), policy=POLICY)
     assert phase_due(on_decline(p, 1, now=NOW), now=NOW, policy=POLICY)
     assert not phase_due(stand_down(p, now=NOW)[0], now=NOW + timedelta(hours=1), policy=POLICY)
+
+
+def test_a_volunteer_out_of_town_keeps_pre_snapping_on_and_is_never_alerted(helsinki_router: Router) -> None:
+    """On Helsinki's walking network, one responder 40 km out at sea (and an AED there) neither fails alerting nor
+    turns pre-snapping off: the pool is snapped, the plan equals the one without them, and they are never chosen."""
+    from lifechain.volunteers.core import AedPool, ResponderPool
+
+    policy = AlertPolicy(first_phase_size=3)
+    near = [volunteer(i, 40 * i) for i in range(1, 5)]
+    at_sea = volunteer(77, 0, position=LatLon(59.80, 24.94))
+    aeds = [Aed(id=1, location=north(120)), Aed(id=2, location=LatLon(59.80, 24.95))]
+    pool = ResponderPool.build([*near, at_sea], router=helsinki_router)
+    aed_pool = AedPool.build(aeds, router=helsinki_router)
+    assert pool.snapped is not None and aed_pool.snapped is not None
+    got = plan_alerts(PATIENT, pool, aed_pool, helsinki_router, now=NOW, ambulance_eta_s=600.0, policy=policy)
+    without = plan_alerts(PATIENT, near, aeds[:1], helsinki_router, now=NOW, ambulance_eta_s=600.0, policy=policy)
+    assert got.alerts and [a.responder_id for a in got.alerts] == [a.responder_id for a in without.alerts]
+    assert 77 not in {a.responder_id for a in got.alerts}
+
+
+def test_nobody_in_reach_at_first_is_searched_again_after_the_widening_delay() -> None:
+    """A first phase that finds nobody is due again `widen_after_s` later; a volunteer who has come into reach
+    meanwhile is then alerted (nobody was alerted before, so it is not a replacement)."""
+    from lifechain.volunteers.core import phase_due
+
+    first = plan([volunteer(1, 5_000)])
+    assert first.alerts == () and first.active
+    later = NOW + timedelta(seconds=POLICY.widen_after_s)
+    assert not phase_due(first, now=later - timedelta(seconds=1), policy=POLICY)
+    assert phase_due(first, now=later, policy=POLICY)
+    widened = next_phase(first, PATIENT, [volunteer(1, 5_000), volunteer(2, 150)], [], StraightLineRouter(),
+                         now=later, ambulance_eta_s=600.0, policy=POLICY)
+    assert [a.responder_id for a in widened.alerts] == [2]

@@ -23,7 +23,12 @@ await run('smoke', async (browser) => {
   await page.reload();
   await page.getByText('调度台').waitFor();
   log('language switch kept after reload');
+  // The map, like every geo route, is for signed-in users: the form comes first.
   await page.goto(`${BASE}/map`);
+  await page.getByTestId('login-form').waitFor();
+  await page.locator('input[name=username]').fill('analyst');
+  await page.locator('input[name=password]').fill('lifechain-demo');
+  await page.locator('form[data-testid=login-form] button[type=submit]').click();
   await waitForRoads(page);
   const roads = Number(await page.getByTestId('map').getAttribute('data-roads'));
   check(roads > 100, `the city map drew the road network (${roads} road segments)`);

@@ -1,5 +1,5 @@
 // Three faces of Lifechain, one bundle: /console (dispatcher), /volunteer (first responder PWA), /crew (ambulance).
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { RequireLogin } from './auth/session';
 import { Console } from './dispatch/Console';
 import { CrewApp } from './fleet/CrewApp';
@@ -17,7 +17,6 @@ export function App() {
     addEventListener('popstate', onPop);
     return () => removeEventListener('popstate', onPop);
   }, []);
-  const city = useCity();
   const [version, setVersion] = useState('');
   useEffect(() => {
     typed.GET('/api/v1/health').then(({ data }) => setVersion(String((data as { version?: string } | undefined)?.version ?? ''))).catch(() => undefined);
@@ -25,17 +24,22 @@ export function App() {
   useEffect(() => {
     document.title = `${t('app_name')}`;
   }, [t]);
+  // The city list (like every geo route) needs a signed-in user: each screen asks for it after sign-in.
   if (path.startsWith('/map')) {
-    return <div className="fullmap" data-testid="city-map">{city && <MapView city={city} points={[]} />}<div className="fullmap-head"><b>{t('app_name')}</b> · {city} <LangSwitch /></div></div>;
+    return (
+      <RequireLogin title={t('city_map')}>
+        {() => <WithCity>{(city) => <div className="fullmap" data-testid="city-map">{city && <MapView city={city} points={[]} />}<div className="fullmap-head"><b>{t('app_name')}</b> · {city} <LangSwitch /></div></div>}</WithCity>}
+      </RequireLogin>
+    );
   }
   if (path.startsWith('/console')) {
-    return <RequireLogin title={t('console')}>{(me, out) => <Console me={me} city={city} onSignOut={out} />}</RequireLogin>;
+    return <RequireLogin title={t('console')}>{(me, out) => <WithCity>{(city) => <Console me={me} city={city} onSignOut={out} />}</WithCity>}</RequireLogin>;
   }
   if (path.startsWith('/volunteer')) {
-    return <RequireLogin title={t('volunteer_app')}>{(me, out) => <VolunteerApp me={me} city={city} onSignOut={out} />}</RequireLogin>;
+    return <RequireLogin title={t('volunteer_app')}>{(me, out) => <WithCity>{(city) => <VolunteerApp me={me} city={city} onSignOut={out} />}</WithCity>}</RequireLogin>;
   }
   if (path.startsWith('/crew')) {
-    return <RequireLogin title={t('crew_app')}>{(me, out) => <CrewApp me={me} city={city} onSignOut={out} />}</RequireLogin>;
+    return <RequireLogin title={t('crew_app')}>{(me, out) => <WithCity>{(city) => <CrewApp me={me} city={city} onSignOut={out} />}</WithCity>}</RequireLogin>;
   }
   return (
     <div className="home">
@@ -52,4 +56,9 @@ export function App() {
       <p className="muted small" data-testid="version">v{version}</p>
     </div>
   );
+}
+
+function WithCity({ children }: { children: (city: string) => ReactNode }) {
+  const city = useCity();
+  return <>{children(city)}</>;
 }

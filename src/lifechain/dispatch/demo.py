@@ -139,9 +139,9 @@ CALL_MIX: dict[str, float] = {
 }
 
 
-def call_bodies(protocol: Protocol, spots: list[LatLon], *, city: str, rng: random.Random) -> Iterator[dict[str, Any]]:
+def call_bodies(protocol: Protocol, spots: list[Spot], *, city: str, rng: random.Random) -> Iterator[dict[str, Any]]:
     """Endless realistic calls: a complaint by the mix, answers from the protocol's worked examples, a place where
-    people are (with a few metres of jitter)."""
+    people are (with a few metres of jitter) and its name as the caller would say it."""
     cards = [c for c in CALL_MIX if c in protocol.cards and protocol.cards[c].examples]
     weights = [CALL_MIX[c] for c in cards]
     while True:
@@ -149,17 +149,29 @@ def call_bodies(protocol: Protocol, spots: list[LatLon], *, city: str, rng: rand
         example = rng.choice(card.examples)
         spot = rng.choice(spots)
         yield {"city": city, "complaint": card.id, "answers": dict(example.answers),
-               "location": {"lat": round(spot.lat + rng.uniform(-2e-4, 2e-4), 6),
-                            "lon": round(spot.lon + rng.uniform(-4e-4, 4e-4), 6)},
-               "address": f"near {spot.lat:.5f}, {spot.lon:.5f}",
+               "location": {"lat": round(spot.at.lat + rng.uniform(-2e-4, 2e-4), 6),
+                            "lon": round(spot.at.lon + rng.uniform(-4e-4, 4e-4), 6)},
+               "address": spot.address,
                "caller_number": f"+358 40 {rng.randint(1000000, 9999999)}"}
 
 
-def people_spots(results: list[dict[str, Any]]) -> list[LatLon]:
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """A place a demo call comes from, and the address the caller gives for it."""
+
+    at: LatLon
+    address: str
+
+
+def people_spots(results: list[dict[str, Any]]) -> list[Spot]:
     """Where people are: named points (shops, cafes, stops) and streets; else around stations and hospitals."""
-    spots = [LatLon(p["lat"], p["lon"]) for p in results if p.get("group") in ("points", "streets")]
+    def spot(p: dict[str, Any]) -> Spot:
+        name = str(p.get("name") or "").strip()
+        return Spot(LatLon(p["lat"], p["lon"]), name or f"{p['lat']:.5f}, {p['lon']:.5f}")
+
+    spots = [spot(p) for p in results if p.get("group") in ("points", "streets")]
     if not spots:
-        spots = [LatLon(p["lat"], p["lon"]) for p in results]
+        spots = [spot(p) for p in results]
     if not spots:
         raise ValueError("the server knows no places in this city to put calls at")
     return spots

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lifechain import events
 from lifechain.auth.core import Principal
-from lifechain.db import Base
+from lifechain.db import Base, StatementPool
 from lifechain.dispatch import repo
 from lifechain.dispatch.core import (
     DispatchPolicy,
@@ -142,15 +142,8 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
     The same `idempotency_key` always returns the same incident, also when two retries race (unique constraint).
     Written with one insert for the incident and one batched insert for its patients and time nodes.
     """
+    incident, det = _new_incident(call, protocol, actor, now, idempotency_key)
     # No look-up first: a retry is rare, and the unique key turns it into an IntegrityError handled below.
-    det = triage(protocol, call.complaint, call.answers or {}) if call.complaint is not None else None
-    incident = Incident(city=call.city, lat=call.location.lat, lon=call.location.lon, address=call.address,
-                        caller_number=call.caller_number, complaint=None, protocol_version=None, answers={},
-                        determinant=None, priority=None, pathways=[], status="received", received_at=now,
-                        closed_at=None, destination_hospital_id=None, idempotency_key=idempotency_key,
-                        created_by=actor.actor, version=1)
-    if det is not None:
-        _set_determinant(incident, det)
     try:
         _insert_incident(session, incident)
     except IntegrityError:
@@ -162,12 +155,82 @@ def create_incident(*, session: Session, call: NewCall, protocol: Protocol, acto
     session.connection().execute(insert(_PATIENT), [
         {"incident_id": incident.id, "label": f"P{n + 1}", "age_years": None, "sex": None, "notes": None}
         for n in range(call.patients)])
+    timeline.record_many(session=session, batch=_call_nodes(incident, det, call, actor, now), now=now)
+    events.publish(session, "incident.updated", incident_payload(incident), at=now)
+    return incident, True
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """A new call ready to be written in one statement: the incident (no id yet), its patients, its time nodes and
+    its stream messages, in the order `create_incident` publishes them (ids still missing)."""
+
+    incident: Incident
+    patients: int
+    nodes: list[TimelineEvent]
+    messages: list[events.DomainEvent]
+
+
+def plan_direct_call(*, call: NewCall, protocol: Protocol, actor: Principal, now: datetime,
+                     idempotency_key: str | None = None) -> PlannedCall | None:
+    """The call `create_incident` would write, when no event subscriber wants its events (so it can be written
+    without a session, `write_direct_call`); None when one may act on them (a call for volunteers, say)."""
+    incident, det = _new_incident(call, protocol, actor, now, idempotency_key)
+    nodes = _call_nodes(incident, det, call, actor, now)
+    meta = {"determinant": incident.determinant}
+    messages = [events.DomainEvent(f"timeline.{e.kind.value}", timeline.stream_payload(e), now, meta) for e in nodes]
+    messages.append(events.DomainEvent("incident.updated", incident_payload(incident), now, meta))
+    if any(events.wanted(m) for m in messages):
+        return None
+    return PlannedCall(incident, call.patients, nodes, messages)
+
+
+def write_direct_call(*, connection: Any, planned: PlannedCall, dialect: str = "postgresql") -> Incident | None:
+    """Write a planned call in its own transaction on a DB-API `connection`: on PostgreSQL one statement (no BEGIN,
+    COMMIT or separate NOTIFY round trips), on SQLite a few plain statements on a connection holding the process's
+    write lock (`db.sqlite_writer`). Returns the incident, or None when its Idempotency-Key is taken (then
+    `create_incident` answers with the existing one)."""
+    incident = planned.incident
+    insert = repo.insert_call_sqlite if dialect == "sqlite" else repo.insert_call_pg
+    incident_id = insert(connection, incident=incident, patients=planned.patients, nodes=planned.nodes,
+                         messages=planned.messages)
+    if incident_id is None:
+        return None
+    incident.id = incident_id
+    return incident
+
+
+async def write_direct_call_async(*, pool: StatementPool, planned: PlannedCall) -> Incident | None:
+    """`write_direct_call` awaited on the event loop through a statement pool (no thread-pool hop)."""
+    incident = planned.incident
+    incident_id = await repo.insert_call_pg_async(pool, incident=incident, patients=planned.patients,
+                                                  nodes=planned.nodes, messages=planned.messages)
+    if incident_id is None:
+        return None
+    incident.id = incident_id
+    return incident
+
+
+def _new_incident(call: NewCall, protocol: Protocol, actor: Principal, now: datetime,
+                  idempotency_key: str | None) -> tuple[Incident, Determinant | None]:
+    det = triage(protocol, call.complaint, call.answers or {}) if call.complaint is not None else None
+    incident = Incident(city=call.city, lat=call.location.lat, lon=call.location.lon, address=call.address,
+                        caller_number=call.caller_number, complaint=None, protocol_version=None, answers={},
+                        determinant=None, priority=None, pathways=[], status="received", received_at=now,
+                        closed_at=None, destination_hospital_id=None, idempotency_key=idempotency_key,
+                        created_by=actor.actor, version=1)
+    if det is not None:
+        _set_determinant(incident, det)
+    return incident, det
+
+
+def _call_nodes(incident: Incident, det: Determinant | None, call: NewCall, actor: Principal,
+                now: datetime) -> list[TimelineEvent]:
+    """The time nodes of a new call: the PSAP call, then its determinant (and a recognised arrest) when triaged."""
     nodes = [_event(EventKind.PSAP_CALL, incident, actor, now, {"address": call.address})]
     if det is not None:
         nodes += _triage_nodes(incident, det, actor, now, arrest_known=False)
-    timeline.record_many(session=session, batch=nodes, now=now)
-    events.publish(session, "incident.updated", incident_payload(incident), at=now)
-    return incident, True
+    return nodes
 
 
 _INCIDENT, _PATIENT = Base.metadata.tables[Incident.__tablename__], Base.metadata.tables[Patient.__tablename__]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lifechain.errors import Invalid
@@ -351,6 +350,8 @@ def load_protocol(source: str | Path | Mapping[str, Any]) -> Protocol:
     """Load and validate a protocol from a YAML/JSON file path or an already-parsed mapping; raises `Invalid`."""
     data: Any = source
     if isinstance(source, str | Path):
+        import yaml  # here, not with the module: the server loads the protocol on first use, not at start-up
+
         try:
             data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
         except OSError as exc:

@@ -8,12 +8,14 @@ from contextlib import nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from lifechain.api import ClockDep, SessionDep, SettingsDep
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
+from lifechain.db import StatementPool, make_statement_engine, sqlite_writer
 from lifechain.dispatch import flows, repo
 from lifechain.dispatch.core import DispatchPolicy
 from lifechain.dispatch.protocol import Protocol, default_protocol
@@ -57,6 +59,22 @@ def setup(app: FastAPI) -> None:
     app.state.dispatch_policy = DispatchPolicy(gps_stale_after_s=app.state.settings.gps_stale_after_s)
     app.state.protocol = None  # loaded on first use: default_protocol()
     app.state.incident_guard = _incident_guard
+    # Calls are created on PostgreSQL with one statement on connections of their own: awaited on the server's event
+    # loop (`db.StatementPool`), or in the thread pool (`db.make_statement_engine`) on other loops (test clients).
+    app.state.call_engine = app.state.call_pool = None
+    if (app.state.engine.dialect.name, app.state.engine.dialect.driver) == ("postgresql", "psycopg"):
+        app.state.call_engine = make_statement_engine(app.state.settings.sqlalchemy_url)
+        app.state.call_pool = StatementPool(app.state.settings.sqlalchemy_url)
+
+        async def start(app: FastAPI) -> None:
+            app.state.call_pool.start()
+
+        async def stop(app: FastAPI) -> None:
+            await app.state.call_pool.close()
+            app.state.call_engine.dispose()
+
+        app.state.startup_hooks.append(start)
+        app.state.shutdown_hooks.append(stop)
 
 
 def _incident_guard(session: Session, incident_id: int, user: Principal) -> None:
@@ -130,14 +148,57 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
                          body.location.lon), address=body.address, caller_number=body.caller_number,
                          complaint=body.complaint, answers=body.answers, patients=body.patients)
 
+    now = clock.now()
+    engine = request.app.state.engine
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite or request.app.state.call_engine is not None:
+        planned = flows.plan_direct_call(call=call, protocol=protocol, actor=user, now=now,
+                                         idempotency_key=idempotency_key)
+        if planned is not None:
+            incident = await _write_direct(request, planned, sqlite=sqlite)
+            if incident is not None:
+                return Response(IncidentOut.of(incident).model_dump_json(), status_code=201,
+                                media_type="application/json")
+            # The key is taken: the session path answers with the existing incident.
+
     def work(session: Session) -> tuple[IncidentOut, bool]:
         incident, created = flows.create_incident(session=session, call=call, protocol=protocol, actor=user,
-                                                  now=clock.now(), idempotency_key=idempotency_key)
+                                                  now=now, idempotency_key=idempotency_key)
         return IncidentOut.of(incident), created
 
     out, created = await in_session(request, work, inline=True)
     # Already a validated model: answer its JSON directly instead of having FastAPI validate it a second time.
     return Response(out.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+
+
+async def _write_direct(request: Request, planned: flows.PlannedCall, *, sqlite: bool) -> Incident | None:
+    """Write a planned call without a session: on SQLite inline on the event loop (writers queue on one lock
+    anyway), then wake this process's stream clients (no NOTIFY there); on PostgreSQL through the statement pool on
+    the server's loop, or in the thread pool on other loops."""
+    if sqlite:
+        with sqlite_writer(request.app.state.engine) as conn:
+            incident = flows.write_direct_call(connection=conn, planned=planned, dialect="sqlite")
+        hub = getattr(request.app.state, "stream_hub", None)
+        if incident is not None and hub is not None:
+            hub.wake_threadsafe()
+        return incident
+    pool: StatementPool = request.app.state.call_pool
+    if pool.serves_this_loop():
+        return await flows.write_direct_call_async(pool=pool, planned=planned)
+    return await run_in_threadpool(_write_direct_pg, request.app.state.call_engine, planned)
+
+
+def _write_direct_pg(engine: Engine, planned: flows.PlannedCall) -> Incident | None:
+    """A planned call written in one statement on a pooled connection (PostgreSQL), at most 3 at once."""
+    with _HOT_WRITES:
+        raw = engine.raw_connection()
+        try:
+            return flows.write_direct_call(connection=raw.driver_connection, planned=planned)
+        except engine.dialect.loaded_dbapi.OperationalError:
+            raw.invalidate()  # the connection is gone: do not pool it again
+            raise
+        finally:
+            raw.close()
 
 
 @router.get("/incidents", response_model=list[IncidentOut])

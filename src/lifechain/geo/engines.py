@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
-from scipy.sparse import csgraph
 
 from lifechain.errors import Invalid
 from lifechain.geo.core import (
@@ -141,17 +140,27 @@ class _Ends:
 
 
 class ModeGraph:
-    """One mode's network with its snapping index and lazily built adjacencies (forward and reversed)."""
+    """One mode's network with its snapping index and adjacencies (forward and reversed), each built on first use:
+    a server starts answering before it has built them all (`warm` builds them in the background)."""
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.segs: Segments = build_segments(net)
+        self._segs: Segments | None = None
+        self._segs_lock = threading.Lock()
         self._adj: dict[tuple[str, bool], Adjacency] = {}
         self._locks: dict[tuple[str, bool], threading.Lock] = {}
         self._build_lock = threading.Lock()
-        for key in net.seconds:
-            for reverse in (False, True):
-                self.adjacency(key, reverse)
+
+    @property
+    def segs(self) -> Segments:
+        """The undirected segments and their spatial index, for snapping (built on first use)."""
+        segs = self._segs
+        if segs is None:
+            with self._segs_lock:
+                if self._segs is None:
+                    self._segs = build_segments(self.net)
+                segs = self._segs
+        return segs
 
     def adjacency(self, key: str, reverse: bool) -> tuple[Adjacency, threading.Lock]:
         """The adjacency for weight `key` (reversed if asked) and the lock guarding its virtual row."""
@@ -160,6 +169,13 @@ class ModeGraph:
                 self._adj[(key, reverse)] = build_adjacency(self.net, key, reverse=reverse)
                 self._locks[(key, reverse)] = threading.Lock()
         return self._adj[(key, reverse)], self._locks[(key, reverse)]
+
+    def warm(self) -> None:
+        """Build the snapping index and every adjacency now."""
+        _ = self.segs
+        for key in self.net.seconds:
+            for reverse in (False, True):
+                self.adjacency(key, reverse)
 
 
 class ScipyRouter:
@@ -176,7 +192,9 @@ class ScipyRouter:
         self.snap_caches = {mode: SnapCache() for mode in networks}
 
     def warm(self) -> None:
-        """Prepare everything a first query would otherwise build (nothing left for this engine)."""
+        """Prepare everything a first query would otherwise build."""
+        for g in self.graphs.values():
+            g.warm()
 
     # ---- points -------------------------------------------------------------------------------------------
     def _graph(self, mode: str) -> ModeGraph:
@@ -276,6 +294,8 @@ class ScipyRouter:
             return (dist, np.full(adj.n, -9999, np.int32)) if predecessors else dist
         bad = ~np.isfinite(offs)
         nodes[bad], offs[bad] = nodes[~bad][0], offs[~bad][0]
+        from scipy.sparse import csgraph  # imported on first use: see build_adjacency
+
         slot = adj.matrix.indptr[adj.n]
         with lock:
             adj.matrix.indices[slot:slot + 2] = nodes
@@ -288,6 +308,8 @@ class ScipyRouter:
 
     def _node_matrix(self, g: ModeGraph, key: str, src: IntArray, dst: IntArray) -> FloatArray:
         """Seconds between graph nodes, sources x targets."""
+        from scipy.sparse import csgraph
+
         adj, _lock = g.adjacency(key, False)
         uniq, inv = np.unique(src, return_inverse=True)
         out = np.empty((uniq.shape[0], dst.shape[0]))
@@ -492,13 +514,16 @@ class CHRouter(ScipyRouter):
     ch_max_points = 2000
 
     def __init__(self, city: str, networks: dict[str, Network], *, topologies: dict[str, Any] | None = None,
-                 offroad_speed_mps: float = 1.4, snap_max_distance_m: float = 1000.0) -> None:
+                 topology_loader: Callable[[str], Any] | None = None, offroad_speed_mps: float = 1.4,
+                 snap_max_distance_m: float = 1000.0) -> None:
         super().__init__(city, networks, offroad_speed_mps=offroad_speed_mps,
                          snap_max_distance_m=snap_max_distance_m)
         # One metric per (mode, weight, direction), customized on first use (`warm` builds them all): the
         # hierarchy's many-to-many is fast for few sources and many targets, so "many to one" runs as
-        # "one to many" on the reversed graph.
+        # "one to many" on the reversed graph. A topology (contraction order) comes from `topologies`, else from
+        # `topology_loader(name)` on first use (None: not stored), else is computed.
         self._topologies: dict[str, Any] = dict(topologies or {})
+        self._topology_loader = topology_loader
         self._metrics: dict[tuple[str, str, bool], tuple[Any, threading.Lock]] = {}
         self._metrics_lock = threading.Lock()
 
@@ -513,7 +538,9 @@ class CHRouter(ScipyRouter):
             if (mode, key, reverse) not in self._metrics:
                 net = self.graphs[mode].net
                 name = topology_name(mode, reverse)
-                if name not in self._topologies:
+                if name not in self._topologies and self._topology_loader is not None:
+                    self._topologies[name] = self._topology_loader(name)
+                if self._topologies.get(name) is None:
                     self._topologies[name] = build_topology(net, reverse=reverse)
                 metric = pyroutingkit.CCHMetric(self._topologies[name])
                 metric.customize(to_millis(net.seconds[key]))
@@ -521,11 +548,14 @@ class CHRouter(ScipyRouter):
             return self._metrics[(mode, key, reverse)]
 
     def warm(self) -> None:
-        """Customize every metric now rather than on first use."""
+        """Build everything now rather than on first use: first what a route on the first network needs (its
+        snapping index and forward metrics), then the other metrics, then the bounded Dijkstra's adjacencies."""
         for mode, g in self.graphs.items():
-            for key in g.net.seconds:
-                for reverse in (False, True):
+            _ = g.segs
+            for reverse in (False, True):
+                for key in g.net.seconds:
                     self._metric(mode, key, reverse)
+        super().warm()
 
     def _use_dijkstra(self, mode: Mode, points: Sequence[LatLon] | Snapped, limit_s: float) -> bool:
         bounded_short = not limit_s > self.dijkstra_below_s[check_mode(mode)]  # NaN and negatives too

@@ -7,13 +7,14 @@ each profile (`emergency`/`regular` when driving, `walk` on foot). Nothing here 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from scipy import sparse
-from scipy.sparse import csgraph
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -114,6 +115,9 @@ class Pruned:
 
 def largest_scc(net: Network) -> Pruned:
     """Keep the largest strongly connected component (every kept node can reach and be reached from every other)."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
     n = net.n_nodes
     if n == 0:
         return Pruned(net, 0, 0, 0)
@@ -151,6 +155,10 @@ class Adjacency:
 
 def build_adjacency(net: Network, key: str, *, reverse: bool = False) -> Adjacency:
     """Adjacency of `net` for weight `key` (fastest of parallel arcs kept), reversed if asked."""
+    # scipy is imported here, not with the module: a server on the contraction hierarchy needs it only for
+    # bounded searches, and importing it costs ~0.2 s of start-up.
+    from scipy import sparse
+
     n = net.n_nodes
     frm, to = (net.head, net.tail) if reverse else (net.tail, net.head)
     w = net.seconds[key]

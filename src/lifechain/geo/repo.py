@@ -135,11 +135,11 @@ class CityStore:
             cached = self._routers.get((name, engine))
             if cached and cached[0] == import_id:
                 return cached[1]
-            router = self._load_router(name, engine)
+            router = self._load_router(name, engine, import_id)
             self._routers[(name, engine)] = (import_id, router)
             return router
 
-    def _load_router(self, name: str, engine: str) -> Router:
+    def _load_router(self, name: str, engine: str, import_id: str) -> Router:
         folder = self.cities_dir / name
         nets = {mode: _load_network(folder / f"{mode}.npz") for mode in ("drive", "walk")
                 if (folder / f"{mode}.npz").is_file()}
@@ -148,15 +148,21 @@ class CityStore:
             return ScipyRouter(name, nets, **kwargs)
         import pyroutingkit
 
-        topologies = {}
-        for mode in nets:
-            for reverse in (False, True):
-                stored = folder / "ch" / topology_name(mode, reverse)
-                if stored.is_dir():  # cities compiled before reversed topologies were stored build them on load
-                    topo = pyroutingkit.CCHTopology()
-                    topo.load(str(stored))
-                    topologies[topology_name(mode, reverse)] = topo
-        return CHRouter(name, nets, topologies=topologies, **kwargs)
+        def load_topology(topo_name: str) -> Any:
+            """A stored contraction order, read on first use; None (computed from the router's own network instead)
+            when it is not stored, or when the city was re-imported meanwhile (the folder holds another network)."""
+            stored = folder / "ch" / topo_name
+            try:
+                if self.info(name)["import_id"] != import_id or not stored.is_dir():
+                    return None
+                topo = pyroutingkit.CCHTopology()
+                topo.load(str(stored))
+                return topo if self.info(name)["import_id"] == import_id else None
+            except (NotFound, OSError, RuntimeError):
+                return None
+
+        return CHRouter(name, nets, topology_loader=load_topology, offroad_speed_mps=self.offroad_speed_mps,
+                        snap_max_distance_m=self.snap_max_distance_m)
 
     def places(self, name: str) -> dict[str, Any]:
         """Stations, hospitals, named streets and points, AEDs, plus the city's bbox and centre."""

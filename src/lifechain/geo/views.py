@@ -11,12 +11,15 @@ For other domains' views:
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
+from lifechain.auth.core import Principal, Role
+from lifechain.auth.deps import CurrentUser, require_roles
 from lifechain.errors import Invalid
 from lifechain.geo.core import LatLon, Router, check_mode, check_profile, parse_latlon, to_wgs84
 from lifechain.geo.repo import CityStore
@@ -36,10 +39,18 @@ def setup(app: FastAPI) -> None:
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
             router = store.router(settings.default_city)
-            # The hierarchy's per-profile metrics are customized in the background: serving starts at once.
-            threading.Thread(target=getattr(router, "warm", lambda: None), name="geo-warm", daemon=True).start()
+            # Snapping indexes, hierarchy metrics and adjacencies are built in the background, what a drive route
+            # needs first: serving starts at once, and a query that needs a part not built yet builds it (or waits
+            # for it) then.
+            threading.Thread(target=_warm, args=(router,), name="geo-warm", daemon=True).start()
 
     app.state.startup_hooks.append(warm)
+
+
+def _warm(router: Router) -> None:
+    getattr(router, "warm", lambda: None)()
+    # What was built lives as long as the server: out of the cyclic GC's way, like what start-up loaded (app.py).
+    gc.freeze()
 
 
 def get_cities(request: Request) -> CityStore:
@@ -49,6 +60,9 @@ def get_cities(request: Request) -> CityStore:
 
 
 CitiesDep = Annotated[CityStore, Depends(get_cities)]
+# Every signed-in role reads maps, routes and isochrones (crews and volunteers navigate with them); a matrix is
+# planning work, and costly, so only dispatchers and analysts (and admins) may ask for one.
+Planner = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST))]
 
 
 def router_for(request: Request, city: str, engine: str | None = None) -> Router:
@@ -70,13 +84,13 @@ def _json_seconds(values: Any) -> list[Any]:
 
 
 @router.get("", response_model=list[CityInfo])
-def list_cities(cities: CitiesDep) -> list[dict[str, Any]]:
+def list_cities(cities: CitiesDep, _user: CurrentUser) -> list[dict[str, Any]]:
     """Every imported city: bbox, centre, node and arc counts, profiles."""
     return cities.list()
 
 
 @router.get("/{city}", response_model=CityInfo)
-def city_info(city: str, cities: CitiesDep) -> dict[str, Any]:
+def city_info(city: str, cities: CitiesDep, _user: CurrentUser) -> dict[str, Any]:
     """One city's manifest."""
     return cities.info(city)
 
@@ -85,6 +99,7 @@ def city_info(city: str, cities: CitiesDep) -> dict[str, Any]:
 def route(
     request: Request,
     city: str,
+    _user: CurrentUser,
     origin: Annotated[str, Query(alias="from", description="lat,lon", examples=["60.1699,24.9384"])],
     destination: Annotated[str, Query(alias="to", description="lat,lon")],
     mode: str = "drive",
@@ -101,7 +116,7 @@ def route(
 
 
 @router.post("/{city}/matrix", response_model=MatrixOut)
-def matrix(request: Request, city: str, body: MatrixIn) -> dict[str, Any]:
+def matrix(request: Request, city: str, body: MatrixIn, _planner: Planner) -> dict[str, Any]:
     """Seconds from every origin to every destination (`null` where unreachable)."""
     limit = request.app.state.settings.max_matrix_cells
     cells = len(body.origins) * len(body.destinations)
@@ -120,6 +135,7 @@ def matrix(request: Request, city: str, body: MatrixIn) -> dict[str, Any]:
 def isochrone(
     request: Request,
     city: str,
+    _user: CurrentUser,
     at: Annotated[str, Query(description="lat,lon")],
     seconds: Annotated[float, Query(gt=0, le=7200)],
     mode: str = "drive",
@@ -134,14 +150,14 @@ def isochrone(
 
 
 @router.get("/{city}/roads")
-def roads(city: str, cities: CitiesDep, zoom: Annotated[int, Query(ge=0, le=22)] = 14,
+def roads(city: str, cities: CitiesDep, _user: CurrentUser, zoom: Annotated[int, Query(ge=0, le=22)] = 14,
           mode: str = "drive") -> dict[str, Any]:
     """The road (or path) network as GeoJSON, one feature per road class, simplified for `zoom`."""
     return cities.roads(city, zoom=zoom, mode=check_mode(mode))
 
 
 @router.get("/{city}/places", response_model=PlacesOut)
-def places(city: str, cities: CitiesDep, q: str = "",
+def places(city: str, cities: CitiesDep, _user: CurrentUser, q: str = "",
            limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
     """Address search over named streets and places (and stations, hospitals, AEDs)."""
     return {"city": city, "query": q, "results": cities.search(city, q, limit=limit)}

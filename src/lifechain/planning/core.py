@@ -26,20 +26,13 @@ from lifechain.planning.optimize import (
 )
 from lifechain.planning.report import render as render_report
 from lifechain.planning.results import aggregate, compare, confidence, summarise, survival
-from lifechain.planning.simulate import (
-    NODES,
-    MatrixRouter,
-    PointIn,
-    RunResult,
-    Scenario,
-    Simulation,
-    StraightRouter,
-    build_matrix_router,
-)
+from lifechain.planning.simulate import NODES, PointIn, RunResult, Scenario, Simulation, simplifications, walking_router
+from lifechain.planning.travel import FleetRouter, MatrixRouter, StraightRouter, build_matrix_router
 
 __all__ = [
     "MODELS",
     "NODES",
+    "FleetRouter",
     "MatrixRouter",
     "PointIn",
     "Problem",
@@ -66,8 +59,10 @@ __all__ = [
     "render_report",
     "replication_seeds",
     "run_replication",
+    "simplifications",
     "summarise",
     "survival",
+    "walking_router",
 ]
 
 

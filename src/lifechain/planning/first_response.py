@@ -1,45 +1,68 @@
 """Volunteers and AEDs in the simulation, on the live alert policy (pure: no I/O, no wall clock).
 
-For each cardiac arrest, volunteers around the patient are drawn as a homogeneous spatial Poisson process (density
-per km^2, by area), then the live `lifechain.volunteers.core` decides who is alerted and in which role
-(`plan_alerts`), replaces refusals and widens (`next_phase`), accepts within the cap (`on_accept`), records
-arrivals (`on_action`) and stands everyone down when the ambulance arrives (`stand_down`); functions are looked
-up on their module at call time, so the simulation cannot drift from live alerting. Walking uses a straight-line
-router (detour factor x distance at the policy's walking speed).
+On-duty volunteers are one population per replication: a homogeneous spatial Poisson process (density per km^2, by
+the area of the nearest demand point) made tile by tile (1 km squares) where arrests need them; a tile's people
+depend only on the seed and the tile, so runs repeat. For each arrest the simulation's event heap drives the live
+`lifechain.volunteers.core` as live alerting does: `plan_alerts` (first phase), `next_phase` (a refusal replaced at
+once, silence widened after `widen_after_s`), `on_accept` / `on_decline` when a volunteer answers, `on_action`
+(arrived) and `stand_down` when the first ambulance is on scene; the functions are looked up on their module at call
+time, so the simulation cannot drift from live alerting. A volunteer who accepted is busy until that response is
+stood down: like live (`volunteers.repo.responding_ids`), they are not alertable for another arrest meanwhile.
+Walking is on the city's walking network when the scenario travels on a city (the geo router live alerting uses),
+else straight line x detour. AEDs are usable by their opening hours on the simulated clock (`Aed.is_accessible`).
+
+Each arrest runs twice, without AEDs (`volunteers`) and with them (`volunteers_aed`), each variant in its own world
+(its own busy volunteers); a volunteer's answer delay and yes/no to one arrest are the same in both (common random
+numbers).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lifechain.errors import Invalid
-from lifechain.geo.core import LatLon, Mode, Profile, Route
+from lifechain.geo.core import LatLon, Mode, OffNetwork, Profile, Route
 from lifechain.volunteers import core as vc
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 EARTH_M_PER_DEG = 111_195.0
 QUALIFIED = (vc.Qualification(vc.QualificationKind.CPR, date(2000, 1, 1), date(2999, 12, 31)),)
+TILE_M = 1000.0
+TICK_S = 5.0  # the live phase ticker's period (volunteers.views.TICK_S)
+VARIANTS = ("volunteers", "volunteers_aed")  # index 0: without AEDs, 1: with AEDs
+# Stream tags under the replication's volunteer seed: population tiles, answers.
+_TILES, _ANSWERS = 1, 2
 
 
 class AedIn(BaseModel):
-    """A public AED of the scenario (always open and ready)."""
+    """A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7)."""
 
     model_config = ConfigDict(extra="forbid")
     lat: float
     lon: float
+    opening_hours: str | None = None
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        try:
+            vc.parse_opening_hours(value)
+        except Invalid as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
 
 class VolunteersIn(BaseModel):
-    """Volunteers as a spatial Poisson process around arrests, how they answer, and the AEDs they can fetch."""
+    """Volunteers on duty as a spatial Poisson process, how they answer, and the AEDs they can fetch."""
 
     model_config = ConfigDict(extra="forbid")
     density_per_km2: float = Field(0.0, ge=0)
@@ -49,8 +72,8 @@ class VolunteersIn(BaseModel):
     set_off_delay_s: float = Field(105.0, ge=0)
     cpr_after_arrival_s: float = Field(10.0, ge=0)
     shock_after_arrival_s: float = Field(90.0, ge=0)
-    walk_detour: float = Field(1.3, ge=1)
-    max_wait_s: float = Field(1200.0, gt=0)
+    walk_detour: float = Field(1.3, ge=1)  # straight-line walking only (no city walking network)
+    max_wait_s: float = Field(1200.0, gt=0)  # a response with no ambulance on scene by then is stood down
     policy: dict[str, Any] = Field(default_factory=dict)
     aeds: list[AedIn] = Field(default_factory=list)
     aeds_file: str | None = None
@@ -108,118 +131,308 @@ class WalkRouter:
         return self.times_from(destination, origins, mode=mode, profile=profile, limit_s=limit_s)
 
 
+# ------------------------------------------------------------------------------------------------ the population
+
+
 @dataclass(frozen=True)
-class Outcome:
-    """What first responders achieved for one arrest: seconds from the call to first CPR and first shock (inf if
-    none arrived before the ambulance), alerts sent and acceptances."""
-
-    cpr_s: float
-    shock_s: float
-    alerts: int
-    accepted: int
+class _Tile:
+    ids: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    snapped: Any  # the router's snapped batch (walking network), or None for straight-line walking
 
 
-NOBODY = Outcome(math.inf, math.inf, 0, 0)
+class Population:
+    """On-duty volunteers as one spatial Poisson process, made tile by tile on first need.
+
+    A tile's count is Poisson(density x tile area), its people uniform in the tile, all drawn from a stream of its
+    own (the seed and the tile), so the same people stand in the same places whichever arrest asks first. The
+    density of a tile is that of the area of the demand point nearest its centre.
+    """
+
+    def __init__(self, config: VolunteersIn, *, seed: int, demand: Sequence[tuple[float, float, str]],
+                 router: Any, snap: bool) -> None:
+        self.seed, self.router, self.snap = seed, router, snap
+        lat = np.asarray([d[0] for d in demand], dtype=float)
+        lon = np.asarray([d[1] for d in demand], dtype=float)
+        self.lat0, self.lon0 = float(lat.mean()), float(lon.mean())
+        self.kx = EARTH_M_PER_DEG * math.cos(math.radians(self.lat0))
+        self.density = np.asarray([config.density(d[2]) for d in demand], dtype=float)
+        self.tree: Any = None
+        if np.ptp(self.density) > 0:
+            from scipy.spatial import cKDTree
+
+            self.tree = cKDTree(np.column_stack([(lon - self.lon0) * self.kx, (lat - self.lat0) * EARTH_M_PER_DEG]))
+        self.tiles: dict[tuple[int, int], _Tile] = {}
+
+    def _tile(self, tx: int, ty: int) -> _Tile:
+        found = self.tiles.get((tx, ty))
+        if found is not None:
+            return found
+        rng = np.random.default_rng([self.seed, _TILES, tx + 2**31, ty + 2**31])
+        density = self.density[0] if self.tree is None else \
+            self.density[int(self.tree.query([(tx + 0.5) * TILE_M, (ty + 0.5) * TILE_M])[1])]
+        n = int(rng.poisson(density * (TILE_M / 1000) ** 2))
+        if n >= 2**16:
+            raise Invalid(f"volunteer density {density:g} per km^2 is beyond what the simulation can hold")
+        x = (tx + rng.uniform(size=n)) * TILE_M
+        y = (ty + rng.uniform(size=n)) * TILE_M
+        lat, lon = self.lat0 + y / EARTH_M_PER_DEG, self.lon0 + x / self.kx
+        key = (tx + 2**20) * 2**21 + (ty + 2**20)
+        ids = key * 2**16 + np.arange(1, n + 1, dtype=np.int64)
+        snapped = None
+        if self.snap and n:
+            snapped = self.router.snap([LatLon(float(a), float(b)) for a, b in zip(lat, lon, strict=True)],
+                                       mode="walk", strict=False)
+        tile = _Tile(ids, lat, lon, snapped)
+        self.tiles[(tx, ty)] = tile
+        return tile
+
+    def near(self, where: LatLon, reach_m: float) -> tuple[IntArray, FloatArray, FloatArray, Any]:
+        """Ids, latitudes, longitudes (and the snapped batch) of the volunteers within `reach_m` of `where`."""
+        x, y = (where.lon - self.lon0) * self.kx, (where.lat - self.lat0) * EARTH_M_PER_DEG
+        r = reach_m * 1.05 + 1.0  # the tile grid is projected at the city's mean latitude: a little slack
+        parts = [t for tx in range(math.floor((x - r) / TILE_M), math.floor((x + r) / TILE_M) + 1)
+                 for ty in range(math.floor((y - r) / TILE_M), math.floor((y + r) / TILE_M) + 1)
+                 if len((t := self._tile(tx, ty)).ids)]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), None
+        ids = np.concatenate([t.ids for t in parts])
+        lat = np.concatenate([t.lat for t in parts])
+        lon = np.concatenate([t.lon for t in parts])
+        dy = (lat - where.lat) * EARTH_M_PER_DEG
+        dx = (lon - where.lon) * EARTH_M_PER_DEG * math.cos(math.radians(where.lat))
+        keep = np.flatnonzero(dx * dx + dy * dy <= reach_m * reach_m)
+        snapped = None
+        if self.snap:
+            batch = parts[0].snapped if len(parts) == 1 else type(parts[0].snapped).concat([t.snapped for t in parts])
+            snapped = batch.take(keep)
+        return ids[keep], lat[keep], lon[keep], snapped
+
+
+# ------------------------------------------------------------------------------------------------ one response
 
 
 @dataclass
+class Response:
+    """One arrest's volunteer response in one variant, as the live tables would hold it."""
+
+    call: int
+    variant: int
+    where: LatLon
+    started: float
+    eta_at: float | None  # simulation seconds the ambulance is expected on scene (live: the earliest unit's ETA)
+    plan: vc.AlertPlan | None = None
+    phase_s: float = math.nan  # when the last phase went out
+    alerted_s: dict[int, float] = field(default_factory=dict)
+    engaged: set[int] = field(default_factory=set)
+    arrivals: list[tuple[float, bool]] = field(default_factory=list)  # (when, with an AED)
+    tick_at: float = math.nan
+    open: bool = True
+
+
+# (time, kind, call, variant, responder): kinds "answer", "tick", "arrive" and "stop" (variant -1).
+Event = tuple[float, str, int, int, int]
+
+
 class FirstResponse:
-    """Runs the live alerting for one arrest at a time, with volunteers drawn afresh around each patient."""
+    """Runs the live alerting for every arrest of a replication, on one persistent volunteer population."""
 
-    config: VolunteersIn
-    aeds: vc.AedPool
-    policy: vc.AlertPolicy
-    router: WalkRouter
+    def __init__(self, config: VolunteersIn, *, seed: int, start: datetime, router: Any,
+                 demand: Sequence[tuple[float, float, str]], timezone: str = "UTC") -> None:
+        if start.tzinfo is None:
+            raise Invalid("the first response clock needs an aware start time")
+        self.config, self.seed, self.epoch, self.router = config, seed, start, router
+        self.policy = config.alert_policy()
+        snap = not isinstance(router, WalkRouter)
+        self.population = Population(config, seed=seed, demand=demand, router=router, snap=snap)
+        self.aeds, self.aeds_off_network = _aed_pool(config, router, timezone, snap)
+        self.busy: tuple[dict[int, int], dict[int, int]] = ({}, {})  # per variant: responder -> call
+        self.responses: dict[tuple[int, int], Response] = {}
+        self.draws: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.counts = {"volunteer_alerts": 0.0, "volunteer_acceptances": 0.0, "volunteer_arrivals": 0.0,
+                       "volunteer_busy_unanswered": 0.0, "volunteer_arrests_off_network": 0.0}
 
-    @classmethod
-    def build(cls, config: VolunteersIn) -> FirstResponse:
-        """The first response of a scenario: its policy, AED pool and walking router."""
-        policy = config.alert_policy()
-        aeds = [vc.Aed(id=i + 1, location=LatLon(a.lat, a.lon)) for i, a in enumerate(config.aeds)]
-        return cls(config, vc.AedPool.build(aeds), policy,
-                   WalkRouter("planning", policy.network_walk_speed_mps, config.walk_detour))
+    @property
+    def walking(self) -> str:
+        """How volunteers walk, in words."""
+        return "straight line x detour" if isinstance(self.router, WalkRouter) else "the city's walking network"
 
-    def volunteers(self, where: LatLon, area: str, reach_m: float, now: datetime,
-                   rng: np.random.Generator) -> list[vc.Responder]:
-        """Volunteers within `reach_m` of `where`: a Poisson number, uniform in the disc."""
-        n = int(rng.poisson(self.config.density(area) * math.pi * (reach_m / 1000) ** 2))
-        r = reach_m * np.sqrt(rng.uniform(size=n))
-        theta = rng.uniform(0, 2 * math.pi, size=n)
-        lat = where.lat + r * np.sin(theta) / EARTH_M_PER_DEG
-        lon = where.lon + r * np.cos(theta) / (EARTH_M_PER_DEG * math.cos(math.radians(where.lat)))
-        return [vc.Responder(id=k + 1, kind="volunteer", position=LatLon(float(a), float(b)),
-                             qualifications=QUALIFIED, on_duty=True, last_heartbeat=now)
-                for k, (a, b) in enumerate(zip(lat, lon, strict=True))]
+    def clock(self, t: float) -> datetime:
+        """The simulated instant `t` seconds after the start (aware)."""
+        return self.epoch + timedelta(seconds=t)
 
-    def respond(self, where: LatLon, area: str, *, call_at: datetime, ems_after_s: float | None,
-                rng: np.random.Generator, with_aeds: bool = True) -> Outcome:
-        """Alert, answer, arrive: first CPR and first shock by volunteers, in seconds after the call."""
-        now = call_at if call_at.tzinfo else call_at.replace(tzinfo=UTC)
-        deadline = self.policy.deadline_s(ems_after_s)
-        reach = max(deadline - self.policy.set_off_delay_s, 0.0) * self.policy.walking_speed_mps
-        people = self.volunteers(where, area, reach, now, rng)
-        if not people:
-            return NOBODY
-        pool = vc.ResponderPool.build(people)
-        aeds: vc.Aeds = self.aeds if with_aeds else ()
-        stop = ems_after_s if ems_after_s is not None else self.config.max_wait_s
-        plan = vc.plan_alerts(where, pool, aeds, self.router, now=now, ambulance_eta_s=ems_after_s,
-                              policy=self.policy)
-        plan, arrivals = self._answers(plan, where, pool, aeds, now, ems_after_s, stop, rng)
-        plan = self._arrive(plan, arrivals, now, stop)
-        vc.stand_down(plan, now=now + timedelta(seconds=stop))
-        cpr = min((t for t, _, _ in arrivals), default=math.inf) + self.config.cpr_after_arrival_s
-        shock = min((t for t, aed, _ in arrivals if aed), default=math.inf) + self.config.shock_after_arrival_s
-        return Outcome(cpr if cpr <= stop else math.inf, shock if shock <= stop else math.inf, len(plan.alerts),
-                       len(plan.accepted))
+    def _draw(self, call: int, rid: int) -> tuple[float, bool]:
+        """How long `rid` takes to answer the alert for `call`, and whether they accept (the same in both variants)."""
+        got = self.draws.get((call, rid))
+        if got is None:
+            rng = np.random.default_rng([self.seed, _ANSWERS, call, rid])
+            delay = float(rng.exponential(self.config.answer_delay_s)) if self.config.answer_delay_s else 0.0
+            got = (delay, bool(rng.uniform() < self.config.acceptance_probability))
+            self.draws[(call, rid)] = got
+        return got
 
-    def _answers(self, plan: vc.AlertPlan, where: LatLon, pool: vc.ResponderPool, aeds: vc.Aeds, now: datetime,
-                 ems_after_s: float | None, stop: float,
-                 rng: np.random.Generator) -> tuple[vc.AlertPlan, list[tuple[float, bool, int]]]:
-        """Each alerted volunteer answers after a delay; refusals are replaced and silence widens, as live."""
-        c, p = self.config, self.policy
-        heap: list[tuple[float, int, int]] = []
-        asked: set[int] = set()
-        arrivals: list[tuple[float, bool, int]] = []
+    def _pool(self, where: LatLon, reach_m: float, now: datetime, variant: int) -> vc.ResponderPool:
+        """The volunteers within `reach_m`, those busy on another arrest off duty (as live marks them)."""
+        ids, lat, lon, snapped = self.population.near(where, reach_m)
+        busy = self.busy[variant]
+        people = tuple(vc.Responder(id=int(i), kind="volunteer", position=LatLon(float(a), float(b)),
+                                    qualifications=QUALIFIED, on_duty=int(i) not in busy, last_heartbeat=now)
+                       for i, a, b in zip(ids.tolist(), lat.tolist(), lon.tolist(), strict=True))
+        return vc.ResponderPool(people, lat, lon, snapped)
 
-        def queue_new(at: float) -> None:
-            for a in plan.alerts:
-                if a.responder_id not in asked:
-                    asked.add(a.responder_id)
-                    heapq.heappush(heap, (at + float(rng.exponential(c.answer_delay_s)) if c.answer_delay_s else at,
-                                          0, a.responder_id))
-            heapq.heappush(heap, (at + p.widen_after_s, 1, 0))
+    # -- what the simulation calls
+    def start(self, call: int, where: LatLon, t: float, eta_at: float | None) -> list[Event]:
+        """Alert the first phase for an arrest (both variants) and stand it down after `max_wait_s` at the latest."""
+        events: list[Event] = [(t + self.config.max_wait_s, "stop", call, -1, 0)]
+        for variant in (0, 1):
+            r = Response(call, variant, where, t, eta_at)
+            self.responses[(call, variant)] = r
+            events += self._phase(r, t)
+        return events
 
-        queue_new(0.0)
-        while heap:
-            t, kind, rid = heapq.heappop(heap)
-            if t > stop or not plan.active:
-                break
-            at = now + timedelta(seconds=t)
-            if kind == 0 and plan.alert_for(rid).state is vc.AlertState.ALERTED:
-                if rng.uniform() < c.acceptance_probability:
-                    acc = vc.on_accept(plan, rid, now=at, policy=p)
-                    plan = acc.plan
-                    if acc.role is not None:
-                        alert = plan.alert_for(rid)
-                        alerted = (alert.alerted_at - now).total_seconds()
-                        walk = alert.eta_s - p.set_off_delay_s
-                        arrivals.append((max(t, alerted + c.set_off_delay_s) + walk,
-                                         acc.role is vc.ResponderRole.AED, rid))
-                    continue
-                plan = vc.on_decline(plan, rid, now=at)
-            before = len(plan.alerts)
-            plan = vc.next_phase(plan, where, pool, aeds, self.router, now=at,
-                                 ambulance_eta_s=None if ems_after_s is None else max(ems_after_s - t, 0.0),
-                                 policy=p)
-            if len(plan.alerts) > before:
-                queue_new(t)
-        return plan, arrivals
+    def unit_notified(self, call: int, t: float, eta_at: float) -> list[Event]:
+        """A unit was sent: an earlier ambulance ETA is kept (live `on_unit_notified`), and phases may resume."""
+        events: list[Event] = []
+        for variant in (0, 1):
+            r = self.responses.get((call, variant))
+            if r is not None and r.open and (r.eta_at is None or eta_at < r.eta_at):
+                r.eta_at = eta_at
+                if math.isnan(r.tick_at):
+                    events += self._schedule_tick(r, t)
+        return events
 
-    def _arrive(self, plan: vc.AlertPlan, arrivals: list[tuple[float, bool, int]], now: datetime,
-                stop: float) -> vc.AlertPlan:
-        """Record the arrival of every accepted volunteer who gets there before the ambulance."""
-        for at, _aed, rid in sorted(arrivals):
-            if at <= stop:
-                plan = vc.on_action(plan, rid, vc.Action.ARRIVED, now=now + timedelta(seconds=at))
-        return plan
+    def on_answer(self, call: int, variant: int, rid: int, t: float) -> list[Event]:
+        """A volunteer answers: accept (a role and a walk) or decline (replaced at once, as live)."""
+        r = self.responses.get((call, variant))
+        if r is None or not r.open or r.plan is None or r.plan.alert_for(rid).state is not vc.AlertState.ALERTED:
+            return []
+        if self.busy[variant].get(rid, call) != call:
+            if variant == 1:
+                self.counts["volunteer_busy_unanswered"] += 1
+            return []  # on the way to another arrest: this alert goes unanswered
+        p, now = self.policy, self.clock(t)
+        if self._draw(call, rid)[1]:
+            acc = vc.on_accept(r.plan, rid, now=now, policy=p)
+            r.plan = acc.plan
+            if acc.role is None:
+                return []
+            self.busy[variant][rid] = call
+            r.engaged.add(rid)
+            walk = r.plan.alert_for(rid).eta_s - p.set_off_delay_s
+            arrive = max(t, r.alerted_s[rid] + p.set_off_delay_s) + walk
+            return [(arrive, "arrive", call, variant, rid)]
+        r.plan = vc.on_decline(r.plan, rid, now=now)
+        return self._phase(r, t)
+
+    def on_tick(self, call: int, variant: int, t: float) -> list[Event]:
+        """The phase ticker: widen when nobody accepted within `widen_after_s` (live `advance`)."""
+        r = self.responses.get((call, variant))
+        if r is None or not r.open or r.tick_at != t:
+            return []
+        r.tick_at = math.nan
+        return self._phase(r, t)
+
+    def on_arrive(self, call: int, variant: int, rid: int, t: float) -> list[Event]:
+        """An accepted volunteer reaches the patient before the response is stood down."""
+        r = self.responses.get((call, variant))
+        if r is None or not r.open or r.plan is None:
+            return []
+        alert = r.plan.alert_for(rid)
+        r.plan = vc.on_action(r.plan, rid, vc.Action.ARRIVED, now=self.clock(t))
+        r.arrivals.append((t, alert.accepted_role is vc.ResponderRole.AED))
+        if variant == 1:
+            self.counts["volunteer_arrivals"] += 1
+        return []
+
+    def stop(self, call: int, t: float) -> None:
+        """Stand the arrest's volunteers down (ambulance on scene, or `max_wait_s` passed): they are free again."""
+        for variant in (0, 1):
+            r = self.responses.get((call, variant))
+            if r is None or not r.open:
+                continue
+            r.open = False
+            if r.plan is not None:
+                if variant == 1:
+                    self.counts["volunteer_alerts"] += len(r.plan.alerts)
+                    self.counts["volunteer_acceptances"] += len(r.engaged)
+                r.plan, _told = vc.stand_down(r.plan, now=self.clock(t))
+            busy = self.busy[variant]
+            for rid in r.engaged:
+                if busy.get(rid) == call:
+                    del busy[rid]
+
+    def outcome(self, call: int) -> tuple[tuple[float, float], tuple[float, float]]:
+        """First CPR and first shock by volunteers (absolute seconds, inf if none), without and with AEDs; the
+        arrest's records are then dropped."""
+        out = []
+        for variant in (0, 1):
+            r = self.responses.pop((call, variant), None)
+            arrivals = r.arrivals if r is not None else []
+            cpr = min((a for a, _ in arrivals), default=math.inf) + self.config.cpr_after_arrival_s
+            shock = min((a for a, aed in arrivals if aed), default=math.inf) + self.config.shock_after_arrival_s
+            out.append((cpr, shock))
+        for key in [k for k in self.draws if k[0] == call]:
+            del self.draws[key]
+        return out[0], out[1]
+
+    # -- phases
+    def _phase(self, r: Response, t: float) -> list[Event]:
+        """The first phase, or `next_phase` (replacements, widening), with the volunteers in reach right now."""
+        p, now = self.policy, self.clock(t)
+        eta = None if r.eta_at is None else max(r.eta_at - t, 0.0)
+        deadline = p.deadline_s(eta, t - r.started)
+        reach = max(deadline - p.set_off_delay_s, 0.0) * p.walking_speed_mps * 1.01 + 1.0  # as live `_alert_more`
+        pool = self._pool(r.where, reach, now, r.variant)
+        aeds: vc.Aeds = self.aeds if r.variant == 1 else ()
+        before = r.plan
+        try:
+            if before is None:
+                plan = vc.plan_alerts(r.where, pool, aeds, self.router, now=now, ambulance_eta_s=eta, policy=p)
+            else:
+                plan = vc.next_phase(before, r.where, pool, aeds, self.router, now=now, ambulance_eta_s=eta,
+                                     policy=p)
+        except OffNetwork:  # the patient is off the walking network: nobody can be routed there
+            if r.variant == 1:
+                self.counts["volunteer_arrests_off_network"] += 1
+            r.open = False
+            return []
+        r.plan = plan
+        if before is None or plan.last_phase_at != before.last_phase_at:
+            r.phase_s = t
+        events: list[Event] = []
+        for alert in plan.alerts:
+            if alert.responder_id not in r.alerted_s:
+                r.alerted_s[alert.responder_id] = t
+                events.append((t + self._draw(r.call, alert.responder_id)[0], "answer", r.call, r.variant,
+                               alert.responder_id))
+        return events + self._schedule_tick(r, t)
+
+    def _schedule_tick(self, r: Response, t: float) -> list[Event]:
+        """The next widening check, while one could still alert somebody who arrives in time."""
+        p, plan = self.policy, r.plan
+        if (not r.open or plan is None or not plan.active or plan.last_phase_at is None or plan.accepted
+                or len(plan.alerts) >= p.max_alerts):
+            return []
+        at = r.phase_s + p.widen_after_s + 1e-3  # just past the widening time, so it is due
+        if at <= t:
+            at = t + TICK_S  # overdue (a later ambulance ETA, a refusal left unreplaced): the ticker's next round
+        eta = None if r.eta_at is None else max(r.eta_at - at, 0.0)
+        if p.deadline_s(eta, at - r.started) <= p.set_off_delay_s or r.tick_at == at:
+            return []
+        r.tick_at = at
+        return [(at, "tick", r.call, r.variant, 0)]
+
+
+def _aed_pool(config: VolunteersIn, router: Any, timezone: str, snap: bool) -> tuple[vc.AedPool, int]:
+    """The scenario's AEDs as the live pool (snapped once on the walking network; those off it are left out)."""
+    aeds = [vc.Aed(id=k + 1, location=LatLon(a.lat, a.lon), hours=vc.parse_opening_hours(a.opening_hours),
+                   timezone=timezone) for k, a in enumerate(config.aeds)]
+    if not snap or not aeds:
+        return vc.AedPool.build(aeds), 0
+    snapped = router.snap([a.location for a in aeds], mode="walk", strict=False)
+    keep = np.flatnonzero(np.isfinite(np.asarray(snapped.offroad_m)))
+    kept = [aeds[i] for i in keep]
+    lat = np.asarray([a.location.lat for a in kept], dtype=float)
+    lon = np.asarray([a.location.lon for a in kept], dtype=float)
+    return vc.AedPool(tuple(kept), lat, lon, snapped.take(keep)), len(aeds) - len(kept)

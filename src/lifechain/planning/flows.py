@@ -11,6 +11,8 @@ from typing import Any
 
 from lifechain.errors import Invalid
 from lifechain.planning import core
+from lifechain.planning.first_response import WalkRouter
+from lifechain.planning.travel import ZeroRouter
 
 DEMAND_ID_COLUMNS = ("demand_id", "NAME", "id", "name")
 WEIGHT_COLUMNS = ("weight", "POP2000", "population", "demand")
@@ -177,37 +179,82 @@ def resolve_replay(scenario: core.Scenario) -> core.Scenario:
         raise Invalid(f"{path}: {exc}") from exc
 
 
+def read_aeds(path: Path) -> list[dict[str, Any]]:
+    """AEDs of a CSV: lat/lon columns as `read_points`, and `opening_hours` (OSM subset, empty = 24/7) if present."""
+    points = read_points(path)
+    _header, rows = _rows(path)
+    hours = [(r.get("opening_hours") or "").strip() or None for r in rows]
+    return [{"lat": a, "lon": b, "opening_hours": h} for (a, b), h in zip(points, hours, strict=True)]
+
+
+def _osm_hours(text: str | None) -> str | None:
+    """An OSM `opening_hours` value if the live AED rules can read it, else None (always open), as the live OSM
+    import of AEDs does: OSM's grammar is richer than ours, and OSM lists mostly public 24/7 units."""
+    from lifechain.volunteers.core import parse_opening_hours
+
+    try:
+        parse_opening_hours(text)
+    except Invalid:
+        return None
+    return text
+
+
 def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
-    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list."""
+    """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list,
+    with their opening hours (a file's `opening_hours` column, the OSM tag of a city's AED)."""
     v = scenario.volunteers
     if v is None or not (v.aeds_file or v.aeds_from_city):
         return scenario
-    points = [(a.lat, a.lon) for a in v.aeds]
+    aeds = [a.model_dump() for a in v.aeds]
     if v.aeds_file:
-        points += read_points(Path(v.aeds_file))
+        aeds += read_aeds(Path(v.aeds_file))
     if v.aeds_from_city:
         from lifechain.geo.repo import CityStore
 
         city = scenario.travel.city
         if not city or cities_dir is None:
             raise Invalid("volunteers.aeds_from_city needs travel.city naming an imported city")
-        points += [(float(a["lat"]), float(a["lon"])) for a in CityStore(cities_dir).places(city).get("aeds", [])]
-    aeds = [{"lat": a, "lon": b} for a, b in points]
+        aeds += [{"lat": float(a["lat"]), "lon": float(a["lon"]),
+                  "opening_hours": _osm_hours((a.get("tags") or {}).get("opening_hours"))}
+                 for a in CityStore(cities_dir).places(city).get("aeds", [])]
     update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
-    return scenario.model_copy(update={"volunteers": type(v).model_validate({**v.model_dump(), **update})})
+    try:
+        volunteers = type(v).model_validate({**v.model_dump(), **update})
+    except ValueError as exc:
+        raise Invalid(f"volunteers.aeds: {exc}") from exc
+    return scenario.model_copy(update={"volunteers": volunteers})
 
 
 def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
-    """The router the scenario's travel times come from (a city's geo router, or straight line)."""
+    """The router the scenario's travel times come from (a city's geo router, straight line, or zero)."""
     t = scenario.travel
     if t.kind == "city":
-        from lifechain.geo.repo import CityStore
-
         if not t.city or cities_dir is None:
             raise Invalid("travel.kind 'city' needs travel.city and an imported city (lifechain city import)")
-        return CityStore(cities_dir).router(t.city)
+        return _city_router(cities_dir, t.city)
+    if t.kind == "zero":
+        return ZeroRouter()
     return core.StraightRouter(city=scenario.name, detour=t.detour,
                                speed_mps={"emergency": t.speed_kmh / 3.6, "regular": t.regular_speed_kmh / 3.6})
+
+
+_CITY_STORES: dict[Path, Any] = {}
+
+
+def _city_router(cities_dir: Path, city: str) -> Any:
+    """A city's router through one `CityStore` per folder and process (it keeps loaded routers)."""
+    from lifechain.geo.repo import CityStore
+
+    store = _CITY_STORES.get(cities_dir.resolve())
+    if store is None:
+        store = _CITY_STORES[cities_dir.resolve()] = CityStore(cities_dir)
+    return store.router(city)
+
+
+def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities_dir: Path | None) -> None:
+    """Give a matrix router that came through a process boundary its source router again (it is not pickled)."""
+    if router.source is None:
+        router.source = source_router(scenario, cities_dir=cities_dir)
 
 
 def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
@@ -242,14 +289,17 @@ def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple
     from lifechain.geo.core import LatLon
 
     scenario = resolve_replay(resolve_aeds(scenario, cities_dir=cities_dir))
-    src = None if scenario.travel.kind == "zero" else source_router(scenario, cities_dir=cities_dir)
+    src = source_router(scenario, cities_dir=cities_dir)
     scenario, dropped = on_network(scenario, src)
     router = core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
                                       cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
-                                      hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals],
-                                      zero=scenario.travel.kind == "zero")
-    return scenario, router, {"travel": scenario.travel.kind, "router": getattr(src, "city", "zero"),
+                                      hospitals=[LatLon(h.lat, h.lon) for h in scenario.hospitals])
+    travel: dict[str, Any] = {"travel": scenario.travel.kind, "router": getattr(src, "city", "zero"),
                               "demand_points": len(scenario.demand), "dropped_off_network": dropped}
+    walk = core.walking_router(scenario, router)
+    if walk is not None:
+        travel["volunteers_walk"] = "straight line" if isinstance(walk, WalkRouter) else "walking network"
+    return scenario, router, travel
 
 
 def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
@@ -257,8 +307,10 @@ def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
     return prepare(scenario, cities_dir=cities_dir)[1]
 
 
-def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool]) -> tuple[dict[str, Any], core.RunResult | None]:
-    scenario, router, seed, keep = args
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool, Path | None],
+         ) -> tuple[dict[str, Any], core.RunResult | None]:
+    scenario, router, seed, keep, cities_dir = args
+    attach_source(router, scenario, cities_dir=cities_dir)  # lost on the way to a worker process
     run = core.run_replication(scenario, router, seed)
     return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest), run if keep else None
 
@@ -274,7 +326,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     if replications < 1:
         raise Invalid("replications must be at least 1")
     scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
-    jobs = [(scenario, router, s, keep_first and k == 0)
+    jobs = [(scenario, router, s, keep_first and k == 0, cities_dir)
             for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
         outs = _run_on_ray(jobs, ray_address)
@@ -295,7 +347,8 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
                 progress(1)
     summaries = [s for s, _ in outs]
     result = {"scenario": scenario.name, "seed": scenario.seed, "replications": replications, "travel": travel,
-              "summary": core.aggregate(summaries), "runs": summaries}
+              "simplifications": core.simplifications(scenario, router), "summary": core.aggregate(summaries),
+              "runs": summaries}
     if keep_first:
         result.update(first_run=outs[0][1], prepared=scenario)
     return result
@@ -534,59 +587,109 @@ def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[st
 
 
 class RunStore:
-    """Simulation runs started over the API, kept in memory (lost on restart) and run one at a time in a thread."""
+    """Simulation runs started over the API, kept in the database and run one at a time in a background thread.
 
-    def __init__(self, *, cities_dir: Path | None, clock: Any, keep: int = 200) -> None:
-        import threading
+    A run is stored `queued` before the request is answered, so an accepted run is never lost: whichever server
+    process claims it runs it (one claim wins), beating `heartbeat_at` while it works. At start, and before each new
+    run, runs whose process stopped beating are queued again (and failed after `max_attempts`).
+    """
+
+    def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
+                 stale_after_s: float = 120.0, max_attempts: int = 3) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.cities_dir, self.clock, self.keep = cities_dir, clock, keep
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
+        self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
+        self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
 
-    def start(self, scenario: core.Scenario, replications: int) -> dict[str, Any]:
-        """Queue a run and return its record (status `queued`)."""
+    def start(self, scenario: Any, replications: int, *, actor: str) -> dict[str, Any]:
+        """Store a queued run and hand it to the worker; returns its record (status `queued`)."""
         import uuid
 
-        run_id = uuid.uuid4().hex
-        record: dict[str, Any] = {"id": run_id, "status": "queued", "scenario": scenario.name,
-                                  "replications": replications, "created_at": self.clock.now()}
-        with self.lock:
-            self.runs[run_id] = record
-            for old in list(self.runs)[: max(len(self.runs) - self.keep, 0)]:
-                del self.runs[old]
-            queued = dict(record)
-        self.pool.submit(self._run, run_id, scenario, replications)
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+        from lifechain.planning.tables import PlanningRun
+
+        run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
+                          scenario=scenario.model_dump(mode="json"), replications=replications, created_by=actor,
+                          created_at=self.clock.now(), attempts=0)
+        with transaction(self.sessionmaker) as session:
+            repo.add(session=session, run=run)
+            record = _record(run)
+        self.pool.submit(self._run, run.id)
+        return record
+
+    def recover(self) -> list[str]:
+        """Queue again the runs of stopped processes and take every queued run; returns the ids taken."""
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+
+        with transaction(self.sessionmaker) as session:
+            queued = repo.requeue_stale(session=session, now=self.clock.now(), stale_after_s=self.stale_after_s,
+                                        max_attempts=self.max_attempts)
+        for run_id in queued:
+            self.pool.submit(self._run, run_id)
         return queued
 
-    def _run(self, run_id: str, scenario: core.Scenario, replications: int) -> None:
-        self._update(run_id, status="running", started_at=self.clock.now())
-        try:
-            result = run_scenario(scenario, replications=replications, cities_dir=self.cities_dir)
-        except Exception as exc:
-            self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=self.clock.now())
-            return
-        self._update(run_id, status="done", result=_finite(result), finished_at=self.clock.now())
+    def _run(self, run_id: str) -> None:
+        import threading
 
-    def _update(self, run_id: str, **changes: Any) -> None:
-        with self.lock:
-            if run_id in self.runs:
-                self.runs[run_id].update(changes)
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+        from lifechain.planning.simulate import Scenario
+
+        with transaction(self.sessionmaker) as session:
+            if not repo.claim(session=session, run_id=run_id, now=self.clock.now()):
+                return
+            row = repo.get(session=session, run_id=run_id)
+            assert row is not None
+            stored, replications = dict(row.scenario), row.replications
+        done = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(run_id, done), name=f"planning-beat-{run_id[:8]}",
+                                   daemon=True)
+        beating.start()
+        try:
+            result = run_scenario(Scenario.model_validate(stored), replications=replications,
+                                  cities_dir=self.cities_dir)
+        except Exception as exc:
+            outcome: dict[str, Any] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        else:
+            outcome = {"status": "done", "result": _finite(result)}
+        finally:
+            done.set()
+            beating.join()
+        with transaction(self.sessionmaker) as session:
+            repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)
+
+    def _beat(self, run_id: str, done: Any) -> None:
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+
+        while not done.wait(self.heartbeat_s):
+            with transaction(self.sessionmaker) as session:
+                repo.beat(session=session, run_id=run_id, now=self.clock.now())
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The record of a run; raises `NotFound` for an unknown id."""
+        from lifechain.db import transaction
         from lifechain.errors import NotFound
+        from lifechain.planning import repo
 
-        with self.lock:
-            record = self.runs.get(run_id)
-            if record is None:
+        with transaction(self.sessionmaker) as session:
+            run = repo.get(session=session, run_id=run_id)
+            if run is None:
                 raise NotFound(f"no planning run {run_id!r}")
-            return dict(record)
+            return _record(run)
 
     def close(self) -> None:
-        """Stop taking runs (running ones finish)."""
+        """Stop taking runs; a running one finishes (or, if the process dies, is queued again at the next start)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _record(run: Any) -> dict[str, Any]:
+    return {"id": run.id, "status": run.status, "scenario": run.scenario_name, "replications": run.replications,
+            "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+            "error": run.error, "result": run.result}
 
 
 def _finite(value: Any) -> Any:

@@ -102,6 +102,7 @@ def render(result: dict[str, Any], scenario: Scenario, run: RunResult, cells: np
               f"<li>Valenzuela 1997: 1 / (1 + exp(-{a.valenzuela[0]:g} + {a.valenzuela[1]:g} t_CPR + "
               f"{a.valenzuela[2]:g} t_shock)), minutes from collapse. {html.escape(SOURCES['valenzuela_1997'])}</li>")
     travel = result.get("travel", {})
+    simplified = "".join(f"<li>{html.escape(text)}</li>" for text in result.get("simplifications", []))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Lifechain planning report: {html.escape(scenario.name)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -117,6 +118,7 @@ Dispatch decisions by the live <code>lifechain.dispatch.core</code>; volunteer a
 <h2>Coverage map (replication 1)</h2>{coverage_map(run, scenario, cells)}
 <h2>Figures (mean and 95% confidence half-width over replications)</h2>
 <table><tr><th>figure</th><th>mean</th><th>+/-</th></tr>{_rows(result['summary'])}</table>
+<h2>Model simplifications that remain</h2><ul>{simplified}</ul>
 <h2>Survival models</h2><p>Expected survivors of the simulated cardiac arrests; <code>ems</code> = EMS and bystanders,
 <code>volunteers</code> = with volunteers, <code>volunteers_aed</code> = with volunteers and public AEDs.</p>
 <ul>{models}</ul></body></html>

@@ -60,6 +60,8 @@ def summarise(run: RunResult, *, targets_min: Sequence[float], arrest: ArrestIn)
     out: dict[str, Any] = {"calls": float(len(rt)), "served": float(np.isfinite(rt).sum()),
                            "queued_share": float(run.queued.mean()) if len(rt) else 0.0,
                            "mean_utilisation": float(np.mean(list(run.utilisation.values())))}
+    out["redispatches"] = float(run.redispatches)
+    out["redispatched_share"] = float(run.diverted.mean()) if run.diverted is not None and len(rt) else 0.0
     wait = run.times[:, COL[K.UNIT_NOTIFIED]] - run.times[:, COL[K.PSAP_CALL]]
     out["mean_call_to_notified_s"] = float(np.nanmean(wait)) if np.isfinite(wait).any() else math.nan
     groups: list[tuple[str, np.ndarray]] = [("all", np.ones(len(rt), bool))]

@@ -2,9 +2,13 @@
 
 Every dispatch decision is `lifechain.dispatch.core.recommend_units`, every destination
 `lifechain.dispatch.core.recommend_hospital`, the waiting line `lifechain.dispatch.core.queue_order`, every unit
-status change `lifechain.fleet.core.next_status`: the functions live dispatch calls, looked up on their modules at
-call time. Only the clock (the event heap) and the store (arrays) differ. Events follow JEMSS: call arrives,
-dispatch, mobilised, reaches call, leaves for hospital, reaches hospital, handover done (free), reaches station.
+status change `lifechain.fleet.core.next_status`, every volunteer alert `lifechain.volunteers.core` (see
+`first_response`): the functions live dispatch calls, looked up on their modules at call time. Only the clock (the
+event heap) and the store (arrays, and where each unit is: `travel.FleetRouter`) differ. Events follow JEMSS: call
+arrives, dispatch, mobilised, reaches call, leaves for hospital, reaches hospital, handover done, turnaround done
+(free), reaches station. A unit the recommendation offers as a diversion (`DispatchPolicy.redispatch`) is taken when
+it is the fastest; the call it leaves goes back to the queue with its time nodes, as live `dispatch_unit(divert=True)`
+does.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -23,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lifechain.dispatch import core as dispatch_core
 from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
-from lifechain.geo.core import LatLon, Mode, Profile, Route, haversine_m
+from lifechain.geo.core import LatLon
 from lifechain.hospitals.core import Capability, HospitalState
-from lifechain.planning.first_response import FirstResponse, VolunteersIn
+from lifechain.planning.first_response import VARIANTS, FirstResponse, VolunteersIn, WalkRouter
+from lifechain.planning.travel import FleetRouter, MatrixRouter, Moving
 from lifechain.timeline.core import EventKind
 
 FloatArray = npt.NDArray[np.float64]
@@ -194,6 +200,7 @@ class Scenario(BaseModel):
     description: str = ""
     seed: int = 0
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
+    timezone: str = "UTC"  # of `start`, the hourly profile, shifts and AED opening hours (IANA name)
     days: float = Field(7.0, gt=0)
     targets_min: list[float] = Field(default_factory=lambda: [8.0, 12.0])
     stations: list[StationIn]
@@ -220,7 +227,16 @@ class Scenario(BaseModel):
         far = [c.point for c in self.calls.replayed if c.point >= len(self.demand)]
         if far:
             raise ValueError(f"replayed calls name demand points {far[:5]} beyond the {len(self.demand)} given")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         return self
+
+    def aware_start(self) -> datetime:
+        """The start as an aware UTC instant (a naive `start` is wall-clock time in `timezone`)."""
+        start = self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self.timezone))
+        return start.astimezone(UTC)
 
     def policy(self) -> dispatch_core.DispatchPolicy:
         """The dispatch policy with this scenario's settings."""
@@ -236,140 +252,41 @@ class Scenario(BaseModel):
             raise Invalid(f"dispatch_policy: {exc}") from exc
 
 
-# ----------------------------------------------------------------------------------------------- matrix router
-
-
-@dataclass
-class MatrixRouter:
-    """A `Router` answering from precomputed travel times between anchors (stations, hospitals) and demand cells.
-
-    Built once per scenario from any router (a city's, straight-line, zero), so no call pays a shortest-path search.
-    Every question has an anchor at one end; memory is anchors x places, not places squared.
-    """
-
-    city: str
-    places: list[LatLon]
-    n_anchors: int
-    from_anchor: dict[str, FloatArray]  # profile -> anchors x places
-    to_anchor: dict[str, FloatArray]  # profile -> places x anchors
-    index: dict[tuple[float, float], int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.index = {(p.lat, p.lon): i for i, p in enumerate(self.places)}
-
-    def _i(self, point: LatLon) -> int:
-        try:
-            return self.index[(point.lat, point.lon)]
-        except KeyError:
-            raise Invalid(f"point {point} is not one of the simulation's places") from None
-
-    def _pairs(self, o: list[int], d: list[int], profile: str) -> FloatArray:
-        """Seconds for each origin-destination index pair (broadcast), one end being an anchor."""
-        oi, di = np.asarray(o), np.asarray(d)
-        oi, di = np.broadcast_arrays(oi, di)
-        out = np.full(oi.shape, np.inf)
-        dest_anchor = di < self.n_anchors
-        out[dest_anchor] = self.to_anchor[profile][oi[dest_anchor], di[dest_anchor]]
-        rest = ~dest_anchor & (oi < self.n_anchors)
-        out[rest] = self.from_anchor[profile][oi[rest], di[rest]]
-        return out
-
-    def snap(self, points: Sequence[LatLon], *, mode: Mode = "drive") -> Any:
-        """Places are already snapped: the list itself."""
-        return list(points)
-
-    def times_to(self, origins: Sequence[LatLon] | Any, destination: LatLon, *, mode: Mode = "drive",
-                 profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
-        """Seconds from each origin to `destination` (inf beyond `limit_s`)."""
-        d = self._i(destination)
-        oi = np.fromiter((self._i(o) for o in origins), np.int64, len(origins))
-        if d < self.n_anchors:
-            out = self.to_anchor[profile][oi, d]
-        elif oi.size and int(oi.max()) >= self.n_anchors:
-            out = self._pairs(oi.tolist(), [d], profile)
-        else:
-            out = self.from_anchor[profile][oi, d]
-        return np.where(out <= limit_s, out, np.inf)
-
-    def times_from(self, origin: LatLon, destinations: Sequence[LatLon] | Any, *, mode: Mode = "drive",
-                   profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
-        """Seconds from `origin` to each destination (inf beyond `limit_s`)."""
-        out = self._pairs([self._i(origin)], [self._i(d) for d in destinations], profile)
-        return np.where(out <= limit_s, out, np.inf)
-
-    def matrix(self, origins: Sequence[LatLon] | Any, destinations: Sequence[LatLon] | Any, *,
-               mode: Mode = "drive", profile: Profile = "emergency") -> FloatArray:
-        """Origins x destinations seconds."""
-        o = np.asarray([self._i(p) for p in origins])[:, None]
-        d = np.asarray([self._i(p) for p in destinations])[None, :]
-        return self._pairs(o.tolist(), d.tolist(), profile)
-
-    def route(self, origin: LatLon, destination: LatLon, *, mode: Mode = "drive",
-              profile: Profile = "emergency") -> Route:
-        """A straight two-point route with the matrix time."""
-        secs = float(self._pairs([self._i(origin)], [self._i(destination)], profile)[0])
-        return Route(seconds=secs, meters=haversine_m(origin, destination), geometry=(origin, destination))
-
-    def isochrone(self, origin: LatLon, seconds: float, *, mode: Mode = "drive",
-                  profile: Profile = "emergency") -> dict[str, Any]:
-        """Not offered by a matrix router."""
-        raise Invalid("a matrix router cannot draw isochrones")
-
-
-@dataclass
-class StraightRouter:
-    """Travel at a constant speed along the straight line times a detour factor (a city-less planning router)."""
-
-    city: str
-    speed_mps: dict[str, float]
-    detour: float = 1.3
-
-    def matrix(self, origins: Sequence[LatLon], destinations: Sequence[LatLon], *, mode: Mode = "drive",
-               profile: Profile = "emergency") -> FloatArray:
-        """Origins x destinations seconds."""
-        lat1 = np.radians([o.lat for o in origins])[:, None]
-        lon1 = np.radians([o.lon for o in origins])[:, None]
-        lat2 = np.radians([d.lat for d in destinations])[None, :]
-        lon2 = np.radians([d.lon for d in destinations])[None, :]
-        h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-        metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(h))
-        return np.asarray(metres * self.detour / self.speed_mps[profile], dtype=np.float64)
-
-
-def build_matrix_router(source: Any, *, anchors: Sequence[LatLon], cells: Sequence[LatLon],
-                        hospitals: Sequence[LatLon], zero: bool = False) -> MatrixRouter:
-    """Precompute anchors -> places and places -> anchors for both profiles from `source` (all zero if `zero`)."""
-    anchor_list = list(dict.fromkeys([*anchors, *hospitals]))
-    places = anchor_list + [c for c in dict.fromkeys(cells) if c not in set(anchor_list)]
-    n = len(anchor_list)
-    frm: dict[str, FloatArray] = {}
-    to: dict[str, FloatArray] = {}
-    for profile in ("emergency", "regular"):
-        if zero:
-            frm[profile], to[profile] = np.zeros((n, len(places))), np.zeros((len(places), n))
-        else:
-            frm[profile] = np.asarray(source.matrix(anchor_list, places, mode="drive", profile=profile), float)
-            to[profile] = np.asarray(source.matrix(places, anchor_list, mode="drive", profile=profile), float)
-    return MatrixRouter(city=getattr(source, "city", "matrix"), places=places, n_anchors=n, from_anchor=frm,
-                        to_anchor=to)
-
-
 # ------------------------------------------------------------------------------------------------ the simulation
+
+MAX_CASCADE = 4  # diversions one new call may set off in a row (a call that lost its unit may take another's)
 
 
 @dataclass
 class _Unit:
-    """A simulated ambulance: its live state (as dispatch sees it) and the bookkeeping the simulation needs."""
+    """A simulated ambulance: its live state (as dispatch sees it) and the bookkeeping the simulation needs.
+
+    Its leg: it left place `left` at `left_at` (or will reach it then, when ahead) for place `to`, reached at
+    `to_at` (places of the matrix router; a unit standing still has left == to)."""
 
     state: fleet_core.UnitState
     shifts: list[tuple[float, float]]
+    home: int
+    left: int
+    to: int
+    left_at: float = 0.0
+    to_at: float = 0.0
     busy_s: float = 0.0
     busy_since: float | None = None
-    version: int = 0
+    trip: int = 0  # bumped on every dispatch and diversion: events of an older trip are void
     call: int | None = None
-    eta_s: float = 0.0
-    hospital: LatLon | None = None
+    hospital: int | None = None
     going_off: bool = False
+    where: Moving | None = None  # the leg as a position for dispatch, made on first need
+
+    def stay(self, place: int, t: float) -> None:
+        """The unit stands at `place` from `t`."""
+        self.go(place, t, place, t)
+
+    def go(self, frm: int, frm_at: float, to: int, to_at: float) -> None:
+        """The unit is on its way from `frm` (left at, or reached at, `frm_at`) to `to`, reached at `to_at`."""
+        self.left, self.left_at, self.to, self.to_at = frm, frm_at, to, to_at
+        self.where = None
 
 
 @dataclass
@@ -388,6 +305,8 @@ class RunResult:
     arrest_variants: dict[str, FloatArray] = field(default_factory=dict)  # name -> calls x (first CPR, first shock)
     extra: dict[str, float] = field(default_factory=dict)
     cell: npt.NDArray[np.int64] | None = None  # the demand point of each call
+    diverted: npt.NDArray[np.bool_] | None = None  # the call lost its unit to a diversion (at least once)
+    redispatches: int = 0  # diversions in the run
 
 
 def _arrivals(sc: Scenario, rng: np.random.Generator) -> FloatArray:
@@ -414,26 +333,89 @@ def _choice(rng: np.random.Generator, probs: Mapping[Any, float], n: int) -> lis
     return [keys[i] for i in rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
+def walking_router(sc: Scenario, router: MatrixRouter) -> Any:
+    """The router volunteers walk on: the city's (its walking network, as live alerting) when the scenario travels
+    on a city that has one, else straight line x the scenario's detour at the policy's network walking speed."""
+    if sc.volunteers is None:
+        return None
+    if sc.travel.kind == "city":
+        source = router.source
+        if source is None:
+            raise Invalid("a city scenario's matrix router needs its source router attached (planning.flows does)")
+        try:
+            source.snap([router.places[0]], mode="walk", strict=False)
+            return source
+        except Invalid:
+            pass  # the city has no walking network
+    return WalkRouter("planning", sc.volunteers.alert_policy().network_walk_speed_mps, sc.volunteers.walk_detour)
+
+
+def simplifications(sc: Scenario, router: MatrixRouter | None = None) -> list[str]:
+    """The simplifications of this scenario's model that remain, in words (for the report and the JSON result)."""
+    travel = {"city": "travel times from the city's road network (the geo router), the same at every hour",
+              "straight": f"travel along the straight line x {sc.travel.detour:g} at {sc.travel.speed_kmh:g} km/h "
+                          f"(emergency) and {sc.travel.regular_speed_kmh:g} km/h (regular), no road network",
+              "zero": "travel takes no time"}[sc.travel.kind]
+    out = [
+        f"Travel: {travel}; no traffic by time of day and no random delays.",
+        "Calls happen at demand points (population cells), not at exact addresses; one unit per call.",
+        "A unit between two places (returning, on its way to a call) is timed to a new call by the better of going "
+        "back to the place it left or on to the place it heads for, then on: an upper bound on its true time, "
+        "exact at both ends.",
+        "The dispatcher always takes the fastest unit the live recommendation offers, a diversion included, with no "
+        "delay beyond the dispatch delay; an assigned unit is not swapped for one that frees up nearer later.",
+        "Waiting calls are served strictly in queue order: when the first cannot get a unit (e.g. it needs ALS and "
+        "only BLS is free), the later ones wait too.",
+        "No call is cancelled or upgraded; hospitals never go on diversion; handover is a duration, not a queue; "
+        "a unit due off shift finishes its call first.",
+        "Cardiac arrests: bystander CPR by probability; EMS CPR and shock at fixed delays after arrival.",
+    ]
+    if sc.volunteers is not None:
+        walking = "the city's walking network" if router is not None and router.source is not None and \
+            not isinstance(walking_router(sc, router), WalkRouter) else \
+            f"the straight line x {sc.volunteers.walk_detour:g}"
+        out.append(
+            "Volunteers: one on-duty population per replication, a spatial Poisson process (density by the area of "
+            "the nearest demand point), the same density at every hour; each stays at their place between "
+            f"responses; they walk along {walking}; each answers after an exponential delay and accepts with a fixed "
+            "probability; one who accepted is not alertable until the response is stood down (the live rule) and "
+            "leaves other alerts unanswered meanwhile; AEDs are ready and open by their hours; volunteers and "
+            "volunteers with AEDs are separate worlds run on the same random numbers.")
+    return out
+
+
 class Simulation:
     """One replication of a scenario on a precomputed router, driven by an event heap (time, sequence, event)."""
 
-    def __init__(self, sc: Scenario, router: Any, rng: np.random.Generator) -> None:
+    def __init__(self, sc: Scenario, router: MatrixRouter, rng: np.random.Generator) -> None:
         self.sc, self.router, self.rng = sc, router, rng
+        self.fleet = FleetRouter(router)
         self.policy = sc.policy()
+        self.routed = frozenset({S.AVAILABLE_RETURNING}) | (self.policy.redispatch_statuses
+                                                            if self.policy.redispatch else frozenset())
         self.start = sc.start
-        self.heap: list[tuple[float, int, str, int]] = []
+        self._now = (0.0, sc.start)
+        self.heap: list[tuple[float, int, str, int, int]] = []
         self.seq = 0
         stations = {s.id: LatLon(s.lat, s.lon) for s in sc.stations}
-        self.units = {u.id: _Unit(fleet_core.UnitState(
-            id=u.id, call_sign=u.call_sign or f"U{u.id}", type=u.type, status=S.AVAILABLE_AT_STATION,
-            station=stations[u.station], position=stations[u.station], position_at=sc.start), list(u.shifts))
-            for u in sc.units}
+        self.units: dict[int, _Unit] = {}
+        for u in sc.units:
+            home = router.place(stations[u.station])
+            self.units[u.id] = _Unit(fleet_core.UnitState(
+                id=u.id, call_sign=u.call_sign or f"U{u.id}", type=u.type, status=S.AVAILABLE_AT_STATION,
+                station=stations[u.station], position=stations[u.station], position_at=sc.start), list(u.shifts),
+                home=home, left=home, to=home)
         self.hospitals = [HospitalState(id=h.id, name=h.name or f"H{h.id}", location=LatLon(h.lat, h.lon),
                                         capabilities=frozenset(h.capabilities)) for h in sc.hospitals]
+        self.hospital_place = {h.id: router.place(h.location) for h in self.hospitals}
         self.cells = [LatLon(p.lat, p.lon) for p in sc.demand]
+        self.cell_place = [router.place(c) for c in self.cells]
         self.waiting: dict[int, dispatch_core.IncidentState] = {}
-        self.first_response = FirstResponse.build(sc.volunteers) if sc.volunteers else None
+        self.redispatches = 0
         self._generate()
+        self.first_response = None if sc.volunteers is None else FirstResponse(
+            sc.volunteers, seed=self.vol_seed, start=sc.aware_start(), router=walking_router(sc, router),
+            demand=[(p.lat, p.lon, p.area) for p in sc.demand], timezone=sc.timezone)
 
     # -- set-up
     def _generate(self) -> None:
@@ -447,14 +429,13 @@ class Simulation:
         self.times = np.full((n, len(NODES)), np.nan)
         self.times[:, COL[EventKind.PSAP_CALL]] = self.arrival
         self.queued = np.zeros(n, dtype=bool)
+        self.diverted = np.zeros(n, dtype=bool)
         self.unit_of = np.full(n, -1, dtype=np.int64)
         self.incident: list[dispatch_core.IncidentState | None] = [None] * n
         self.vol_seed = int(rng.integers(2**62))  # drawn always, so volunteers on/off share every other number
-        self.ems_planned = np.full(n, np.nan)
-        names = ["ems"] + (["volunteers", "volunteers_aed"] if self.first_response else [])
+        self.eta_at = np.full(n, np.nan)  # earliest ambulance ETA given to a call (live: on unit notified)
+        names = ["ems"] + (list(VARIANTS) if sc.volunteers else [])
         self.variants = {v: np.full((n, 2), np.nan) for v in names}
-        self.vol: dict[int, tuple[float, float, float]] = {}  # call -> (no-AED CPR, CPR, shock), absolute seconds
-        self.vol_counts = {"volunteer_alerts": 0.0, "volunteer_acceptances": 0.0}
         for i, t in enumerate(self.arrival):
             self._push(float(t + sc.durations.dispatch_delay.sample(rng)), "dispatch", i)
         for uid, u in self.units.items():
@@ -497,13 +478,15 @@ class Simulation:
                     if 0 < t < horizon:
                         self._push(t, kind, uid)
 
-    def _push(self, t: float, kind: str, ref: int) -> None:
+    def _push(self, t: float, kind: str, ref: int, token: int = 0) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, ref))
+        heapq.heappush(self.heap, (t, self.seq, kind, ref, token))
 
     def now(self, t: float) -> datetime:
         """The simulation clock as a datetime."""
-        return self.start + timedelta(seconds=t)
+        if t != self._now[0]:
+            self._now = (t, self.start + timedelta(seconds=t))
+        return self._now[1]
 
     # -- unit state
     def _set(self, uid: int, status: fleet_core.UnitStatus, t: float, *, position: LatLon | None = None,
@@ -521,34 +504,54 @@ class Simulation:
             id=u.state.id, call_sign=u.state.call_sign, type=u.state.type, status=new, station=u.state.station,
             position=position or u.state.position, position_at=self.now(t), incident_id=call,
             incident_priority=priority)
-        u.version += 1
+
+    def _states(self, t: float) -> list[fleet_core.UnitState]:
+        """Every unit as dispatch sees it at `t`; one that may be routed while on a leg (returning, or diverted) is
+        reported on that leg (`Moving`, which `FleetRouter` times), with a fresh fix: the simulation knows where it is.
+        """
+        now: datetime | None = None
+        out = []
+        for u in self.units.values():
+            s = u.state
+            if s.status in self.routed:
+                if u.where is None:
+                    at = self.router.places[u.left]
+                    u.where = Moving(at.lat, at.lon, u.left, u.left_at, u.to, u.to_at)
+                now = now or self.now(t)
+                s = fleet_core.UnitState(s.id, s.call_sign, s.type, s.status, s.station, u.where, now, s.incident_id,
+                                         s.incident_priority)
+            out.append(s)
+        return out
 
     # -- the event loop
     def run(self) -> RunResult:
         """Process every event in time order and return the per-call results."""
         handlers = {"dispatch": self._on_dispatch, "mobilised": self._on_mobilised, "at_call": self._on_at_call,
                     "leave_scene": self._on_leave_scene, "at_hospital": self._on_at_hospital,
-                    "free": self._on_free, "at_station": self._on_at_station, "on": self._on_shift_on,
-                    "off": self._on_shift_off}
+                    "free": self._on_free, "cleared": self._on_cleared, "at_station": self._on_at_station,
+                    "on": self._on_shift_on, "off": self._on_shift_off, "vol_answer": self._on_vol_answer,
+                    "vol_tick": self._on_vol_tick, "vol_arrive": self._on_vol_arrive, "vol_stop": self._on_vol_stop}
         end = self.sc.days * 86400.0
         last = 0.0
         while self.heap:
-            t, _, kind, ref = heapq.heappop(self.heap)
+            t, _, kind, ref, token = heapq.heappop(self.heap)
             last = t
-            handlers[kind](t, ref)
+            handlers[kind](t, ref, token)
         horizon = max(end, last)
         for u in self.units.values():
             if u.busy_since is not None:
                 u.busy_s += horizon - u.busy_since
+        fr = self.first_response
         return RunResult(times=self.times, priority=self.priority,
                          area=[self.sc.demand[c].area for c in self.cell], arrest=self.is_arrest,
                          queued=self.queued, transported=self.transport & (self.unit_of >= 0), unit=self.unit_of,
                          utilisation={uid: u.busy_s / horizon for uid, u in self.units.items()}, horizon_s=horizon,
-                         arrest_variants=self.variants if self.first_response else {},
-                         extra=dict(self.vol_counts) if self.first_response else {},
-                         cell=np.asarray(self.cell, dtype=np.int64))
+                         arrest_variants=self.variants if fr else {},
+                         extra={**fr.counts, "aeds_off_network": float(fr.aeds_off_network)} if fr else {},
+                         cell=np.asarray(self.cell, dtype=np.int64), diverted=self.diverted,
+                         redispatches=self.redispatches)
 
-    def _on_dispatch(self, t: float, i: int) -> None:
+    def _on_dispatch(self, t: float, i: int, _token: int) -> None:
         inc = dispatch_core.IncidentState(id=i, location=self.cells[self.cell[i]], priority=int(self.priority[i]),
                                           pathways=self.pathways[i], received_at=self.now(float(self.arrival[i])))
         self.incident[i] = inc
@@ -556,59 +559,96 @@ class Simulation:
             self.queued[i] = True
             self.waiting[i] = inc
         if self.is_arrest[i] and self.first_response is not None:
-            self._alert_volunteers(i, t)
+            eta_at = float(self.eta_at[i]) if math.isfinite(self.eta_at[i]) else None
+            self._push_vol(self.first_response.start(i, self.cells[self.cell[i]], t, eta_at))
 
-    def _alert_volunteers(self, i: int, t: float) -> None:
-        """Run the live alerting for an arrest, without and with AEDs, on the call's own random stream."""
-        assert self.first_response is not None
-        ems = float(self.ems_planned[i] - t) if math.isfinite(self.ems_planned[i]) else None
-        where, area = self.cells[self.cell[i]], self.sc.demand[self.cell[i]].area
-        kw: dict[str, Any] = {"call_at": self.now(t), "ems_after_s": ems}
-        bare = self.first_response.respond(where, area, rng=np.random.default_rng([self.vol_seed, i]),
-                                           with_aeds=False, **kw)
-        full = self.first_response.respond(where, area, rng=np.random.default_rng([self.vol_seed, i]), **kw)
-        self.vol[i] = (t + bare.cpr_s, t + full.cpr_s, t + full.shock_s)
-        self.vol_counts["volunteer_alerts"] += full.alerts
-        self.vol_counts["volunteer_acceptances"] += full.accepted
-
-    def _try_dispatch(self, t: float, inc: dispatch_core.IncidentState) -> bool:
-        """Ask the live `recommend_units` and send its best eligible unit; False when none can go."""
-        rec = dispatch_core.recommend_units(inc, [u.state for u in self.units.values()], self.router,
-                                            now=self.now(t), policy=self.policy)
-        best = rec.best
-        if best is None or best.eta_s is None:
+    def _try_dispatch(self, t: float, inc: dispatch_core.IncidentState, depth: int = 0) -> bool:
+        """Ask the live `recommend_units` and send the fastest unit it offers, a diversion included when the
+        redispatch table allows one and it is faster than every free unit; False when none can go."""
+        self.fleet.now_s = t
+        rec = dispatch_core.recommend_units(inc, self._states(t), self.fleet, now=self.now(t), policy=self.policy)
+        choice = rec.best if rec.best is not None and rec.best.eta_s is not None else None
+        divert = False
+        if rec.redispatch and depth < MAX_CASCADE:
+            option = rec.redispatch[0]
+            if option.eta_s is not None and (choice is None or option.eta_s < (choice.eta_s or 0.0)):
+                choice, divert = option, True
+        if choice is None or choice.eta_s is None:
             return False
-        i, uid = inc.id, best.unit_id
-        was_returning = self.units[uid].state.status is S.AVAILABLE_RETURNING
-        self._set(uid, S.DISPATCHED, t, call=i, priority=inc.priority)
-        self.units[uid].call = i
-        self.unit_of[i] = uid
-        self.times[i, COL[EventKind.UNIT_NOTIFIED]] = t
-        mob = 0.0 if was_returning else self.sc.durations.mobilisation.sample(self.rng)
-        self._push(t + mob, "mobilised", uid)
-        self.units[uid].eta_s = best.eta_s
-        self.ems_planned[i] = t + mob + best.eta_s
+        self._send(t, inc, choice, divert=divert, depth=depth)
         return True
 
-    def _on_mobilised(self, t: float, uid: int) -> None:
+    def _send(self, t: float, inc: dispatch_core.IncidentState, choice: dispatch_core.Candidate, *, divert: bool,
+              depth: int) -> None:
+        """Dispatch the chosen unit (from where it is), taking it off its call first when it is a diversion."""
+        i, uid, eta = inc.id, choice.unit_id, float(choice.eta_s or 0.0)
         u = self.units[uid]
-        assert u.call is not None
-        self._set(uid, S.EN_ROUTE, t, call=u.call, priority=u.state.incident_priority)
-        self.times[u.call, COL[EventKind.UNIT_EN_ROUTE]] = t
-        self._push(t + u.eta_s, "at_call", uid)
+        if isinstance(choice.origin, Moving):  # between places: no mobilisation, it sets off through `frm`
+            profile = self.policy.profile_for(inc.priority)
+            frm, frm_at = self.fleet.via(choice.origin, inc.location, profile, eta)
+            mob = 0.0
+        else:
+            frm = self.router.place(choice.origin) if choice.origin is not None else u.home
+            mob = self.sc.durations.mobilisation.sample(self.rng) if u.state.status is S.AVAILABLE_AT_STATION \
+                else 0.0
+            frm_at = t + mob
+        left = self._divert(uid, t) if divert else None
+        self._set(uid, S.DISPATCHED, t, call=i, priority=inc.priority)
+        u.call, u.trip = i, u.trip + 1
+        u.go(frm, frm_at, self.cell_place[self.cell[i]], t + mob + eta)
+        self.unit_of[i] = uid
+        if math.isnan(self.times[i, COL[EventKind.UNIT_NOTIFIED]]):
+            self.times[i, COL[EventKind.UNIT_NOTIFIED]] = t
+        self._push(t + mob, "mobilised", uid, u.trip)
+        if self.is_arrest[i] and (math.isnan(self.eta_at[i]) or t + eta < self.eta_at[i]):  # live keeps the earliest
+            self.eta_at[i] = t + eta
+            if self.first_response is not None:
+                self._push_vol(self.first_response.unit_notified(i, t, t + eta))
+        if left is not None:  # the call the unit left goes back to the queue, or takes another unit now
+            old = self.incident[left]
+            assert old is not None
+            if not self._try_dispatch(t, old, depth + 1):
+                self.queued[left] = True
+                self.waiting[left] = old
 
-    def _on_at_call(self, t: float, uid: int) -> None:
+    def _divert(self, uid: int, t: float) -> int:
+        """Take a dispatched or en-route unit off its call (live `_divert`: it is available, its call unattended)."""
         u = self.units[uid]
+        left = u.call
+        assert left is not None
+        self._set(uid, S.AVAILABLE_RETURNING, t)
+        u.call, u.trip = None, u.trip + 1
+        self.unit_of[left] = -1
+        self.diverted[left] = True
+        self.redispatches += 1
+        return left
+
+    def _on_mobilised(self, t: float, uid: int, trip: int) -> None:
+        u = self.units[uid]
+        if trip != u.trip:
+            return
         i = u.call
         assert i is not None
+        self._set(uid, S.EN_ROUTE, t, call=i, priority=u.state.incident_priority)
+        if math.isnan(self.times[i, COL[EventKind.UNIT_EN_ROUTE]]):
+            self.times[i, COL[EventKind.UNIT_EN_ROUTE]] = t
+        self._push(u.to_at, "at_call", uid, u.trip)
+
+    def _on_at_call(self, t: float, uid: int, trip: int) -> None:
+        u = self.units[uid]
+        i = u.call
+        if trip != u.trip or i is None:
+            return
         self._set(uid, S.ON_SCENE, t, position=self.cells[self.cell[i]], call=i, priority=u.state.incident_priority)
+        u.stay(self.cell_place[self.cell[i]], t)
         self.times[i, COL[EventKind.UNIT_ON_SCENE]] = t
         if self.is_arrest[i]:
             self._arrest_care(i, t)
-        self._push(t + self.sc.durations.on_scene.sample(self.rng), "leave_scene", uid)
+        self._push(t + self.sc.durations.on_scene.sample(self.rng), "leave_scene", uid, u.trip)
 
     def _arrest_care(self, i: int, ems_at: float) -> None:
-        """Collapse, CPR and shock times of an arrest: bystander CPR by chance, otherwise EMS."""
+        """Collapse, CPR and shock times of an arrest: bystander CPR by chance, otherwise EMS; volunteers are stood
+        down (live: EMS on scene) and whoever of them arrived first counts."""
         a = self.sc.arrest
         collapse = float(self.arrival[i]) - a.collapse_to_call_s
         cpr = ems_at + a.ems_cpr_after_arrival_s
@@ -617,65 +657,79 @@ class Simulation:
         shock = ems_at + a.ems_shock_after_arrival_s
         self.times[i, COL[EventKind.ARREST]] = collapse
         self.variants["ems"][i] = (cpr, shock)
-        if i in self.vol:
-            bare_cpr, vol_cpr, vol_shock = self.vol[i]
-            self.variants["volunteers"][i] = (min(cpr, bare_cpr), shock)
-            self.variants["volunteers_aed"][i] = cpr, shock = (min(cpr, vol_cpr), min(shock, vol_shock))
+        if self.first_response is not None:
+            self.first_response.stop(i, ems_at)
+            (bare_cpr, _), (vol_cpr, vol_shock) = self.first_response.outcome(i)
+            self.variants[VARIANTS[0]][i] = (min(cpr, bare_cpr), shock)
+            self.variants[VARIANTS[1]][i] = cpr, shock = (min(cpr, vol_cpr), min(shock, vol_shock))
         self.times[i, COL[EventKind.FIRST_CPR]] = cpr
         self.times[i, COL[EventKind.FIRST_DEFIBRILLATION]] = shock
 
-    def _on_leave_scene(self, t: float, uid: int) -> None:
+    def _on_leave_scene(self, t: float, uid: int, trip: int) -> None:
         u = self.units[uid]
         i = u.call
-        assert i is not None
+        if trip != u.trip or i is None:
+            return
         inc = self.incident[i]
         assert inc is not None
         self.times[i, COL[EventKind.LEFT_SCENE]] = t
         if self.transport[i] and self.hospitals:
-            rec = dispatch_core.recommend_hospital(inc, self.hospitals, self.router, now=self.now(t),
+            rec = dispatch_core.recommend_hospital(inc, self.hospitals, self.fleet, now=self.now(t),
                                                    policy=self.policy)
             if rec.hospital_id is not None and rec.eta_s is not None:
                 self._set(uid, S.TRANSPORTING, t, call=i, priority=inc.priority)
-                u.hospital = next(h.location for h in self.hospitals if h.id == rec.hospital_id)
-                self._push(t + rec.eta_s, "at_hospital", uid)
+                u.hospital = self.hospital_place[rec.hospital_id]
+                u.go(self.cell_place[self.cell[i]], t, u.hospital, t + rec.eta_s)
+                self._push(t + rec.eta_s, "at_hospital", uid, u.trip)
                 return
         self.transport[i] = False
-        self._release(uid, t, self.cells[self.cell[i]], from_scene=True)
+        self._release(uid, t, self.cell_place[self.cell[i]])
 
-    def _on_at_hospital(self, t: float, uid: int) -> None:
+    def _on_at_hospital(self, t: float, uid: int, trip: int) -> None:
         u = self.units[uid]
-        assert u.call is not None
-        self._set(uid, S.AT_HOSPITAL, t, position=u.hospital, call=u.call,
+        if trip != u.trip or u.call is None or u.hospital is None:
+            return
+        self._set(uid, S.AT_HOSPITAL, t, position=self.router.places[u.hospital], call=u.call,
                   priority=u.state.incident_priority)
+        u.stay(u.hospital, t)
         self.times[u.call, COL[EventKind.AT_DESTINATION]] = t
-        self._push(t + self.sc.durations.handover.sample(self.rng), "free", uid)
+        self._push(t + self.sc.durations.handover.sample(self.rng), "free", uid, u.trip)
 
-    def _on_free(self, t: float, uid: int) -> None:
+    def _on_free(self, t: float, uid: int, trip: int) -> None:
+        """Handover done; the crew turns the unit around at the hospital before it is available."""
         u = self.units[uid]
-        assert u.call is not None
+        if trip != u.trip or u.call is None:
+            return
         self.times[u.call, COL[EventKind.DESTINATION_TRANSFER_OF_CARE]] = t
-        assert u.hospital is not None
-        self._release(uid, t + self.sc.durations.turnaround.sample(self.rng), u.hospital, from_scene=False)
+        self._push(t + self.sc.durations.turnaround.sample(self.rng), "cleared", uid, u.trip)
 
-    def _release(self, uid: int, t: float, where: LatLon, *, from_scene: bool) -> None:
-        """The unit clears its call and heads home; it can take a call on the way (from where it left)."""
+    def _on_cleared(self, t: float, uid: int, trip: int) -> None:
+        u = self.units[uid]
+        if trip != u.trip or u.hospital is None:
+            return
+        self._release(uid, t, u.hospital)
+
+    def _release(self, uid: int, t: float, where: int) -> None:
+        """The unit clears its call where it is (scene or hospital) and heads home; on the way it can take a call,
+        timed from where it is on that way."""
         u = self.units[uid]
         assert u.call is not None
         self.times[u.call, COL[EventKind.UNIT_BACK_IN_SERVICE]] = t
         u.call = None
-        # Origins the matrix knows are stations and hospitals: a unit leaving a scene is routed from its station.
-        self._set(uid, S.AVAILABLE_RETURNING, t, position=u.state.station if from_scene else where)
-        back = float(self.router.times_to([where], u.state.station, profile="regular")[0])
-        self._push(t + (back if math.isfinite(back) else 0.0), "at_station", uid * 1_000_000 + u.version)
+        self._set(uid, S.AVAILABLE_RETURNING, t, position=self.router.places[where])
+        back = self.router.time(where, u.home, "regular")
+        back = back if math.isfinite(back) else 0.0
+        u.go(where, t, u.home, t + back)
+        self._push(t + back, "at_station", uid, u.trip)
         if not u.going_off:
             self._serve_queue(t)
 
-    def _on_at_station(self, t: float, ref: int) -> None:
-        uid, version = divmod(ref, 1_000_000)
+    def _on_at_station(self, t: float, uid: int, trip: int) -> None:
         u = self.units[uid]
-        if u.version != version or u.state.status is not S.AVAILABLE_RETURNING:
+        if trip != u.trip or u.state.status is not S.AVAILABLE_RETURNING:
             return  # dispatched again on the way home
         self._set(uid, S.AVAILABLE_AT_STATION, t, position=u.state.station)
+        u.stay(u.home, t)
         if u.going_off:
             self._set(uid, S.OUT_OF_SERVICE, t)
             u.going_off = False
@@ -683,20 +737,45 @@ class Simulation:
     def _serve_queue(self, t: float) -> None:
         """Waiting calls in the live `queue_order`; each gets the best available unit until none is left."""
         for inc in dispatch_core.queue_order(self.waiting.values()):
-            if not self._try_dispatch(t, inc):
-                break
+            if inc.id not in self.waiting:
+                continue  # served meanwhile (a diversion cascade re-queues and serves calls itself)
             del self.waiting[inc.id]
+            if not self._try_dispatch(t, inc):
+                self.waiting[inc.id] = inc
+                break
 
-    def _on_shift_on(self, t: float, uid: int) -> None:
+    def _on_shift_on(self, t: float, uid: int, _token: int) -> None:
         u = self.units[uid]
         u.going_off = False
         if u.state.status is S.OUT_OF_SERVICE:
             self._set(uid, S.AVAILABLE_AT_STATION, t, position=u.state.station)
+            u.stay(u.home, t)
             self._serve_queue(t)
 
-    def _on_shift_off(self, t: float, uid: int) -> None:
+    def _on_shift_off(self, t: float, uid: int, _token: int) -> None:
         u = self.units[uid]
         if u.state.status is S.AVAILABLE_AT_STATION:
             self._set(uid, S.OUT_OF_SERVICE, t)
         elif u.state.status is not S.OUT_OF_SERVICE:
             u.going_off = True
+
+    # -- volunteers (events of `first_response`: ref = call x 2 + variant, token = responder)
+    def _push_vol(self, events: Sequence[tuple[float, str, int, int, int]]) -> None:
+        for t, kind, call, variant, rid in events:
+            self._push(t, f"vol_{kind}", call * 2 + max(variant, 0), rid)
+
+    def _on_vol_answer(self, t: float, ref: int, rid: int) -> None:
+        assert self.first_response is not None
+        self._push_vol(self.first_response.on_answer(ref // 2, ref % 2, rid, t))
+
+    def _on_vol_tick(self, t: float, ref: int, _token: int) -> None:
+        assert self.first_response is not None
+        self._push_vol(self.first_response.on_tick(ref // 2, ref % 2, t))
+
+    def _on_vol_arrive(self, t: float, ref: int, rid: int) -> None:
+        assert self.first_response is not None
+        self._push_vol(self.first_response.on_arrive(ref // 2, ref % 2, rid, t))
+
+    def _on_vol_stop(self, t: float, ref: int, _token: int) -> None:
+        assert self.first_response is not None
+        self.first_response.stop(ref // 2, t)

@@ -80,6 +80,7 @@ class EventKind(StrEnum):
     RESPONDER_SHOCK_DELIVERED = "responder_shock_delivered"
     RESPONDER_HANDED_OVER = "responder_handed_over"
     RESPONDERS_STOOD_DOWN = "responders_stood_down"
+    RESPONDERS_ALERT_FAILED = "responders_alert_failed"  # the system could not alert volunteers: the reason says why
     # Bookkeeping
     NOTE = "note"
     CORRECTION = "correction"

@@ -14,7 +14,8 @@ from lifechain.timeline import repo
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
 
 # Kinds that only the system records (through the flows of their domain), never by hand.
-SYSTEM_KINDS = frozenset({EventKind.CORRECTION, EventKind.INCIDENT_CLOSED, EventKind.INCIDENT_CANCELLED})
+SYSTEM_KINDS = frozenset({EventKind.CORRECTION, EventKind.INCIDENT_CLOSED, EventKind.INCIDENT_CANCELLED,
+                          EventKind.RESPONDERS_ALERT_FAILED})
 
 
 def record(*, session: Session, event: TimelineEvent, now: datetime) -> TimelineEvent:

@@ -24,6 +24,9 @@ class StreamHub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
+        # Whether a waiter was handed out since the last wake: if not, nobody can be waiting and a wake (one per
+        # commit of any process on PostgreSQL) need not wake the event loop at all.
+        self._armed = False
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """Wake clients after every commit of this app's sessions that wrote stream messages."""
@@ -51,19 +54,22 @@ class StreamHub:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5.0)
 
     def wake_threadsafe(self) -> None:
-        """Wake every waiting client (callable from any thread)."""
+        """Wake every waiting client (callable from any thread). A client that takes its waiter after this call
+        reads the table afterwards, so it finds what was committed before; so with no waiter out, nothing to do."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if self._armed and loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         if self._event is not None:
+            self._armed = False
             self._event.set()
             self._event = asyncio.Event()
 
     def waiter(self) -> asyncio.Event | None:
         """Take this before reading the table, then `wait` on it: a wake in between is not lost."""
+        self._armed = True
         return self._event
 
     async def wait(self, waiter: asyncio.Event | None, timeout: float) -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from lifechain.errors import Conflict, Invalid, NotFound
-from lifechain.geo.core import FloatArray, LatLon, OffNetwork, Router
+from lifechain.geo.core import FloatArray, LatLon, Router
 from lifechain.timeline.core import EventKind, TimelineEvent, effective
 
 IntArray = np.ndarray[Any, np.dtype[np.intp]]
@@ -411,7 +411,9 @@ def plan_alerts(
                         router, now=now, policy=policy, deadline=deadline, ambulance_eta_s=ambulance_eta_s)
     new = _choose(cands, size=size, policy=policy, phase=plan.phase + 1, now=now, use_aeds=use_aeds)
     if not new:
-        return plan
+        # A first search that found nobody still starts the widening clock: volunteers come on duty and move, so
+        # the search is repeated every `widen_after_s` while the plan is active (and not on every tick).
+        return plan if already is not None else replace(plan, last_phase_at=now)
     return replace(plan, alerts=plan.alerts + tuple(new), phase=plan.phase + 1, last_phase_at=now)
 
 
@@ -480,11 +482,10 @@ class AedPool:
 
 
 def _snap_all(router: Router, points: list[LatLon]) -> Any:
-    """Every point snapped onto the walking network, or None when one lies off it (queries then snap themselves)."""
-    try:
-        return router.snap(points, mode="walk")
-    except OffNetwork:
-        return None
+    """Every point snapped onto the walking network. One lying off it (a volunteer out of town, an AED on an
+    island) is kept with infinite walking times, so it is never chosen, and neither fails the alerting nor turns
+    the pool's pre-snapping off for everyone else."""
+    return router.snap(points, mode="walk", strict=False)
 
 
 Responders = Sequence[Responder] | ResponderPool

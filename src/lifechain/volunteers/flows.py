@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -179,6 +178,8 @@ def policy_for(*, data_dir: Path, city: str, heartbeat_timeout_s: float) -> core
     values: dict[str, Any] = {"heartbeat_timeout_s": heartbeat_timeout_s}
     path = data_dir / "volunteers" / f"{city}.yaml"
     if path.is_file():
+        import yaml  # only cities with a policy file need it: not imported at server start-up
+
         values.update(yaml.safe_load(path.read_text()) or {})
     return core.AlertPolicy.from_mapping(values)
 
@@ -503,6 +504,13 @@ def nature_of(determinant: dict[str, Any] | None) -> str | None:
     return "choking" if "choking" in pathways else None
 
 
+def wants_triage(event: events.DomainEvent) -> bool:
+    """Whether `on_triage` may act on this determinant node: False only when the event says which determinant it
+    records (`meta["determinant"]`, dispatch's stored form) and that one calls for no volunteers."""
+    determinant = event.meta.get("determinant")
+    return determinant is None or nature_of(determinant) is not None
+
+
 def on_triage(session: Session, event: events.DomainEvent) -> None:
     """Event-bus handler: a determinant whose response plan calls for volunteers (suspected arrest, choking)
     starts the alerting. Runs in dispatch's transaction inside a savepoint: a failure here (no walking network for
@@ -523,8 +531,22 @@ def on_triage(session: Session, event: events.DomainEvent) -> None:
                            city=incident.city, location=LatLon(incident.lat, incident.lon), nature=nature,
                            now=event.at, ambulance_eta_s=None, policy=_wiring.policy_for(incident.city),
                            address=incident.address)
-    except Exception:
+    except Exception as exc:
         log.exception("alerting volunteers for incident %s failed", incident_id)
+        _record_alert_failure(session, incident.id, event.at, exc)
+
+
+def _record_alert_failure(session: Session, incident_id: int, now: datetime, exc: Exception) -> None:
+    """Put the failure on the incident's timeline, so the dispatcher sees at once that no volunteer was alerted
+    (and can alert by hand or lean on telephone CPR) instead of waiting for responders who will never come."""
+    reason = str(exc) or type(exc).__name__
+    event = TimelineEvent(kind=EventKind.RESPONDERS_ALERT_FAILED, at=now, incident_id=incident_id, actor="system",
+                          source=Source.SYSTEM, payload={"reason": reason[:500], "error": type(exc).__name__})
+    try:
+        with session.begin_nested():
+            timeline_flows.record(session=session, event=event, now=now)
+    except Exception:  # the database itself failed: the log above is all that is left
+        log.exception("recording the alerting failure of incident %s failed", incident_id)
 
 
 def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
@@ -574,7 +596,7 @@ def subscribe() -> None:
     """Listen on the event bus for the timeline events that end a response (idempotent)."""
     for kind in STAND_DOWN_KINDS:
         events.subscribe(kind, on_timeline_event)
-    events.subscribe("timeline.determinant_set", on_triage)
+    events.subscribe("timeline.determinant_set", on_triage, wants=wants_triage)
     events.subscribe("timeline.unit_notified", on_unit_notified)
 
 

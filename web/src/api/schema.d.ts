@@ -793,6 +793,8 @@ export interface paths {
         /**
          * Start Run
          * @description Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+         *
+         *     The run is stored before this answers: a server restart takes it up again.
          */
         post: operations["start_run_api_v1_planning_runs_post"];
         delete?: never;
@@ -1727,7 +1729,7 @@ export interface components {
          * @description A time node. The value is the stable name stored in the database and used in exports.
          * @enum {string}
          */
-        EventKind: "psap_call" | "dispatch_notified" | "call_answered" | "location_confirmed" | "triage_answered" | "determinant_set" | "arrest_recognised" | "first_instructed_compression" | "unit_notified" | "unit_acknowledged" | "unit_en_route" | "unit_on_scene" | "at_patient" | "transfer_of_care" | "left_scene" | "at_destination" | "destination_transfer_of_care" | "unit_back_in_service" | "unit_reassigned" | "unit_cancelled" | "incident_cancelled" | "incident_closed" | "destination_chosen" | "hospital_prenotified" | "symptom_onset" | "arrest" | "first_cpr" | "first_defibrillation" | "rosc" | "first_medical_contact" | "prehospital_ecg" | "ecg_transmitted" | "attachment_added" | "responder_alerted" | "responder_accepted" | "responder_declined" | "responder_not_needed" | "responder_aed_collected" | "responder_arrived" | "responder_cpr_started" | "responder_aed_attached" | "responder_shock_delivered" | "responder_handed_over" | "responders_stood_down" | "note" | "correction";
+        EventKind: "psap_call" | "dispatch_notified" | "call_answered" | "location_confirmed" | "triage_answered" | "determinant_set" | "arrest_recognised" | "first_instructed_compression" | "unit_notified" | "unit_acknowledged" | "unit_en_route" | "unit_on_scene" | "at_patient" | "transfer_of_care" | "left_scene" | "at_destination" | "destination_transfer_of_care" | "unit_back_in_service" | "unit_reassigned" | "unit_cancelled" | "incident_cancelled" | "incident_closed" | "destination_chosen" | "hospital_prenotified" | "symptom_onset" | "arrest" | "first_cpr" | "first_defibrillation" | "rosc" | "first_medical_contact" | "prehospital_ecg" | "ecg_transmitted" | "attachment_added" | "responder_alerted" | "responder_accepted" | "responder_declined" | "responder_not_needed" | "responder_aed_collected" | "responder_arrived" | "responder_cpr_started" | "responder_aed_attached" | "responder_shock_delivered" | "responder_handed_over" | "responders_stood_down" | "responders_alert_failed" | "note" | "correction";
         /**
          * EventOut
          * @description A recorded time node.
@@ -2569,6 +2571,11 @@ export interface components {
             stations: components["schemas"]["lifechain__planning__simulate__StationIn"][];
             /** Targets Min */
             targets_min?: number[];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
             travel?: components["schemas"]["TravelIn"];
             /** Units */
             units: components["schemas"]["lifechain__planning__simulate__UnitIn"][];
@@ -2861,7 +2868,7 @@ export interface components {
         };
         /**
          * VolunteersIn
-         * @description Volunteers as a spatial Poisson process around arrests, how they answer, and the AEDs they can fetch.
+         * @description Volunteers on duty as a spatial Poisson process, how they answer, and the AEDs they can fetch.
          */
         VolunteersIn: {
             /**
@@ -2981,13 +2988,15 @@ export interface components {
         };
         /**
          * AedIn
-         * @description A public AED of the scenario (always open and ready).
+         * @description A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7).
          */
         lifechain__planning__first_response__AedIn: {
             /** Lat */
             lat: number;
             /** Lon */
             lon: number;
+            /** Opening Hours */
+            opening_hours?: string | null;
         };
         /**
          * HospitalIn

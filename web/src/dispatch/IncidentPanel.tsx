@@ -32,6 +32,9 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
   const assigned = units.filter((u) => u.incidentId === incident.id || incident.units.includes(u.id));
   const unitName = (id: number | null) => (id === null ? '' : (units.find((u) => u.id === id)?.callsign ?? `#${id}`));
   const open = !['closed', 'cancelled'].includes(incident.status);
+  // The system could not alert volunteers for this call (and none were alerted since): say so, loudly.
+  const alertFailure = response?.responders?.length ? undefined
+    : [...timeline].reverse().find((e) => e.kind === 'responders_alert_failed');
 
   useEffect(() => {
     let live = true;
@@ -159,6 +162,11 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
         </div>
       )}
       {error && <div className="error pad">{error}</div>}
+      {alertFailure && (
+        <div className="error pad" role="alert" data-testid="volunteer-alert-failed">
+          {label(EVENT_KIND, 'responders_alert_failed', lang)}: {String(alertFailure.payload.reason ?? '')}
+        </div>
+      )}
       <section className="panel" data-testid="timeline">
         <h2>{t('timeline')}</h2>
         <ol className="timeline small">
@@ -166,6 +174,7 @@ export function IncidentPanel({ incident, units, timeline, response, version, on
             <li key={e.id} data-kind={e.kind}>
               <span className="mono">{new Date(e.at).toLocaleTimeString(lang)}</span> {label(EVENT_KIND, e.kind, lang)}
               {e.unitId !== null && <span className="muted"> · {unitName(e.unitId)}</span>}
+              {e.kind === 'responders_alert_failed' && <span className="muted"> · {String(e.payload.reason ?? '')}</span>}
             </li>
           ))}
         </ol>

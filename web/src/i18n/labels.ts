@@ -49,6 +49,7 @@ export const EVENT_KIND: Labels = {
   responder_cpr_started: ['Volunteer started CPR', '志愿者开始心肺复苏'],
   responder_aed_attached: ['AED attached', '已连接AED'], responder_shock_delivered: ['Shock delivered', '已电击'],
   responder_handed_over: ['Volunteer handed over', '志愿者已交接'], responders_stood_down: ['Volunteers stood down', '志愿者已解除'],
+  responders_alert_failed: ['Volunteers could not be alerted', '未能呼叫志愿者'],
   note: ['Note', '备注'], correction: ['Correction', '更正'],
 };
 

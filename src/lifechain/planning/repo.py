@@ -1,0 +1,67 @@
+"""Storage of planning runs: add, read, claim (exactly one process runs a run), beat, finish, requeue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lifechain.planning.tables import PlanningRun
+
+
+def add(*, session: Session, run: PlanningRun) -> PlanningRun:
+    """Store a new run."""
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get(*, session: Session, run_id: str) -> PlanningRun | None:
+    """A run by id, or None."""
+    return session.get(PlanningRun, run_id)
+
+
+def claim(*, session: Session, run_id: str, now: datetime) -> bool:
+    """Move a queued run to running for this process; False if another process (or an earlier attempt) has it."""
+    res = session.execute(update(PlanningRun)
+                          .where(PlanningRun.id == run_id, PlanningRun.status == "queued")
+                          .values(status="running", started_at=now, heartbeat_at=now,
+                                  attempts=PlanningRun.attempts + 1))
+    return bool(getattr(res, "rowcount", 0) == 1)
+
+
+def beat(*, session: Session, run_id: str, now: datetime) -> None:
+    """The running process is alive."""
+    session.execute(update(PlanningRun).where(PlanningRun.id == run_id, PlanningRun.status == "running")
+                    .values(heartbeat_at=now))
+
+
+def finish(*, session: Session, run_id: str, now: datetime, status: str, result: dict[str, Any] | None = None,
+           error: str | None = None) -> None:
+    """Record the end of a run (done with its result, or failed with the reason)."""
+    session.execute(update(PlanningRun).where(PlanningRun.id == run_id)
+                    .values(status=status, finished_at=now, heartbeat_at=now, result=result, error=error))
+
+
+def has_unfinished(*, session: Session) -> bool:
+    """Whether any run is queued or running (a server start takes them up only then)."""
+    found = session.scalars(select(PlanningRun.id).where(PlanningRun.status.in_(("queued", "running"))).limit(1))
+    return found.first() is not None
+
+
+def requeue_stale(*, session: Session, now: datetime, stale_after_s: float, max_attempts: int) -> list[str]:
+    """Runs whose process stopped beating go back to the queue (or fail after `max_attempts`); returns the queue."""
+    cutoff = now - timedelta(seconds=stale_after_s)
+    stale = session.scalars(select(PlanningRun).where(PlanningRun.status == "running",
+                                                      PlanningRun.heartbeat_at < cutoff)).all()
+    for run in stale:
+        if run.attempts >= max_attempts:
+            run.status, run.finished_at = "failed", now
+            run.error = f"the server stopped while running it, {run.attempts} times: given up"
+        else:
+            run.status = "queued"
+    session.flush()
+    return list(session.scalars(select(PlanningRun.id).where(PlanningRun.status == "queued")
+                                .order_by(PlanningRun.created_at)))
