@@ -2,8 +2,9 @@
 
 Pure: no I/O, no clock. Costs are whatever the caller measured (metres or seconds); `inf` means "cannot serve".
 Every model first shrinks the instance without changing its optimum (uncoverable points dropped, points with the
-same set of covering sites merged, dominated sites removed) and gives HiGHS a greedy start, then asks for a proven
-optimum (relative gap 0).
+same set of covering sites merged, dominated sites removed), then asks HiGHS for a proven optimum (relative gap 0).
+MCLP (and AED placement) also removes the sites a Lagrangian bound rules out against a local-search incumbent
+before HiGHS proves the rest (`_mclp_indices`; docs/decisions/planning-solver.md).
 """
 
 from __future__ import annotations
