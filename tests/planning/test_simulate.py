@@ -280,3 +280,18 @@ def test_diversions_ask_the_live_divert_rules(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(dispatch_core, "divert_refusal", lambda *a, **k: "never")
     run, _ = east(calls)
     assert run.redispatches == 0
+
+
+def test_a_waiting_call_for_als_does_not_hold_up_a_call_a_free_bls_unit_can_take() -> None:
+    """The ALS unit is far away on a priority 1 call and the BLS unit on a short one nearby; a second priority 1
+    call (ALS only) and then a priority 3 call wait. When the BLS unit is free it takes the priority 3 call at once,
+    although the priority 1 call is ahead of it in the queue; the priority 1 call waits on for the ALS unit."""
+    units = {"units": [{"id": 1, "station": 1}, {"id": 2, "station": 1, "type": "BLS"}]}
+    calls = [{"t": 0, "point": P, "priority": 1}, {"t": 5, "point": NEAR_HOME, "priority": 2},
+             {"t": 10, "point": Q, "priority": 1}, {"t": 20, "point": NEAR_HOME, "priority": 3}]
+    run, _router = east(calls, dispatch_policy={"redispatch": []}, **units)
+    back = run.times[:, core.NODES.index(K.UNIT_BACK_IN_SERVICE)]
+    notified = run.times[:, core.NODES.index(K.UNIT_NOTIFIED)]
+    assert run.unit.tolist() == [1, 2, 1, 2]
+    assert notified[3] == pytest.approx(back[1])  # the BLS unit, as soon as it cleared the priority 2 call
+    assert notified[2] >= back[0] > notified[3]  # the priority 1 call had to wait for the ALS unit
