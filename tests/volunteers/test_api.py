@@ -48,8 +48,18 @@ class Ctx:
         assert self.client.put("/api/v1/volunteers/me/location", headers=headers, json=north(metres)).status_code == 200
         return vid, headers
 
+    def incident(self, incident_id: int) -> None:
+        """Make sure incident `incident_id` exists (ids count from 1 in a fresh database): calls are taken (falls,
+        which alert no volunteer) until it does."""
+        while self.client.get(f"/api/v1/incidents/{incident_id}", headers=self.dispatcher).status_code == 404:
+            res = self.client.post("/api/v1/incidents", headers=self.dispatcher,
+                                   json={"city": "fake", "location": PATIENT, "complaint": "falls",
+                                         "answers": {"fall_height_m": 1}})
+            assert res.status_code == 201 and res.json()["id"] <= incident_id, res.text
+
     def alert(self, incident_id: int = 1, **extra: object) -> dict[str, object]:
-        """The dispatcher alerts responders for a cardiac arrest at the patient."""
+        """The dispatcher alerts responders for a cardiac arrest at the patient (of incident `incident_id`)."""
+        self.incident(incident_id)
         body = {"city": "fake", **PATIENT, "nature": "cardiac_arrest", "address": "Aleksanterinkatu 52",
                 "ambulance_eta_s": 600, **extra}
         res = self.client.post(f"/api/v1/incidents/{incident_id}/responders", headers=self.dispatcher, json=body)
@@ -204,6 +214,7 @@ def test_exclusion_blocks_alerts_and_bad_requests_say_why(ctx: Ctx) -> None:
     ctx.volunteer("anna", 50)
     blocked = ctx.alert(exclusions=["unsafe_scene"])
     assert blocked["responders"] == [] and blocked["blocked_by"] == ["unsafe_scene"]
+    ctx.incident(3)
     res = ctx.client.post("/api/v1/incidents/2/responders", headers=ctx.dispatcher,
                           json={"city": "fake", **PATIENT, "nature": "stroke"})
     assert res.status_code == 422 and "stroke" in res.json()["detail"]
@@ -212,6 +223,13 @@ def test_exclusion_blocks_alerts_and_bad_requests_say_why(ctx: Ctx) -> None:
     assert res.status_code == 422 and "dog" in res.json()["detail"]
     assert ctx.client.post("/api/v1/incidents/1/responders", headers=ctx.dispatcher,
                            json={"city": "fake", **PATIENT}).status_code == 409
+    # A call that was never taken: nobody is alerted for it, nothing is recorded.
+    unknown = ctx.client.post("/api/v1/incidents/99/responders", headers=ctx.dispatcher,
+                              json={"city": "fake", **PATIENT})
+    assert unknown.status_code == 404 and "no incident 99" in unknown.json()["detail"]
+    assert ctx.client.get("/api/v1/incidents/99/responders", headers=ctx.dispatcher).status_code == 404
+    assert ctx.client.post("/api/v1/incidents/99/timeline", headers=ctx.dispatcher,
+                           json={"kind": "note", "payload": {"text": "x"}}).status_code == 404
 
 
 def test_aed_fetcher_gets_the_aed_and_its_indoor_description(ctx: Ctx) -> None:
@@ -327,6 +345,7 @@ def test_alerts_on_the_real_helsinki_walking_network(settings: Settings, helsink
         h = signed_in(client, "aino", Role.VOLUNTEER, volunteer_id=vid)
         client.put("/api/v1/volunteers/me/duty", headers=h, json={"on_duty": True})
         client.put("/api/v1/volunteers/me/location", headers=h, json={"lat": 60.1712, "lon": 24.9410})
+        c.incident(5)
         plan = client.post("/api/v1/incidents/5/responders", headers=c.dispatcher,
                            json={"city": "helsinki", **patient, "ambulance_eta_s": 600})
         assert plan.status_code == 201, plan.text

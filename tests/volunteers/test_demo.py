@@ -37,7 +37,11 @@ def test_demo_load_for_helsinki(settings: Settings, helsinki_cities_dir: Path, h
         token = client.post("/api/v1/auth/token", data={"username": "volunteer", "password": "lifechain-demo"})
         assert token.status_code == 200
         disp = {"Authorization": f"Bearer {_admin_token(client)}"}
-        plan = client.post("/api/v1/incidents/77/responders", headers=disp,
+        call = client.post("/api/v1/incidents", headers=disp, json={
+            "city": "helsinki", "location": {"lat": 60.1699, "lon": 24.9384}, "complaint": "falls",
+            "answers": {"fall_height_m": 1}})
+        assert call.status_code == 201, call.text
+        plan = client.post(f"/api/v1/incidents/{call.json()['id']}/responders", headers=disp,
                            json={"city": "helsinki", "lat": 60.1699, "lon": 24.9384, "ambulance_eta_s": 480})
         assert plan.status_code == 201, plan.text
         roles = {r["role"] for r in plan.json()["responders"]}

@@ -78,9 +78,10 @@ def setup(app: FastAPI) -> None:
 
 
 def _incident_guard(session: Session, incident_id: int, user: Principal) -> None:
-    """Crew and hospital staff reach only their own incidents (the timeline's and attachments' check too)."""
-    if repo.readable_by(user) is not None:
-        repo.get_readable(session=session, incident_id=incident_id, user=user)
+    """The incident exists (404 otherwise: nothing is recorded on, attached to or alerted for a call that was never
+    taken), and crew and hospital staff reach only their own incidents (the timeline's, attachments' and
+    volunteers' check too)."""
+    repo.get_readable(session=session, incident_id=incident_id, user=user)
 
 
 async def get_policy(request: Request) -> DispatchPolicy:

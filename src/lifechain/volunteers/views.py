@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from lifechain.api import ClockDep, SessionDep, SettingsDep
+from lifechain.api import ClockDep, SessionDep, SettingsDep, check_incident_access
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.db import transaction
@@ -265,6 +265,7 @@ def _last_id(factory: sessionmaker[Session]) -> int:
 def alert_responders(incident_id: int, body: ResponseIn, request: Request, session: SessionDep, clock: ClockDep,
                      settings: SettingsDep, user: Dispatcher) -> ResponseOut:
     """Alert volunteers and level-2 clinics for an incident (suspected arrest or choking). Dispatcher."""
+    check_incident_access(request, session, incident_id, user)  # 404 for a call that was never taken
     flows.start_response(session=session, router=_router(request, body.city), incident_id=incident_id,
                          city=body.city, location=LatLon(body.lat, body.lon), nature=body.nature, now=clock.now(),
                          ambulance_eta_s=body.ambulance_eta_s, policy=_policy(settings, body.city),
@@ -277,6 +278,7 @@ def alert_responders(incident_id: int, body: ResponseIn, request: Request, sessi
 def incident_responders(incident_id: int, request: Request, session: SessionDep, user: Reader) -> ResponseOut:
     """Every alerted responder with role, state and ETA; for a dispatcher (or admin) also each one's last known
     position while responding and the walking route of those on the way. Dispatcher, analyst."""
+    check_incident_access(request, session, incident_id, user)
     locate = user.has_any([Role.DISPATCHER])  # never analysts: positions are for the people running the call
     return _response_out(session, incident_id, router_for=request.app.state.volunteer_router_for if locate else None)
 
@@ -285,6 +287,7 @@ def incident_responders(incident_id: int, request: Request, session: SessionDep,
 def stand_down(incident_id: int, body: StandDownIn, request: Request, session: SessionDep, clock: ClockDep,
                user: Dispatcher) -> ResponseOut:
     """Stand every responder down now. Dispatcher."""
+    check_incident_access(request, session, incident_id, user)
     flows.stand_down(session=session, incident_id=incident_id, now=clock.now(), reason=body.reason, actor=user.actor,
                      notifier=request.app.state.volunteer_notifier)
     return _response_out(session, incident_id)
