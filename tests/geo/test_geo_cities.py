@@ -70,6 +70,14 @@ def test_places_and_search(helsinki_cities_dir: Path) -> None:
     hits = store.search("helsinki", "mannerheim")
     assert hits[0]["name"].lower().startswith("mannerheim")
     assert store.search("helsinki", "no such street xyz") == []
+    # Accents and case aside: typed without ä/ö, a dispatcher still finds Töölönlahdenkatu and Eteläranta.
+    assert store.search("helsinki", "toolonlahdenkatu")[0]["name"] == "Töölönlahdenkatu"
+    assert store.search("helsinki", "ETELARANTA")[0]["name"] == "Eteläranta"
+    # Every word must be there, in any order; a word start ranks before a match inside a word.
+    both = store.search("helsinki", "teatterikuja itainen")
+    assert [h["name"] for h in both] == ["Itäinen Teatterikuja"]
+    ranked = [h["name"] for h in store.search("helsinki", "teatteri", limit=50)]
+    assert ranked and all(n.casefold().startswith("teatteri") or " teatteri" in n.casefold() for n in ranked[:1])
 
 
 def test_read_tables_splits_jemss_multi_table_csv() -> None:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import threading
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -193,15 +194,33 @@ class CityStore:
         return data
 
     def search(self, name: str, query: str, *, limit: int = 20) -> builtins.list[dict[str, Any]]:
-        """Named streets, places, stations, hospitals and AEDs whose name contains `query` (prefix matches first)."""
+        """Named streets, places, stations, hospitals and AEDs whose name holds every word of `query`, accents and
+        case aside ("hameentie" finds Hämeentie): names starting with the query first, then a word starting with
+        it, then the rest; shorter names first within each."""
         places = self.places(name)
-        q = query.strip().casefold()
+        words = _fold(query).split()
         found = []
         for group in ("streets", "points", "stations", "hospitals", "aeds"):
             for item in places.get(group, []):
                 label = str(item.get("name") or "")
-                pos = label.casefold().find(q)
-                if label and pos >= 0:
-                    found.append((pos != 0, len(label), label, {**item, "group": group}))
+                rank = _match_rank(_fold(label), words) if label else None
+                if rank is not None:
+                    found.append((rank, len(label), label, {**item, "group": group}))
         found.sort(key=lambda f: (f[0], f[1], f[2]))
         return [f[3] for f in found[:limit]]
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents (ä -> a, é -> e); CJK characters are kept as they are."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _match_rank(label: str, words: builtins.list[str]) -> int | None:
+    """0 when `label` starts with the query, 1 when one of its words does, 2 when it merely holds every query word,
+    None when a word is missing (an empty query matches everything, at rank 0)."""
+    if any(w not in label for w in words):
+        return None
+    if not words or label.startswith(" ".join(words)):
+        return 0
+    return 1 if any(part.startswith(words[0]) for part in label.split()) else 2
