@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
-from lifechain import __version__
+from lifechain import __version__, events
 from lifechain.clock import Clock, SystemClock
 from lifechain.db import make_engine, make_sessionmaker
 from lifechain.errors import DomainError, NotFound
@@ -53,7 +53,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.engine = make_engine(settings.sqlalchemy_url)
-    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.bus = events.Bus()  # this app's subscribers, reached through its sessions
+    app.state.sessionmaker = make_sessionmaker(app.state.engine, info={events.BUS_KEY: app.state.bus})
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     _add_error_handlers(app)

@@ -178,9 +178,10 @@ def sqlite_writer(engine: Engine) -> Iterator[sqlite3.Connection]:
         raw.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """A session factory bound to `engine` that keeps objects usable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """A session factory bound to `engine` that keeps objects usable after commit; `info` goes into every session's
+    `info` (the app's event bus, say)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -39,48 +39,82 @@ class DomainEvent:
 
 Handler = Callable[[Session, DomainEvent], None]
 Wants = Callable[[DomainEvent], bool]
-_handlers: dict[str, list[Handler]] = {}
-_wants: dict[tuple[str, Handler], Wants] = {}
+# Where a session finds its app's bus: `db.make_sessionmaker(engine, info={BUS_KEY: bus})` puts it in every session.
+BUS_KEY = "lifechain_bus"
 
 
-def subscribe(kind: str, handler: Handler, *, wants: Wants | None = None) -> None:
-    """Call `handler(session, event)` for every event of `kind` ("*" for all); subscribing twice is a no-op.
+class Bus:
+    """Who reacts to which events. Each app has its own (`app.state.bus`, reached from its sessions), so two apps in
+    one process (tests, say) never see each other's subscribers; sessions made without one use `DEFAULT`."""
 
-    `wants(event)`, when given, is a cheap check without the database that may answer False only for events the
-    handler would ignore: a writer that learns (`wanted`) that nobody wants its events may write them without a
-    session (dispatch's one-statement call creation on PostgreSQL)."""
-    handlers = _handlers.setdefault(kind, [])
-    if handler not in handlers:
-        handlers.append(handler)
-    if wants is not None:
-        _wants[kind, handler] = wants
-    else:
-        _wants.pop((kind, handler), None)
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+        self._wants: dict[tuple[str, Handler], Wants] = {}
+
+    def subscribe(self, kind: str, handler: Handler, *, wants: Wants | None = None) -> None:
+        """Call `handler(session, event)` for every event of `kind` ("*" for all); subscribing twice is a no-op.
+
+        `wants(event)`, when given, is a cheap check without the database that may answer False only for events the
+        handler would ignore: a writer that learns (`wanted`) that nobody wants its events may write them without a
+        session (dispatch's one-statement call creation on PostgreSQL)."""
+        handlers = self._handlers.setdefault(kind, [])
+        if handler not in handlers:
+            handlers.append(handler)
+        if wants is not None:
+            self._wants[kind, handler] = wants
+        else:
+            self._wants.pop((kind, handler), None)
+
+    def unsubscribe(self, kind: str, handler: Handler) -> None:
+        """Stop calling `handler` for `kind`."""
+        if handler in self._handlers.get(kind, []):
+            self._handlers[kind].remove(handler)
+        self._wants.pop((kind, handler), None)
+
+    def wanted(self, event: DomainEvent) -> bool:
+        """Whether any subscriber may act on `event` (so it must be published in a session, not written directly).
+        Ids the event will only get when stored may be missing from its payload; `meta` may carry what `wants`
+        checks need."""
+        for kind in (event.kind, "*"):
+            for handler in self._handlers.get(kind, ()):
+                check = self._wants.get((kind, handler))
+                if check is None or check(event):
+                    return True
+        return False
+
+    def handlers(self, kind: str) -> list[Handler]:
+        """The handlers of `kind`, then those of every kind."""
+        return [*self._handlers.get(kind, []), *self._handlers.get("*", [])]
 
 
-def unsubscribe(kind: str, handler: Handler) -> None:
-    """Stop calling `handler` for `kind`."""
-    if handler in _handlers.get(kind, []):
-        _handlers[kind].remove(handler)
-    _wants.pop((kind, handler), None)
+DEFAULT = Bus()
 
 
-def wanted(event: DomainEvent) -> bool:
-    """Whether any subscriber may act on `event` (so it must be published in a session, not written directly).
-    Ids the event will only get when stored may be missing from its payload; `meta` may carry what `wants` checks
-    need."""
-    for kind in (event.kind, "*"):
-        for handler in _handlers.get(kind, ()):
-            check = _wants.get((kind, handler))
-            if check is None or check(event):
-                return True
-    return False
+def bus_of(session: Session) -> Bus:
+    """The bus of the app whose sessionmaker made `session` (`DEFAULT` for other sessions)."""
+    bus: Bus | None = session.info.get(BUS_KEY)
+    return bus if bus is not None else DEFAULT
+
+
+def subscribe(kind: str, handler: Handler, *, wants: Wants | None = None, bus: Bus | None = None) -> None:
+    """`Bus.subscribe` on `bus` (the default bus when None)."""
+    (bus or DEFAULT).subscribe(kind, handler, wants=wants)
+
+
+def unsubscribe(kind: str, handler: Handler, *, bus: Bus | None = None) -> None:
+    """`Bus.unsubscribe` on `bus` (the default bus when None)."""
+    (bus or DEFAULT).unsubscribe(kind, handler)
+
+
+def wanted(event: DomainEvent, *, bus: Bus | None = None) -> bool:
+    """`Bus.wanted` on `bus` (the default bus when None)."""
+    return (bus or DEFAULT).wanted(event)
 
 
 def publish(session: Session, kind: str, payload: dict[str, Any], *, at: datetime, stream: bool = True) -> None:
-    """Announce `kind` inside the session's transaction: run subscribers now, stream it on commit."""
+    """Announce `kind` inside the session's transaction: run its app's subscribers now, stream it on commit."""
     ev = DomainEvent(kind=kind, payload=payload, at=at)
-    for handler in [*_handlers.get(kind, []), *_handlers.get("*", [])]:
+    for handler in bus_of(session).handlers(kind):
         handler(session, ev)
     if stream:
         session.info.setdefault(_PENDING, []).append(ev)

@@ -38,11 +38,8 @@ def w(settings: Settings, request: pytest.FixtureRequest) -> Iterator[World]:
         yield world
         return
     if request.param == "session":
-        events.subscribe("*", _everything)
-        try:
-            yield world
-        finally:
-            events.unsubscribe("*", _everything)
+        _app(world).state.bus.subscribe("*", _everything)
+        yield world
         return
     with world.client:  # runs the app's start-up: requests share its event loop
         yield world

@@ -41,7 +41,7 @@ def test_bus_calls_subscribers_in_the_same_transaction(settings: Settings) -> No
     def handler(_session: object, ev: events.DomainEvent) -> None:
         seen.append(ev.payload["name"])
 
-    events.subscribe("test.thing", handler)
+    app.state.bus.subscribe("test.thing", handler)
     try:
         _publish(app, "a")
         with pytest.raises(RuntimeError), transaction(app.state.sessionmaker) as s:
@@ -49,7 +49,7 @@ def test_bus_calls_subscribers_in_the_same_transaction(settings: Settings) -> No
             raise RuntimeError("boom")
         _publish(app, "b")
     finally:
-        events.unsubscribe("test.thing", handler)
+        app.state.bus.unsubscribe("test.thing", handler)
     assert seen == ["a", "rolled back", "b"]
     from lifechain.timeline import repo
 
@@ -170,3 +170,20 @@ def test_hub_wakes_the_loop_only_while_a_waiter_is_out() -> None:
         return seen
 
     assert asyncio.run(main()) == ["wake"]
+
+
+def test_each_app_has_its_own_bus(settings: Settings) -> None:
+    """A subscriber of one app never hears another app's events in the same process (each app's sessions carry
+    its own bus), and sessions made without an app use the default bus."""
+    first, second = create_app(settings), create_app(settings)
+    heard: list[str] = []
+    first.state.bus.subscribe("test.thing", lambda _s, ev: heard.append(ev.payload["name"]))
+    _publish(second, "not for first")
+    _publish(first, "for first")
+    assert heard == ["for first"]
+    assert events.bus_of(first.state.sessionmaker()) is first.state.bus is not second.state.bus
+    from lifechain.db import make_sessionmaker
+
+    assert events.bus_of(make_sessionmaker(first.state.engine)()) is events.DEFAULT
+    first.state.engine.dispose()
+    second.state.engine.dispose()

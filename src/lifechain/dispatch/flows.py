@@ -171,7 +171,7 @@ class PlannedCall:
     messages: list[events.DomainEvent]
 
 
-def plan_direct_call(*, call: NewCall, protocol: Protocol, actor: Principal, now: datetime,
+def plan_direct_call(*, call: NewCall, protocol: Protocol, actor: Principal, now: datetime, bus: events.Bus,
                      idempotency_key: str | None = None) -> PlannedCall | None:
     """The call `create_incident` would write, when no event subscriber wants its events (so it can be written
     without a session, `write_direct_call`); None when one may act on them (a call for volunteers, say)."""
@@ -180,7 +180,7 @@ def plan_direct_call(*, call: NewCall, protocol: Protocol, actor: Principal, now
     meta = {"determinant": incident.determinant}
     messages = [events.DomainEvent(f"timeline.{e.kind.value}", timeline.stream_payload(e), now, meta) for e in nodes]
     messages.append(events.DomainEvent("incident.updated", incident_payload(incident), now, meta))
-    if any(events.wanted(m) for m in messages):
+    if any(bus.wanted(m) for m in messages):
         return None
     return PlannedCall(incident, call.patients, nodes, messages)
 

@@ -153,7 +153,7 @@ async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, s
     engine = request.app.state.engine
     sqlite = engine.dialect.name == "sqlite"
     if sqlite or request.app.state.call_engine is not None:
-        planned = flows.plan_direct_call(call=call, protocol=protocol, actor=user, now=now,
+        planned = flows.plan_direct_call(call=call, protocol=protocol, actor=user, now=now, bus=request.app.state.bus,
                                          idempotency_key=idempotency_key)
         if planned is not None:
             incident = await _write_direct(request, planned, sqlite=sqlite)

@@ -145,29 +145,19 @@ _default_notifier: Notifier = LiveStreamNotifier()
 
 @dataclass
 class Wiring:
-    """What the event-bus reactions need and cannot get from the event: routers, policies, channels."""
+    """What one app's event-bus reactions need and cannot get from the event: routers, policies, the channel."""
 
     router_for: Callable[[str], Router] | None = None
     policy_for: Callable[[str], core.AlertPolicy] | None = None
     gps_stale_after_s: float = 120.0
+    notifier: Notifier | None = None
 
 
-_wiring = Wiring()
-
-
-def configure(*, router_for: Callable[[str], Router], policy_for: Callable[[str], core.AlertPolicy],
+def configure(wiring: Wiring, *, router_for: Callable[[str], Router], policy_for: Callable[[str], core.AlertPolicy],
               notifier: Notifier | None = None, gps_stale_after_s: float = 120.0) -> None:
-    """Set what the event-bus reactions use in this process (done by the app at start)."""
-    global _default_notifier
-    _wiring.router_for, _wiring.policy_for = router_for, policy_for
-    _wiring.gps_stale_after_s = gps_stale_after_s
-    if notifier is not None:
-        _default_notifier = notifier
-
-
-def default_notifier() -> Notifier:
-    """The notifier configured for this process."""
-    return _default_notifier
+    """Set what an app's event-bus reactions use (done by the app at start)."""
+    wiring.router_for, wiring.policy_for = router_for, policy_for
+    wiring.gps_stale_after_s, wiring.notifier = gps_stale_after_s, notifier
 
 
 # --- Policy -----------------------------------------------------------------------------------------------------
@@ -511,12 +501,12 @@ def wants_triage(event: events.DomainEvent) -> bool:
     return determinant is None or nature_of(determinant) is not None
 
 
-def on_triage(session: Session, event: events.DomainEvent) -> None:
+def on_triage(session: Session, event: events.DomainEvent, *, wiring: Wiring) -> None:
     """Event-bus handler: a determinant whose response plan calls for volunteers (suspected arrest, choking)
     starts the alerting. Runs in dispatch's transaction inside a savepoint: a failure here (no walking network for
     the city, say) is logged and never undoes the triage."""
     incident_id = event.payload.get("incident_id")
-    if incident_id is None or _wiring.router_for is None or _wiring.policy_for is None:
+    if incident_id is None or wiring.router_for is None or wiring.policy_for is None:
         return
     from lifechain.dispatch import repo as dispatch_repo
 
@@ -527,10 +517,10 @@ def on_triage(session: Session, event: events.DomainEvent) -> None:
         return
     try:
         with session.begin_nested():
-            start_response(session=session, router=_wiring.router_for(incident.city), incident_id=incident.id,
+            start_response(session=session, router=wiring.router_for(incident.city), incident_id=incident.id,
                            city=incident.city, location=LatLon(incident.lat, incident.lon), nature=nature,
-                           now=event.at, ambulance_eta_s=None, policy=_wiring.policy_for(incident.city),
-                           address=incident.address)
+                           now=event.at, ambulance_eta_s=None, policy=wiring.policy_for(incident.city),
+                           address=incident.address, notifier=wiring.notifier)
     except Exception as exc:
         log.exception("alerting volunteers for incident %s failed", incident_id)
         _record_alert_failure(session, incident.id, event.at, exc)
@@ -549,18 +539,18 @@ def _record_alert_failure(session: Session, incident_id: int, now: datetime, exc
         log.exception("recording the alerting failure of incident %s failed", incident_id)
 
 
-def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
+def on_unit_notified(session: Session, event: events.DomainEvent, *, wiring: Wiring) -> None:
     """Event-bus handler: a unit sent to an incident with volunteers gives them an ambulance ETA (the earliest
     unit's), so later phases alert those who can still beat it and AED fetches are judged against it."""
     incident_id, unit_id = event.payload.get("incident_id"), event.payload.get("unit_id")
-    if incident_id is None or unit_id is None or _wiring.router_for is None:
+    if incident_id is None or unit_id is None or wiring.router_for is None:
         return
     response = repo.get_response(session=session, incident_id=int(incident_id))
     if response is None or response.stood_down_at is not None:
         return
     try:
         with session.begin_nested():
-            eta_s = _unit_eta(session, response, int(unit_id), event.at)
+            eta_s = _unit_eta(session, response, int(unit_id), event.at, wiring)
             current = repo.aware(response.ambulance_eta_at)
             arrival = event.at + timedelta(seconds=eta_s)
             if math.isfinite(eta_s) and (current is None or arrival < current):
@@ -569,18 +559,18 @@ def on_unit_notified(session: Session, event: events.DomainEvent) -> None:
         log.exception("ambulance ETA for the volunteers of incident %s failed", incident_id)
 
 
-def _unit_eta(session: Session, response: ResponseRow, unit_id: int, now: datetime) -> float:
+def _unit_eta(session: Session, response: ResponseRow, unit_id: int, now: datetime, wiring: Wiring) -> float:
     from lifechain.fleet import repo as fleet_repo
 
-    assert _wiring.router_for is not None
+    assert wiring.router_for is not None
     unit = fleet_repo.get_unit(session=session, unit_id=unit_id)
     station = fleet_repo.stations_by_id(session=session, ids={unit.station_id})[unit.station_id]
-    origin, _stale = fleet_repo.to_state(unit, station).effective_position(now, _wiring.gps_stale_after_s)
-    times = _wiring.router_for(response.city).times_to([origin], LatLon(response.lat, response.lon), mode="drive")
+    origin, _stale = fleet_repo.to_state(unit, station).effective_position(now, wiring.gps_stale_after_s)
+    times = wiring.router_for(response.city).times_to([origin], LatLon(response.lat, response.lon), mode="drive")
     return float(times[0])
 
 
-def on_timeline_event(session: Session, event: events.DomainEvent) -> None:
+def on_timeline_event(session: Session, event: events.DomainEvent, *, wiring: Wiring) -> None:
     """Event-bus handler: EMS on scene or the call cancelled stands the volunteers of that incident down."""
     reason = STAND_DOWN_KINDS.get(event.kind)
     incident_id = event.payload.get("incident_id")
@@ -589,15 +579,18 @@ def on_timeline_event(session: Session, event: events.DomainEvent) -> None:
     response = repo.get_response(session=session, incident_id=int(incident_id))
     if response is None or response.stood_down_at is not None:
         return
-    stand_down(session=session, incident_id=int(incident_id), now=event.at, reason=reason)
+    stand_down(session=session, incident_id=int(incident_id), now=event.at, reason=reason, notifier=wiring.notifier)
 
 
-def subscribe() -> None:
-    """Listen on the event bus for the timeline events that end a response (idempotent)."""
+def subscribe(bus: events.Bus, wiring: Wiring) -> None:
+    """Listen on an app's event bus, with that app's wiring: timeline events that end a response, determinants that
+    call for volunteers, units sent (their ETA)."""
+    from functools import partial
+
     for kind in STAND_DOWN_KINDS:
-        events.subscribe(kind, on_timeline_event)
-    events.subscribe("timeline.determinant_set", on_triage, wants=wants_triage)
-    events.subscribe("timeline.unit_notified", on_unit_notified)
+        bus.subscribe(kind, partial(on_timeline_event, wiring=wiring))
+    bus.subscribe("timeline.determinant_set", partial(on_triage, wiring=wiring), wants=wants_triage)
+    bus.subscribe("timeline.unit_notified", partial(on_unit_notified, wiring=wiring))
 
 
 # --- Views of a response -----------------------------------------------------------------------------------------

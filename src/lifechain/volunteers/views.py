@@ -60,14 +60,15 @@ POLL_S = 2.0
 
 def setup(app: FastAPI) -> None:
     """Subscribe the stand-down to the event bus, choose the channels, and run the phase ticker while serving."""
-    flows.subscribe()
+    app.state.volunteer_wiring = flows.Wiring()
+    flows.subscribe(app.state.bus, app.state.volunteer_wiring)
     app.state.volunteer_notifier = _notifier(app.state.settings)
     app.state.volunteer_router_for = _city_router_factory(app)
     app.state.volunteer_tick_s = TICK_S
 
     async def start(app: FastAPI) -> None:
         settings = app.state.settings
-        flows.configure(router_for=lambda city: app.state.volunteer_router_for(city),
+        flows.configure(app.state.volunteer_wiring, router_for=lambda city: app.state.volunteer_router_for(city),
                         policy_for=lambda city: _policy(settings, city), notifier=app.state.volunteer_notifier,
                         gps_stale_after_s=settings.gps_stale_after_s)
         app.state.volunteer_ticker = asyncio.create_task(_ticker(app))
