@@ -365,8 +365,7 @@ def simplifications(sc: Scenario, router: MatrixRouter | None = None) -> list[st
         "The dispatcher always takes the fastest unit the live recommendation offers, a diversion included, with no "
         "delay beyond the dispatch delay; an assigned unit is not swapped for one that frees up nearer later.",
         "Waiting calls are served in the live queue order, and one that no free unit may take (it needs ALS and "
-        "only BLS is free) lets the later ones go first; while no unit is free, only the first waiting call is "
-        "offered a diversion.",
+        "only BLS is free) lets the later ones go first.",
         "No call is cancelled or upgraded; hospitals never go on diversion; handover is a duration, not a queue; "
         "a unit due off shift finishes its call first.",
         "Cardiac arrests: bystander CPR by probability; EMS CPR and shock at fixed delays after arrival.",
@@ -738,8 +737,9 @@ class Simulation:
     def _serve_queue(self, t: float) -> None:
         """Waiting calls in the live `queue_order`, each offered the best unit. A call no free unit may take (a
         priority 1 call needing ALS when only a BLS unit is free) does not hold up the calls behind it, as a
-        dispatcher would not let it; the pass ends when no unit is free. Whether a unit may take a call depends on
-        the call's priority only (its type and the redispatch table), so one failure per priority is asked."""
+        dispatcher would not let it. Whether a unit may take a call, or be diverted to it, depends on the call's
+        priority only (the type it needs and the redispatch table), so a pass asks at most once per priority in
+        vain."""
         failed: set[int] = set()
         for inc in dispatch_core.queue_order(self.waiting.values()):
             if inc.id not in self.waiting or inc.priority in failed:
@@ -748,8 +748,6 @@ class Simulation:
             if not self._try_dispatch(t, inc):
                 self.waiting[inc.id] = inc
                 failed.add(inc.priority)
-                if not any(fleet_core.is_available(u.state.status) for u in self.units.values()):
-                    break
 
     def _on_shift_on(self, t: float, uid: int, _token: int) -> None:
         u = self.units[uid]
