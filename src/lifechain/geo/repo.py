@@ -91,6 +91,8 @@ class CityStore:
         self._routers: dict[tuple[str, str], tuple[str, Router]] = {}
         self._places: dict[str, tuple[str, dict[str, Any]]] = {}
         self._roads: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
+        # Per city: the places dict it was made from, and every named place with its folded name (for search).
+        self._names: dict[str, tuple[dict[str, Any], builtins.list[tuple[str, str, str, dict[str, Any]]]]] = {}
         self._infos: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -197,17 +199,28 @@ class CityStore:
         """Named streets, places, stations, hospitals and AEDs whose name holds every word of `query`, accents and
         case aside ("hameentie" finds Hämeentie): names starting with the query first, then a word starting with
         it, then the rest; shorter names first within each."""
-        places = self.places(name)
         words = _fold(query).split()
         found = []
-        for group in ("streets", "points", "stations", "hospitals", "aeds"):
-            for item in places.get(group, []):
-                label = str(item.get("name") or "")
-                rank = _match_rank(_fold(label), words) if label else None
-                if rank is not None:
-                    found.append((rank, len(label), label, {**item, "group": group}))
+        for folded, label, group, item in self._named(name):
+            rank = _match_rank(folded, words)
+            if rank is not None:
+                found.append((rank, len(label), label, {**item, "group": group}))
         found.sort(key=lambda f: (f[0], f[1], f[2]))
         return [f[3] for f in found[:limit]]
+
+    def _named(self, name: str) -> builtins.list[tuple[str, str, str, dict[str, Any]]]:
+        """Every named place of the city as (folded name, name, group, place), folded once per import."""
+        places = self.places(name)
+        with self._lock:
+            cached = self._names.get(name)
+        if cached and cached[0] is places:
+            return cached[1]
+        named = [(_fold(label), label, group, item)
+                 for group in ("streets", "points", "stations", "hospitals", "aeds")
+                 for item in places.get(group, []) if (label := str(item.get("name") or ""))]
+        with self._lock:
+            self._names[name] = (places, named)
+        return named
 
 
 def _fold(text: str) -> str:

@@ -527,7 +527,6 @@ def _candidates(origin: LatLon, pool: ResponderPool, taken: Collection[int], aed
         points, pick = _subset(pool.snapped, np.array(picked, dtype=np.intp))
     else:
         points = _snap_all(router, [r.position for r in people if r.position is not None])
-        points = points if points is not None else [r.position for r in people]
         pick = np.arange(len(people))
     direct = router.times_from(origin, points, mode="walk", limit_s=limit)[pick] * policy.walk_scale
     direct = direct + policy.set_off_delay_s
