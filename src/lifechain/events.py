@@ -8,8 +8,9 @@
    NOTIFY (delivered on commit) wakes every server process, whose stream readers number the committed messages in
    visibility order (`timeline.repo.sequence`) before reading. No lock is held across commits on the write path.
 
-A writer whose events no subscriber wants (`wanted`: subscribers may declare a cheap `wants` check) may write the
-same stream rows itself, without a session: dispatch creates a call on PostgreSQL in one statement.
+Subscribers belong to an app's `Bus`. A writer whose events no subscriber wants (`Bus.wanted`: subscribers may
+declare a cheap `wants` check) may write the same stream rows itself, without a session: dispatch creates a call on
+PostgreSQL in one statement.
 """
 
 from __future__ import annotations
@@ -94,21 +95,6 @@ def bus_of(session: Session) -> Bus:
     """The bus of the app whose sessionmaker made `session` (`DEFAULT` for other sessions)."""
     bus: Bus | None = session.info.get(BUS_KEY)
     return bus if bus is not None else DEFAULT
-
-
-def subscribe(kind: str, handler: Handler, *, wants: Wants | None = None, bus: Bus | None = None) -> None:
-    """`Bus.subscribe` on `bus` (the default bus when None)."""
-    (bus or DEFAULT).subscribe(kind, handler, wants=wants)
-
-
-def unsubscribe(kind: str, handler: Handler, *, bus: Bus | None = None) -> None:
-    """`Bus.unsubscribe` on `bus` (the default bus when None)."""
-    (bus or DEFAULT).unsubscribe(kind, handler)
-
-
-def wanted(event: DomainEvent, *, bus: Bus | None = None) -> bool:
-    """`Bus.wanted` on `bus` (the default bus when None)."""
-    return (bus or DEFAULT).wanted(event)
 
 
 def publish(session: Session, kind: str, payload: dict[str, Any], *, at: datetime, stream: bool = True) -> None:

@@ -241,17 +241,15 @@ def test_wanted_asks_the_subscribers_checks() -> None:
     def everything(_s: object, _e: events.DomainEvent) -> None:
         return None
 
-    assert not events.wanted(ev)
-    events.subscribe("test.wanted", handler, wants=lambda e: bool(e.meta.get("interesting")))
-    try:
-        assert not events.wanted(ev)
-        assert events.wanted(events.DomainEvent("test.wanted", {}, ev.at, {"interesting": True}))
-        events.subscribe("*", everything)
-        assert events.wanted(ev)
-        events.unsubscribe("*", everything)
-        events.subscribe("test.wanted", handler)  # subscribed again without a check: wants everything
-        assert events.wanted(ev)
-    finally:
-        events.unsubscribe("test.wanted", handler)
-        events.unsubscribe("*", everything)
-    assert not events.wanted(ev)
+    bus = events.Bus()
+    assert not bus.wanted(ev)
+    bus.subscribe("test.wanted", handler, wants=lambda e: bool(e.meta.get("interesting")))
+    assert not bus.wanted(ev)
+    assert bus.wanted(events.DomainEvent("test.wanted", {}, ev.at, {"interesting": True}))
+    bus.subscribe("*", everything)
+    assert bus.wanted(ev)
+    bus.unsubscribe("*", everything)
+    bus.subscribe("test.wanted", handler)  # subscribed again without a check: wants everything
+    assert bus.wanted(ev)
+    bus.unsubscribe("test.wanted", handler)
+    assert not bus.wanted(ev)
