@@ -336,10 +336,10 @@ def test_divert_refusal_explains_each_rule() -> None:
     p1 = incident(1)
     ok = unit(1, 2, status=S.EN_ROUTE, incident_id=11, incident_priority=3)
     assert divert_refusal(ok, p1) is None
-    assert "already on incident" in str(divert_refusal(replace(ok, incident_id=100), p1))
-    assert "on_scene" in str(divert_refusal(replace(ok, status=S.ON_SCENE), p1))
-    assert "needs ALS" in str(divert_refusal(replace(ok, type=UnitType.BLS), p1))
-    assert "redispatch table" in str(divert_refusal(replace(ok, incident_priority=1), p1))
+    assert "already on incident" in str(divert_refusal(ok._replace(incident_id=100), p1))
+    assert "on_scene" in str(divert_refusal(ok._replace(status=S.ON_SCENE), p1))
+    assert "needs ALS" in str(divert_refusal(ok._replace(type=UnitType.BLS), p1))
+    assert "redispatch table" in str(divert_refusal(ok._replace(incident_priority=1), p1))
     assert "redispatch table" in str(divert_refusal(ok, incident(2)))
 
 

@@ -275,9 +275,10 @@ def test_a_free_unit_that_is_faster_is_sent_instead_of_a_diversion() -> None:
 
 
 def test_diversions_ask_the_live_divert_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A live `divert_refusal` that refuses every diversion leaves the simulation without redispatches."""
+    """A live divert rule (`_divert_block`, behind `divert_refusal` and the ranking) that refuses every diversion
+    leaves the simulation without redispatches."""
     calls = [{"t": 0, "point": P, "priority": 3}, {"t": 100, "point": NEAR_HOME, "priority": 1}]
-    monkeypatch.setattr(dispatch_core, "divert_refusal", lambda *a, **k: "never")
+    monkeypatch.setattr(dispatch_core, "_divert_block", lambda *a, **k: "table")
     run, _ = east(calls)
     assert run.redispatches == 0
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -143,9 +143,11 @@ class IncidentState:
             raise Invalid(f"incident {self.id}: priority must be 1-4, got {self.priority}")
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One unit considered for a call: its ETA (seconds; None when not routed) and why it is flagged or excluded."""
+class Candidate(NamedTuple):
+    """One unit considered for a call: its ETA (seconds; None when not routed) and why it is flagged or excluded.
+
+    A named tuple rather than a frozen dataclass: one is made for every unit on every recommendation, and a frozen
+    dataclass costs about five times as much to build (3.5 against 0.8 us with 11 fields on Python 3.11)."""
 
     unit_id: int
     call_sign: str
@@ -196,28 +198,39 @@ def _exclusion(unit: UnitState, incident: IncidentState, policy: DispatchPolicy)
     return None
 
 
+def _divert_block(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> str | None:
+    """What keeps a busy `unit` from being diverted to `incident` ("same_call", "status", "type" or "table"), or None.
+
+    Plain checks without building the words: this runs for every busy unit on every recommendation."""
+    if unit.incident_id == incident.id:
+        return "same_call"
+    if unit.status not in policy.redispatch_statuses:
+        return "status"
+    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
+        return "type"
+    if not policy.may_divert(unit.incident_priority, incident.priority):
+        return "table"
+    return None
+
+
 def divert_refusal(unit: UnitState, incident: IncidentState, policy: DispatchPolicy = DEFAULT_POLICY) -> str | None:
     """Why a busy `unit` may not be diverted from its call to `incident` (in words), or None when it may.
 
     The redispatch table decides on (current priority, new priority); the unit must be dispatched or en route
     (by default) and of a type the new call accepts. The call it leaves goes back to the queue (the flow's job).
     """
-    if unit.incident_id == incident.id:
+    block = _divert_block(unit, incident, policy)
+    if block == "same_call":
         return f"unit {unit.call_sign} is already on incident {incident.id}"
-    if unit.status not in policy.redispatch_statuses:
+    if block == "status":
         allowed = ", ".join(sorted(policy.redispatch_statuses))
         return f"unit {unit.call_sign} is {unit.status}; only {allowed} units may be diverted"
-    if incident.priority in policy.als_required_priorities and unit.type is not UnitType.ALS:
+    if block == "type":
         return f"unit {unit.call_sign} is {unit.type}; a priority {incident.priority} call needs ALS"
-    if not policy.may_divert(unit.incident_priority, incident.priority):
+    if block == "table":
         return (f"the redispatch table does not let a priority {unit.incident_priority} call give up its unit to a "
                 f"priority {incident.priority} call")
     return None
-
-
-def _divertible(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> bool:
-    """True when a busy unit may be diverted from its current call to `incident`."""
-    return divert_refusal(unit, incident, policy) is None
 
 
 def _candidate(unit: UnitState, eta: float | None, reason: CandidateReason | None, origin: LatLon | None,
@@ -262,7 +275,7 @@ def _classify(incident: IncidentState, units: Sequence[UnitState], now: datetime
     excluded: list[Candidate] = []
     for unit in units:
         reason = _exclusion(unit, incident, policy)
-        if reason is None or (reason == "busy" and _divertible(unit, incident, policy)):
+        if reason is None or (reason == "busy" and _divert_block(unit, incident, policy) is None):
             origin, stale = unit.effective_position(now, policy.gps_stale_after_s)
             routed.append((unit, origin, stale, reason is not None))
         if reason is not None:

@@ -7,10 +7,9 @@ A unit may go out of service from any state and comes back at its station.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 from lifechain.errors import Conflict
 from lifechain.geo.core import LatLon
@@ -95,7 +94,8 @@ def allowed_next(current: UnitStatus | str) -> frozenset[UnitStatus]:
 
 def next_status(current: UnitStatus | str, target: UnitStatus | str) -> UnitStatus:
     """Return `target` if a unit in `current` may move there; raises `Conflict` naming both states otherwise."""
-    cur, tgt = UnitStatus(current), UnitStatus(target)
+    cur = current if isinstance(current, UnitStatus) else UnitStatus(current)
+    tgt = target if isinstance(target, UnitStatus) else UnitStatus(target)
     if tgt not in TRANSITIONS[cur]:
         allowed = ", ".join(sorted(TRANSITIONS[cur]))
         raise Conflict(f"a unit cannot go from {cur} to {tgt} (allowed from {cur}: {allowed})",
@@ -108,9 +108,12 @@ def is_available(status: UnitStatus | str) -> bool:
     return UNIT_STATUS_META[status if isinstance(status, UnitStatus) else UnitStatus(status)]["available"]
 
 
-@dataclass(frozen=True, slots=True)
-class UnitState:
-    """An ambulance as dispatch sees it at one instant: type, status, home station, last GPS fix and current call."""
+class UnitState(NamedTuple):
+    """An ambulance as dispatch sees it at one instant: type, status, home station, last GPS fix and current call.
+
+    A named tuple (immutable, `_replace` for a changed copy) rather than a frozen dataclass: dispatch reads every
+    unit on every recommendation and the simulation makes one per status change, and a frozen dataclass costs
+    about five times as much to build on Python 3.11."""
 
     id: int
     call_sign: str
