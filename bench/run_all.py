@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +28,8 @@ def calibration_ms() -> float:
 def main() -> int:
     """Run each `bench/*.py`; the exit status is non-zero if any script failed."""
     here = Path(__file__).resolve().parent
-    print(f"machine calibration: pure-Python loop {calibration_ms():.0f} ms (best of 5; smaller is faster)", flush=True)
+    print(f"python {sys.version.split()[0]} at {os.path.realpath(sys.executable)}; machine calibration: pure-Python "
+          f"loop {calibration_ms():.0f} ms (best of 5; smaller is faster)", flush=True)
     failed = []
     for script in sorted(here.glob("*.py")):
         if script.name == Path(__file__).name or script.name.startswith("_"):
