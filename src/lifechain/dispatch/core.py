@@ -198,7 +198,10 @@ def _exclusion(unit: UnitState, incident: IncidentState, policy: DispatchPolicy)
     return None
 
 
-def _divert_block(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> str | None:
+DivertBlock = Literal["same_call", "status", "type", "table"]
+
+
+def _divert_block(unit: UnitState, incident: IncidentState, policy: DispatchPolicy) -> DivertBlock | None:
     """What keeps a busy `unit` from being diverted to `incident` ("same_call", "status", "type" or "table"), or None.
 
     Plain checks without building the words: this runs for every busy unit on every recommendation."""
