@@ -16,7 +16,7 @@ import numpy as np
 
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
-from lifechain.geo.core import LatLon, OffNetwork, Profile, Router
+from lifechain.geo.core import LatLon, OffNetwork, Profile, Router, haversine_m
 from lifechain.hospitals.core import Capability, HospitalState
 
 __all__ = [
@@ -287,9 +287,10 @@ def _classify(incident: IncidentState, units: Sequence[UnitState], now: datetime
 
 
 def _distances_m(origins: Sequence[LatLon], destination: LatLon) -> list[float]:
-    """Great-circle metres from each origin to `destination`, vectorised."""
-    if not origins:
-        return []
+    """Great-circle metres from each origin to `destination`: one by one for a few (array set-up costs more than a
+    few dozen scalar distances), vectorised for many."""
+    if len(origins) <= 32:
+        return [haversine_m(o, destination) for o in origins]
     lat = np.radians(np.fromiter((o.lat for o in origins), np.float64, len(origins)))
     lon = np.radians(np.fromiter((o.lon for o in origins), np.float64, len(origins)))
     lat0, lon0 = math.radians(destination.lat), math.radians(destination.lon)
@@ -346,9 +347,10 @@ def _times(router: Router, origins: Sequence[LatLon], destination: LatLon, profi
     return np.asarray(times, dtype=np.float64).tolist()  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class HospitalCandidate:
-    """One hospital considered as destination: ETA from the scene, whether it fits the pathway, and any diversion."""
+class HospitalCandidate(NamedTuple):
+    """One hospital considered as destination: ETA from the scene, whether it fits the pathway, and any diversion.
+
+    A named tuple, as `Candidate`: one is made per hospital on every recommendation."""
 
     hospital_id: int
     name: str

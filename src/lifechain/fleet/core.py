@@ -103,9 +103,12 @@ def next_status(current: UnitStatus | str, target: UnitStatus | str) -> UnitStat
     return tgt
 
 
+_AVAILABLE = frozenset(s for s, meta in UNIT_STATUS_META.items() if meta["available"])
+
+
 def is_available(status: UnitStatus | str) -> bool:
     """True when a unit in `status` can take a new call."""
-    return UNIT_STATUS_META[status if isinstance(status, UnitStatus) else UnitStatus(status)]["available"]
+    return (status if isinstance(status, UnitStatus) else UnitStatus(status)) in _AVAILABLE
 
 
 class UnitState(NamedTuple):

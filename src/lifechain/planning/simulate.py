@@ -485,7 +485,7 @@ class Simulation:
     def now(self, t: float) -> datetime:
         """The simulation clock as a datetime."""
         if t != self._now[0]:
-            self._now = (t, self.start + timedelta(seconds=t))
+            self._now = (t, self.start + timedelta(0, t))
         return self._now[1]
 
     # -- unit state

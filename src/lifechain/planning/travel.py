@@ -163,8 +163,9 @@ class MatrixRouter:
                    profile: Profile = "emergency", limit_s: float = math.inf) -> FloatArray:
         """Seconds from `origin` to each destination (inf beyond `limit_s`)."""
         o = self.place(origin)
-        di = np.fromiter((self.place(d) for d in destinations), np.int64, len(destinations))
-        if not di.size or int(di.max()) < self.n_anchors:
+        places = [self.place(d) for d in destinations]
+        di = np.array(places, dtype=np.int64)
+        if not places or max(places) < self.n_anchors:
             out = self.to_anchor[profile][o, di]
         elif o < self.n_anchors:
             out = self.from_anchor[profile][o, di]
