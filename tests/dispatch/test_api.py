@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from lifechain.settings import Settings
 
-from .world import CITY, T0, World, build_world, new_call, north
+from .world import CITY, T0, World, at_once, build_world, new_call, north
 
 
 @pytest.fixture
@@ -76,22 +75,16 @@ def test_same_idempotency_key_gives_same_incident(w: World) -> None:
 
 def test_concurrent_retries_with_one_key_create_one_incident(w: World) -> None:
     """Eight simultaneous retries with one key all get the same incident id."""
-    ids: list[int] = []
-    barrier = threading.Barrier(8)
 
-    def create() -> None:
-        barrier.wait()
-        res = w.client.post("/api/v1/incidents", headers={**w.h["disp"], "Idempotency-Key": "race"},
-                            json={"city": CITY, "location": north(0), "complaint": "falls",
-                                  "answers": {"fall_height_m": 1}})
+    def create() -> Any:
+        return w.client.post("/api/v1/incidents", headers={**w.h["disp"], "Idempotency-Key": "race"},
+                             json={"city": CITY, "location": north(0), "complaint": "falls",
+                                   "answers": {"fall_height_m": 1}})
+
+    responses = at_once(*[create] * 8)
+    for res in responses:
         assert res.status_code in (200, 201), res.text
-        ids.append(res.json()["id"])
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    ids = [res.json()["id"] for res in responses]
     assert len(ids) == 8 and len(set(ids)) == 1
     assert len(w.get("/incidents").json()) == 1
 
@@ -99,19 +92,13 @@ def test_concurrent_retries_with_one_key_create_one_incident(w: World) -> None:
 def test_two_dispatchers_same_unit_exactly_one_wins(w: World) -> None:
     """Two dispatchers send A1 to two calls at the same moment: one 200, one 409, and A1 is on one call."""
     a, b = new_call(w)["id"], new_call(w, km=0.5)["id"]
-    results: dict[str, int] = {}
-    barrier = threading.Barrier(2)
 
-    def send(who: str, iid: object) -> None:
-        barrier.wait()
+    def send(who: str, iid: object) -> int:
         res = w.client.post(f"/api/v1/incidents/{iid}/dispatch", headers=w.h[who], json={"unit_id": w.units["A1"]})
-        results[who] = res.status_code
+        return res.status_code
 
-    threads = [threading.Thread(target=send, args=("disp", a)), threading.Thread(target=send, args=("disp2", b))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = at_once(lambda: send("disp", a), lambda: send("disp2", b))
+    results = dict(zip(("disp", "disp2"), codes, strict=True))
     assert sorted(results.values()) == [200, 409]
     unit = w.get(f"/units/{w.units['A1']}").json()
     winner = a if results["disp"] == 200 else b

@@ -22,7 +22,7 @@ from lifechain.settings import Settings
 from lifechain.timeline import repo as timeline_repo
 from lifechain.timeline.tables import TimelineEventRow
 
-from .world import CITY, World, build_world, north
+from .world import CITY, World, at_once, build_world, north
 
 CHEST = {"complaint": "chest_pain", "answers": {"pain_now": "yes", "sweating_or_breathless": "yes"}}
 ARREST = {"complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
@@ -200,21 +200,9 @@ def test_concurrent_retries_write_one_set_of_rows(w: World) -> None:
     """Eight simultaneous retries of one call: one incident, one patient, one node of each kind and one stream
     message of each kind for it."""
     head = _stream_head(w)
-    barrier = threading.Barrier(8)
-    codes: list[int] = []
-    ids: list[int] = []
-
-    def create() -> None:
-        barrier.wait()
-        res = _post(w, key="race", **CHEST)
-        codes.append(res.status_code)
-        ids.append(res.json()["id"])
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    responses = at_once(*[lambda: _post(w, key="race", **CHEST)] * 8)
+    codes = [res.status_code for res in responses]
+    ids = [res.json()["id"] for res in responses]
     assert len(set(ids)) == 1 and sorted(codes) == [200] * 7 + [201]
     with _app(w).state.sessionmaker() as s:
         assert s.scalar(select(func.count()).select_from(Incident)) == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -23,6 +26,30 @@ SCENE = {"lat": 60.1700, "lon": 24.9400}
 def north(km: float) -> dict[str, float]:
     """A point `km` kilometres north of the scene (1 km = 100 s at emergency speed in the fake router)."""
     return {"lat": SCENE["lat"] + km / 111.195, "lon": SCENE["lon"]}
+
+
+def at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Run each call in its own thread, all released together by one barrier; their results in order (an exception
+    raised in a thread is raised here, so it fails the test)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        barrier.wait()
+        try:
+            results[k] = calls[k]()
+        except BaseException as exc:  # handed to the test's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 @dataclass
