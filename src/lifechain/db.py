@@ -135,7 +135,6 @@ class StatementPool:
         return conn
 
 
-
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 _LOCKED = "lifechain_sqlite_write_lock"
 _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()

@@ -190,25 +190,24 @@ def write_direct_call(*, connection: Any, planned: PlannedCall, dialect: str = "
     COMMIT or separate NOTIFY round trips), on SQLite a few plain statements on a connection holding the process's
     write lock (`db.sqlite_writer`). Returns the incident, or None when its Idempotency-Key is taken (then
     `create_incident` answers with the existing one)."""
-    incident = planned.incident
     insert = repo.insert_call_sqlite if dialect == "sqlite" else repo.insert_call_pg
-    incident_id = insert(connection, incident=incident, patients=planned.patients, nodes=planned.nodes,
-                         messages=planned.messages)
-    if incident_id is None:
-        return None
-    incident.id = incident_id
-    return incident
+    return _stored(planned, insert(connection, incident=planned.incident, patients=planned.patients,
+                                   nodes=planned.nodes, messages=planned.messages))
 
 
 async def write_direct_call_async(*, pool: StatementPool, planned: PlannedCall) -> Incident | None:
     """`write_direct_call` awaited on the event loop through a statement pool (no thread-pool hop)."""
-    incident = planned.incident
-    incident_id = await repo.insert_call_pg_async(pool, incident=incident, patients=planned.patients,
-                                                  nodes=planned.nodes, messages=planned.messages)
+    return _stored(planned, await repo.insert_call_pg_async(pool, incident=planned.incident,
+                                                            patients=planned.patients, nodes=planned.nodes,
+                                                            messages=planned.messages))
+
+
+def _stored(planned: PlannedCall, incident_id: int | None) -> Incident | None:
+    """The planned incident with the id it was stored under, or None when nothing was written (key taken)."""
     if incident_id is None:
         return None
-    incident.id = incident_id
-    return incident
+    planned.incident.id = incident_id
+    return planned.incident
 
 
 def _new_incident(call: NewCall, protocol: Protocol, actor: Principal, now: datetime,

@@ -169,6 +169,13 @@ SELECT i.id, pg_notify(%(channel)s, '') FROM i
 """
 
 
+def _check_call_nodes(nodes: list[TimelineEvent]) -> None:
+    """A new call's time nodes as the direct writes expect them: distinct kinds (a stream message finds its node by
+    kind), none about a patient or unit, none correcting another."""
+    kinds = [e.kind.value for e in nodes]
+    assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
+
+
 def insert_call_pg(connection: Any, *, incident: Incident, patients: int, nodes: list[TimelineEvent],
                    messages: list[events.DomainEvent]) -> int | None:
     """Write a new call in one statement and transaction on a PostgreSQL (psycopg) DB-API connection; returns the
@@ -212,8 +219,7 @@ def insert_call_sqlite(connection: Any, *, incident: Incident, patients: int, no
     the rows `insert_call_pg` writes, with SQLite's stream numbering (`seq = id`, as `events._write_pending`), as
     plain DB-API statements (SQLAlchemy's execution of the same statements cost more than the rest of the request).
     Returns the incident id, or None (nothing written) when its Idempotency-Key is taken."""
-    kinds = [e.kind.value for e in nodes]
-    assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
+    _check_call_nodes(nodes)
     dumps, stamp = json.dumps, _sqlite_datetime
     at = stamp(incident.received_at)
     try:
@@ -255,8 +261,7 @@ _sqlite_datetime: Callable[[datetime], str] = DateTime(timezone=True).dialect_im
 def call_params(*, incident: Incident, patients: int, nodes: list[TimelineEvent],
                 messages: list[events.DomainEvent]) -> dict[str, Any]:
     """The parameters of `_INSERT_CALL` for a new call."""
-    kinds = [e.kind.value for e in nodes]
-    assert len(set(kinds)) == len(kinds) and not any(e.patient_id or e.unit_id or e.supersedes for e in nodes)
+    _check_call_nodes(nodes)
     dumps = json.dumps
     params = {
         "city": incident.city, "lat": incident.lat, "lon": incident.lon, "address": incident.address,
