@@ -16,7 +16,7 @@ import numpy as np
 
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
-from lifechain.geo.core import LatLon, OffNetwork, Profile, Router, haversine_m
+from lifechain.geo.core import LatLon, OffNetwork, Profile, Router, haversine_m, haversine_many
 from lifechain.hospitals.core import Capability, HospitalState
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "recommend_units",
 ]
 
-EARTH_RADIUS_M = 6_371_008.8
 ExclusionReason = Literal["busy", "wrong_type", "out_of_service", "unreachable"]
 CandidateReason = Literal["busy", "wrong_type", "out_of_service", "stale_gps_used_station", "unreachable"]
 
@@ -291,11 +290,9 @@ def _distances_m(origins: Sequence[LatLon], destination: LatLon) -> list[float]:
     few dozen scalar distances), vectorised for many."""
     if len(origins) <= 32:
         return [haversine_m(o, destination) for o in origins]
-    lat = np.radians(np.fromiter((o.lat for o in origins), np.float64, len(origins)))
-    lon = np.radians(np.fromiter((o.lon for o in origins), np.float64, len(origins)))
-    lat0, lon0 = math.radians(destination.lat), math.radians(destination.lon)
-    h = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat) * math.cos(lat0) * np.sin((lon - lon0) / 2) ** 2
-    return (2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h))).tolist()  # type: ignore[no-any-return]
+    lat = np.fromiter((o.lat for o in origins), np.float64, len(origins))
+    lon = np.fromiter((o.lon for o in origins), np.float64, len(origins))
+    return haversine_many(lat, lon, destination.lat, destination.lon).tolist()  # type: ignore[no-any-return]
 
 
 def _route(router: Router, routed: list[tuple[UnitState, LatLon, bool, bool]], destination: LatLon,

@@ -104,13 +104,23 @@ class Router(Protocol):
         ...
 
 
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+
+
 def haversine_m(a: LatLon, b: LatLon) -> float:
     """Great-circle distance in metres (plain `math`: numpy's scalar functions cost several times as much)."""
-    r = 6_371_008.8
     p1, p2 = math.radians(a.lat), math.radians(b.lat)
     dp, dl = p2 - p1, math.radians(b.lon - a.lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def haversine_many(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> npt.NDArray[np.float64]:
+    """Great-circle distances in metres between arrays of points (degrees; the arrays broadcast)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64)
 
 
 def check_mode(mode: str) -> Mode:

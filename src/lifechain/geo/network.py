@@ -13,27 +13,20 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from lifechain.geo.core import EARTH_RADIUS_M, haversine_many
+
 if TYPE_CHECKING:
     from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-EARTH_R = 6_371_008.8
-M_PER_DEG = EARTH_R * np.pi / 180.0
+M_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0
 # Road classes stored as small integer codes; "other" covers JEMSS arcs (no class in the model).
 ROAD_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
                 "living_street", "service", "footway", "path", "steps", "pedestrian", "cycleway", "track", "other")
 WALK_KEY = "walk"
 # scipy's sparse graphs drop explicit zeros on some paths; a tiny floor keeps zero-time arcs as arcs.
 MIN_ARC_S = 1e-6
-
-
-def haversine_many(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> FloatArray:
-    """Great-circle distances in metres between arrays of points (degrees)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from lifechain.geo.network import ROAD_CLASSES, WALK_KEY, Network, haversine_many, make_network
+from lifechain.geo.core import haversine_many
+from lifechain.geo.network import ROAD_CLASSES, WALK_KEY, Network, make_network
 
 DRIVE_KMH = {
     "motorway": 100.0, "trunk": 80.0, "primary": 60.0, "secondary": 50.0, "tertiary": 40.0,

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifechain.errors import Invalid
-from lifechain.geo.core import LatLon, Mode, Profile, Route, haversine_m
+from lifechain.geo.core import LatLon, Mode, Profile, Route, haversine_m, haversine_many
 
 FloatArray = npt.NDArray[np.float64]
 PROFILES: tuple[Profile, ...] = ("emergency", "regular")
@@ -36,12 +36,10 @@ class StraightRouter:
     def matrix(self, origins: Sequence[LatLon], destinations: Sequence[LatLon], *, mode: Mode = "drive",
                profile: Profile = "emergency") -> FloatArray:
         """Origins x destinations seconds."""
-        lat1 = np.radians([o.lat for o in origins])[:, None]
-        lon1 = np.radians([o.lon for o in origins])[:, None]
-        lat2 = np.radians([d.lat for d in destinations])[None, :]
-        lon2 = np.radians([d.lon for d in destinations])[None, :]
-        h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-        metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(h))
+        metres = haversine_many(np.array([o.lat for o in origins])[:, None],
+                                np.array([o.lon for o in origins])[:, None],
+                                np.array([d.lat for d in destinations])[None, :],
+                                np.array([d.lon for d in destinations])[None, :])
         return np.asarray(metres * self.detour / self.speed_mps[profile], dtype=np.float64)
 
 
@@ -91,8 +89,6 @@ class MatrixRouter:
             return self.index[(point.lat, point.lon)]
         except KeyError:
             raise Invalid(f"point {point} is not one of the simulation's places") from None
-
-    _i = place
 
     def time(self, o: int, d: int, profile: str) -> float:
         """Seconds from place `o` to place `d`: from the matrices when one end is an anchor, else from the source."""
@@ -196,7 +192,8 @@ def build_matrix_router(source: Any, *, anchors: Sequence[LatLon], cells: Sequen
                         hospitals: Sequence[LatLon], zero: bool = False) -> MatrixRouter:
     """Precompute anchors -> places and places -> anchors for both profiles from `source` (all zero if `zero`)."""
     anchor_list = list(dict.fromkeys([*anchors, *hospitals]))
-    places = anchor_list + [c for c in dict.fromkeys(cells) if c not in set(anchor_list)]
+    anchor_set = set(anchor_list)
+    places = anchor_list + [c for c in dict.fromkeys(cells) if c not in anchor_set]
     n = len(anchor_list)
     src = ZeroRouter() if zero or source is None else source
     frm: dict[str, FloatArray] = {}
