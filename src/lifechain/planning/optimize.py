@@ -345,14 +345,21 @@ def ruin_recreate(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequenc
     return best
 
 
-def _coverage_lp_duals(cover: sp.csr_matrix, weights: FloatArray, p: int) -> FloatArray:
-    """Multipliers for the coverage rows from HiGHS's interior point on the LP relaxation (any answer is valid)."""
+def _mclp_model(cover: sp.csr_matrix, weights: FloatArray, p: int, *, integer: bool) -> _Mip:
+    """The compact MCLP: max sum w_i y_i, y_i <= sum_j a_ij x_j, sum x_j <= p, 0 <= x, y <= 1; columns x then y,
+    rows the points then the cardinality; x integer when `integer` (else the LP relaxation)."""
     n, m = cover.shape
     a = sp.vstack([sp.hstack([-cover, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
-    lp = _Mip(cost=np.concatenate([np.zeros(m), weights]), matrix=sp.csc_matrix(a),
-              row_lower=np.full(n + 1, -np.inf), row_upper=np.concatenate([np.zeros(n), [p]]),
-              col_lower=np.zeros(m + n), col_upper=np.ones(m + n), integer=np.zeros(m + n, bool), maximize=True)
-    h = _highs(lp, {"solver": "ipm", "run_crossover": "off"})
+    return _Mip(cost=np.concatenate([np.zeros(m), weights]), matrix=sp.csc_matrix(a),
+                row_lower=np.full(n + 1, -np.inf), row_upper=np.concatenate([np.zeros(n), [p]]),
+                col_lower=np.zeros(m + n), col_upper=np.ones(m + n),
+                integer=np.concatenate([np.full(m, integer), np.zeros(n, bool)]), maximize=True)
+
+
+def _coverage_lp_duals(cover: sp.csr_matrix, weights: FloatArray, p: int) -> FloatArray:
+    """Multipliers for the coverage rows from HiGHS's interior point on the LP relaxation (any answer is valid)."""
+    n = cover.shape[0]
+    h = _highs(_mclp_model(cover, weights, p, integer=False), {"solver": "ipm", "run_crossover": "off"})
     h.run()
     duals: FloatArray = np.asarray(h.getSolution().row_dual, dtype=np.float64)
     if duals.size != n + 1:
@@ -423,11 +430,7 @@ def _mclp_mip(red: _Reduced, p: int, start: Sequence[int], time_limit_s: float |
     n, m = red.cover.shape
     if n == 0 or m <= p:
         return [int(j) for j in red.sites], True
-    a = sp.vstack([sp.hstack([-red.cover, sp.identity(n)]), sp.hstack([np.ones((1, m)), sp.csr_matrix((1, n))])])
-    mip = _Mip(cost=np.concatenate([np.zeros(m), red.weights]), matrix=sp.csc_matrix(a),
-               row_lower=np.full(n + 1, -np.inf), row_upper=np.concatenate([np.zeros(n), [p]]),
-               col_lower=np.zeros(m + n), col_upper=np.ones(m + n),
-               integer=np.concatenate([np.ones(m, bool), np.zeros(n, bool)]), maximize=True)
+    mip = _mclp_model(red.cover, red.weights, p, integer=True)
     local = _local(red, p, start)
     x0 = np.zeros(m + n)
     x0[local] = 1.0
