@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lifechain.geo.core import LatLon
+from lifechain.geo.core import M_PER_DEG, LatLon
 from lifechain.volunteers.core import (
     Aed,
     AedPool,
@@ -60,8 +60,8 @@ def load_router() -> tuple[Any, Any]:
 def scatter(rng: np.random.Generator, walk: Any, n: int, jitter_m: float = 30.0) -> list[LatLon]:
     """`n` points near random walking-network nodes."""
     idx = rng.integers(0, walk.n_nodes, n)
-    lat = walk.lat[idx] + rng.normal(0, jitter_m / 111_195.0, n)
-    lon = walk.lon[idx] + rng.normal(0, jitter_m / 111_195.0 / np.cos(np.radians(walk.lat[idx])), n)
+    lat = walk.lat[idx] + rng.normal(0, jitter_m / M_PER_DEG, n)
+    lon = walk.lon[idx] + rng.normal(0, jitter_m / M_PER_DEG / np.cos(np.radians(walk.lat[idx])), n)
     return [LatLon(float(a), float(b)) for a, b in zip(lat, lon, strict=True)]
 
 

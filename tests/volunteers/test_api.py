@@ -14,6 +14,7 @@ from lifechain.app import create_app
 from lifechain.auth.core import Role
 from lifechain.clock import ManualClock
 from lifechain.db import transaction
+from lifechain.geo.core import M_PER_DEG
 from lifechain.settings import Settings
 from lifechain.volunteers import flows, views
 
@@ -26,7 +27,7 @@ CERT = [{"kind": "cpr", "issued": "2025-01-01", "expires": "2027-12-31"}]
 
 def north(metres: float) -> dict[str, float]:
     """A point `metres` due north of the patient."""
-    return {"lat": PATIENT["lat"] + metres / 111_195.0, "lon": PATIENT["lon"]}
+    return {"lat": PATIENT["lat"] + metres / M_PER_DEG, "lon": PATIENT["lon"]}
 
 
 class Ctx:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from lifechain.errors import Conflict, Invalid
-from lifechain.geo.core import LatLon, Router
+from lifechain.geo.core import M_PER_DEG, LatLon, Router
 from lifechain.volunteers.core import (
     ALWAYS_OPEN,
     Action,
@@ -39,7 +39,7 @@ POLICY = AlertPolicy(walking_speed_mps=1.4, network_walk_speed_mps=1.4, first_ph
 
 def north(metres: float) -> LatLon:
     """A point `metres` due north of the patient."""
-    return LatLon(PATIENT.lat + metres / 111_195.0, PATIENT.lon)
+    return LatLon(PATIENT.lat + metres / M_PER_DEG, PATIENT.lon)
 
 
 def volunteer(rid: int, metres: float, **kw: object) -> Responder:

@@ -105,6 +105,15 @@ class Router(Protocol):
 
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0  # metres per degree of latitude (of longitude at the equator)
+
+
+def local_offsets_m(origin: LatLon, lat: Any, lon: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Metres east and north of `origin` of points given as degree arrays, by the equirectangular projection at
+    `origin`'s latitude: within 0.5% of the great circle over a city's distances, and far cheaper."""
+    dy = (np.asarray(lat, dtype=np.float64) - origin.lat) * M_PER_DEG
+    dx = (np.asarray(lon, dtype=np.float64) - origin.lon) * (M_PER_DEG * math.cos(math.radians(origin.lat)))
+    return dx, dy
 
 
 def haversine_m(a: LatLon, b: LatLon) -> float:

@@ -13,14 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from lifechain.geo.core import EARTH_RADIUS_M, haversine_many
+from lifechain.geo.core import M_PER_DEG, haversine_many
 
 if TYPE_CHECKING:
     from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-M_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0
 # Road classes stored as small integer codes; "other" covers JEMSS arcs (no class in the model).
 ROAD_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
                 "living_street", "service", "footway", "path", "steps", "pedestrian", "cycleway", "track", "other")

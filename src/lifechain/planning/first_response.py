@@ -29,12 +29,11 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lifechain.errors import Invalid
-from lifechain.geo.core import LatLon, Mode, OffNetwork, Profile, Route
+from lifechain.geo.core import M_PER_DEG, LatLon, Mode, OffNetwork, Profile, Route, local_offsets_m
 from lifechain.volunteers import core as vc
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-EARTH_M_PER_DEG = 111_195.0
 QUALIFIED = (vc.Qualification(vc.QualificationKind.CPR, date(2000, 1, 1), date(2999, 12, 31)),)
 TILE_M = 1000.0
 TICK_S = 5.0  # the live phase ticker's period (volunteers.views.TICK_S)
@@ -120,8 +119,7 @@ class WalkRouter:
         """Seconds from `origin` to each destination (inf beyond `limit_s`)."""
         lat = np.fromiter((d.lat for d in destinations), np.float64, len(destinations))
         lon = np.fromiter((d.lon for d in destinations), np.float64, len(destinations))
-        dy = (lat - origin.lat) * EARTH_M_PER_DEG
-        dx = (lon - origin.lon) * EARTH_M_PER_DEG * math.cos(math.radians(origin.lat))
+        dx, dy = local_offsets_m(origin, lat, lon)
         secs = np.hypot(dx, dy) * self.detour / self.speed_mps
         return np.where(secs <= limit_s, secs, np.inf)
 
@@ -156,13 +154,13 @@ class Population:
         lat = np.asarray([d[0] for d in demand], dtype=float)
         lon = np.asarray([d[1] for d in demand], dtype=float)
         self.lat0, self.lon0 = float(lat.mean()), float(lon.mean())
-        self.kx = EARTH_M_PER_DEG * math.cos(math.radians(self.lat0))
+        self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
         self.density = np.asarray([config.density(d[2]) for d in demand], dtype=float)
         self.tree: Any = None
         if np.ptp(self.density) > 0:
             from scipy.spatial import cKDTree
 
-            self.tree = cKDTree(np.column_stack([(lon - self.lon0) * self.kx, (lat - self.lat0) * EARTH_M_PER_DEG]))
+            self.tree = cKDTree(np.column_stack([(lon - self.lon0) * self.kx, (lat - self.lat0) * M_PER_DEG]))
         self.tiles: dict[tuple[int, int], _Tile] = {}
 
     def _tile(self, tx: int, ty: int) -> _Tile:
@@ -177,7 +175,7 @@ class Population:
             raise Invalid(f"volunteer density {density:g} per km^2 is beyond what the simulation can hold")
         x = (tx + rng.uniform(size=n)) * TILE_M
         y = (ty + rng.uniform(size=n)) * TILE_M
-        lat, lon = self.lat0 + y / EARTH_M_PER_DEG, self.lon0 + x / self.kx
+        lat, lon = self.lat0 + y / M_PER_DEG, self.lon0 + x / self.kx
         key = (tx + 2**20) * 2**21 + (ty + 2**20)
         ids = key * 2**16 + np.arange(1, n + 1, dtype=np.int64)
         snapped = None
@@ -190,7 +188,7 @@ class Population:
 
     def near(self, where: LatLon, reach_m: float) -> tuple[IntArray, FloatArray, FloatArray, Any]:
         """Ids, latitudes, longitudes (and the snapped batch) of the volunteers within `reach_m` of `where`."""
-        x, y = (where.lon - self.lon0) * self.kx, (where.lat - self.lat0) * EARTH_M_PER_DEG
+        x, y = (where.lon - self.lon0) * self.kx, (where.lat - self.lat0) * M_PER_DEG
         r = reach_m * 1.05 + 1.0  # the tile grid is projected at the city's mean latitude: a little slack
         parts = [t for tx in range(math.floor((x - r) / TILE_M), math.floor((x + r) / TILE_M) + 1)
                  for ty in range(math.floor((y - r) / TILE_M), math.floor((y + r) / TILE_M) + 1)
@@ -200,8 +198,7 @@ class Population:
         ids = np.concatenate([t.ids for t in parts])
         lat = np.concatenate([t.lat for t in parts])
         lon = np.concatenate([t.lon for t in parts])
-        dy = (lat - where.lat) * EARTH_M_PER_DEG
-        dx = (lon - where.lon) * EARTH_M_PER_DEG * math.cos(math.radians(where.lat))
+        dx, dy = local_offsets_m(where, lat, lon)
         keep = np.flatnonzero(dx * dx + dy * dy <= reach_m * reach_m)
         snapped = None
         if self.snap:

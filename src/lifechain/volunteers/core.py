@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from lifechain.errors import Conflict, Invalid, NotFound
-from lifechain.geo.core import FloatArray, LatLon, Router
+from lifechain.geo.core import FloatArray, LatLon, Router, local_offsets_m
 from lifechain.timeline.core import EventKind, TimelineEvent, effective
 
 IntArray = np.ndarray[Any, np.dtype[np.intp]]
@@ -30,7 +30,6 @@ NATURE_LABELS: dict[str, dict[str, str]] = {
     "cardiac_arrest": {"en": "Cardiac arrest", "zh-CN": "心脏骤停"},
     "choking": {"en": "Choking", "zh-CN": "气道异物梗阻"},
 }
-EARTH_M_PER_DEG = 111_195.0
 
 
 class QualificationKind(StrEnum):
@@ -495,8 +494,7 @@ Aeds = Sequence[Aed] | AedPool
 def _within_reach(origin: LatLon, lat: FloatArray, lon: FloatArray, max_m: float) -> tuple[IntArray, FloatArray]:
     """Indices of points at most `max_m` from `origin` in a straight line (walking is never shorter), nearest first,
     and their squared distances."""
-    dy = (lat - origin.lat) * EARTH_M_PER_DEG
-    dx = (lon - origin.lon) * (EARTH_M_PER_DEG * math.cos(math.radians(origin.lat)))
+    dx, dy = local_offsets_m(origin, lat, lon)
     d2 = dx * dx + dy * dy
     # 0.5% slack: the equirectangular distance is a close, not exact, stand-in for the great circle.
     with np.errstate(invalid="ignore"):

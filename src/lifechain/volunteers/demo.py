@@ -3,6 +3,7 @@ volunteer demo users. Demo mode only; idempotent (a second load adds nothing).""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from lifechain.auth import flows as auth_flows
 from lifechain.auth import repo as auth_repo
 from lifechain.auth.core import Role
-from lifechain.geo.core import LatLon
+from lifechain.geo.core import M_PER_DEG, LatLon
 from lifechain.volunteers import flows, repo
 from lifechain.volunteers.tables import Volunteer
 
@@ -133,8 +134,8 @@ def _volunteers(session: Session, city: str, schools: list[dict[str, Any]], spot
         near_school = schools and (i % 5 < 3 or not spots)  # three in five around a school
         site = rng.choice(schools) if near_school else rng.choice(spots)
         jitter = 150.0 if near_school else 250.0
-        lat = site["lat"] + rng.gauss(0, jitter) / 111_195.0
-        lon = site["lon"] + rng.gauss(0, jitter) / 55_600.0
+        lat = site["lat"] + rng.gauss(0, jitter) / M_PER_DEG
+        lon = site["lon"] + rng.gauss(0, jitter) / (M_PER_DEG * math.cos(math.radians(site["lat"])))
         row = flows.register_volunteer(
             session=session, now=now, city=city, name=f"{rng.choice(FIRST_NAMES)} {i + 1}",
             affiliation=f"{site['name']}" if near_school else None, channels=("app", "sms"),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from lifechain import events
 from lifechain.errors import Conflict, Forbidden, Invalid, NotFound
-from lifechain.geo.core import LatLon, Router
+from lifechain.geo.core import M_PER_DEG, LatLon, Router
 from lifechain.timeline import flows as timeline_flows
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
 from lifechain.volunteers import core, repo
@@ -286,7 +286,7 @@ def set_push_subscription(*, session: Session, volunteer_id: int, subscription: 
 
 def _eligible(*, session: Session, city: str, around: LatLon, reach_m: float, now: datetime) -> list[core.Responder]:
     """On-duty volunteers inside the bounding box of `reach_m` around `around`, and the city's facilities."""
-    dlat = reach_m / core.EARTH_M_PER_DEG
+    dlat = reach_m / M_PER_DEG
     dlon = dlat / max(math.cos(math.radians(around.lat)), 0.01)
     q = select(Volunteer).where(Volunteer.city == city, Volunteer.on_duty.is_(True),
                                 Volunteer.lat.between(around.lat - dlat, around.lat + dlat),
