@@ -81,7 +81,7 @@ def test_statement_engine_connections_are_autocommit_with_generic_plans(pg_url: 
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
-        assert conn is not None and conn.autocommit
+        assert conn is not None and conn.autocommit and conn.prepare_threshold == 0
         assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)
     finally:
         raw.close()
