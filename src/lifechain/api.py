@@ -5,10 +5,13 @@ Views declare what they need with these aliases: `def read(session: SessionDep, 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from lifechain.auth.core import Principal
@@ -38,6 +41,48 @@ async def get_clock(request: Request) -> Clock:
     """The app's clock (the wall clock in production, a manual clock in tests); async: no thread hop."""
     clock: Clock = request.app.state.clock
     return clock
+
+
+# `\u0000` in JSON text that is not itself an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_MESSAGE = "text must not contain NUL (0x00) characters"
+
+
+def _nul_places(value: Any, where: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Where, in parsed JSON, a key or string holds a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield where
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield (*where, key)
+            yield from _nul_places(item, (*where, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _nul_places(item, (*where, i))
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse (422, naming the field) a path, query or JSON body text with a NUL character: PostgreSQL cannot store
+    one (the driver raised, a 500) and SQLite would keep it, so both refuse it here. Multipart bodies carry files,
+    where NUL is data, and are not checked."""
+    params = [("path", name, value) for name, value in request.path_params.items()]
+    params += [("query", name, value) for name, value in request.query_params.multi_items()]
+    errors: list[dict[str, Any]] = [
+        {"loc": (part, name), "msg": _NUL_MESSAGE, "type": "string_nul"}
+        for part, name, value in params if "\x00" in name or "\x00" in str(value)]
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.body()  # FastAPI has read it already: this is its cached copy
+        if _NUL_ESCAPE.search(body):
+            try:
+                parsed = json.loads(body)
+            except ValueError:  # FastAPI reports the malformed body itself
+                parsed = None
+            errors += [{"loc": place, "msg": _NUL_MESSAGE, "type": "string_nul"}
+                       for place in _nul_places(parsed, ("body",))]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from lifechain import __version__, events
+from lifechain.api import refuse_nul
 from lifechain.clock import Clock, SystemClock
 from lifechain.db import make_engine, make_sessionmaker
 from lifechain.errors import DomainError, NotFound
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         docs_url=f"{API}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()

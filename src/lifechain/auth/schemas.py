@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from lifechain.auth.core import Role
+from lifechain.keys import Key
 
 
 class Token(BaseModel):
@@ -41,6 +42,6 @@ class UserIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=8, max_length=200)
     roles: list[Role] = Field(min_length=1)
-    unit_id: int | None = None
-    hospital_id: int | None = None
-    volunteer_id: int | None = None
+    unit_id: Key | None = None
+    hospital_id: Key | None = None
+    volunteer_id: Key | None = None

@@ -13,6 +13,7 @@ from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.fleet.core import UnitStatus, UnitType
 from lifechain.fleet.repo import aware
 from lifechain.fleet.schemas import Point
+from lifechain.keys import Key
 
 
 class IncidentIn(BaseModel):
@@ -121,15 +122,15 @@ class TriageOut(BaseModel):
 class DispatchIn(BaseModel):
     """Send this unit; `divert` takes it off a lower-priority call when the redispatch rules allow."""
 
-    unit_id: int
+    unit_id: Key
     divert: bool = False
 
 
 class ReassignIn(BaseModel):
     """Replace one assigned unit by another."""
 
-    from_unit_id: int
-    to_unit_id: int
+    from_unit_id: Key
+    to_unit_id: Key
 
 
 class ReasonIn(BaseModel):
@@ -141,7 +142,7 @@ class ReasonIn(BaseModel):
 class DestinationIn(BaseModel):
     """The destination hospital, and whether to pre-notify it."""
 
-    hospital_id: int
+    hospital_id: Key
     prenotify: bool = True
 
 

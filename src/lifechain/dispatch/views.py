@@ -36,6 +36,7 @@ from lifechain.dispatch.schemas import (
 from lifechain.dispatch.tables import Incident
 from lifechain.errors import DomainError
 from lifechain.geo.core import LatLon, Router
+from lifechain.keys import Key
 
 router = APIRouter(tags=["dispatch"])
 T = TypeVar("T")
@@ -219,14 +220,14 @@ def incident_queue(session: SessionDep, _user: Dispatcher, city: str | None = No
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-def get_incident(incident_id: int, session: SessionDep, user: Reader) -> IncidentOut:
+def get_incident(incident_id: Key, session: SessionDep, user: Reader) -> IncidentOut:
     """One incident with its patients and units. Dispatcher, analyst; crew of a unit sent to it; staff of the
     hospital it is bound for (403 otherwise)."""
     return _full(session, repo.get_readable(session=session, incident_id=incident_id, user=user))
 
 
 @router.post("/incidents/{incident_id}/triage", response_model=TriageOut)
-def triage_incident(incident_id: int, body: TriageIn, session: SessionDep, clock: ClockDep, protocol: ProtocolDep,
+def triage_incident(incident_id: Key, body: TriageIn, session: SessionDep, clock: ClockDep, protocol: ProtocolDep,
                     user: Dispatcher) -> TriageOut:
     """Apply the protocol to the complaint and answers; returns the determinant and the questions left. Dispatcher."""
     incident = repo.get(session=session, incident_id=incident_id)
@@ -238,7 +239,7 @@ def triage_incident(incident_id: int, body: TriageIn, session: SessionDep, clock
 
 
 @router.post("/incidents/{incident_id}/patients", response_model=PatientOut, status_code=201)
-def add_patient(incident_id: int, body: PatientIn, session: SessionDep, user: Crew) -> PatientOut:
+def add_patient(incident_id: Key, body: PatientIn, session: SessionDep, user: Crew) -> PatientOut:
     """Add a patient to the incident. Dispatcher, crew of a unit sent to it."""
     repo.get_readable(session=session, incident_id=incident_id, user=user)
     patient = flows.add_patient(session=session, incident_id=incident_id, **body.model_dump())
@@ -247,7 +248,7 @@ def add_patient(incident_id: int, body: PatientIn, session: SessionDep, user: Cr
 
 
 @router.get("/incidents/{incident_id}/recommendation", response_model=RecommendationOut)
-async def recommendation(incident_id: int, request: Request, clock: ClockDep, policy: PolicyDep,
+async def recommendation(incident_id: Key, request: Request, clock: ClockDep, policy: PolicyDep,
                          _user: Dispatcher) -> Response:
     """Units ranked by road ETA with reasons, diversion options, and the destination hospital. Dispatcher."""
 
@@ -261,7 +262,7 @@ async def recommendation(incident_id: int, request: Request, clock: ClockDep, po
 
 
 @router.post("/incidents/{incident_id}/dispatch", response_model=IncidentOut)
-def dispatch(incident_id: int, body: DispatchIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
+def dispatch(incident_id: Key, body: DispatchIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
              user: Dispatcher) -> IncidentOut:
     """Send a unit (409 when it is no longer available, e.g. another dispatcher was faster). Dispatcher."""
     flows.dispatch_unit(session=session, incident_id=incident_id, unit_id=body.unit_id, actor=user, now=clock.now(),
@@ -271,7 +272,7 @@ def dispatch(incident_id: int, body: DispatchIn, session: SessionDep, clock: Clo
 
 
 @router.post("/incidents/{incident_id}/reassign", response_model=IncidentOut)
-def reassign(incident_id: int, body: ReassignIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
+def reassign(incident_id: Key, body: ReassignIn, session: SessionDep, clock: ClockDep, policy: PolicyDep,
              user: Dispatcher) -> IncidentOut:
     """Replace one assigned unit by another. Dispatcher."""
     flows.reassign(session=session, incident_id=incident_id, from_unit_id=body.from_unit_id,
@@ -281,7 +282,7 @@ def reassign(incident_id: int, body: ReassignIn, session: SessionDep, clock: Clo
 
 
 @router.post("/incidents/{incident_id}/units/{unit_id}/stand-down", response_model=IncidentOut)
-def stand_down(incident_id: int, unit_id: int, body: ReasonIn, session: SessionDep, clock: ClockDep,
+def stand_down(incident_id: Key, unit_id: Key, body: ReasonIn, session: SessionDep, clock: ClockDep,
                user: Dispatcher) -> IncidentOut:
     """Cancel one unit's assignment. Dispatcher."""
     flows.stand_down(session=session, incident_id=incident_id, unit_id=unit_id, actor=user, now=clock.now(),
@@ -291,7 +292,7 @@ def stand_down(incident_id: int, unit_id: int, body: ReasonIn, session: SessionD
 
 
 @router.post("/incidents/{incident_id}/cancel", response_model=IncidentOut)
-def cancel(incident_id: int, body: ReasonIn, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
+def cancel(incident_id: Key, body: ReasonIn, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
     """Cancel the call and stand down its units, with a reason. Dispatcher."""
     incident = flows.cancel_incident(session=session, incident_id=incident_id, actor=user, now=clock.now(),
                                      reason=body.reason)
@@ -300,7 +301,7 @@ def cancel(incident_id: int, body: ReasonIn, session: SessionDep, clock: ClockDe
 
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentOut)
-def close(incident_id: int, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
+def close(incident_id: Key, session: SessionDep, clock: ClockDep, user: Dispatcher) -> IncidentOut:
     """Close the call once no unit is on it (409 otherwise). Dispatcher."""
     incident = flows.close_incident(session=session, incident_id=incident_id, actor=user, now=clock.now())
     session.commit()
@@ -308,7 +309,7 @@ def close(incident_id: int, session: SessionDep, clock: ClockDep, user: Dispatch
 
 
 @router.post("/incidents/{incident_id}/destination", response_model=IncidentOut)
-def destination(incident_id: int, body: DestinationIn, session: SessionDep, clock: ClockDep,
+def destination(incident_id: Key, body: DestinationIn, session: SessionDep, clock: ClockDep,
                 user: Crew) -> IncidentOut:
     """Set (and pre-notify) the destination hospital. Dispatcher, crew of a unit sent to it."""
     repo.get_readable(session=session, incident_id=incident_id, user=user)

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from lifechain.fleet.core import UNIT_STATUS_META, UnitStatus, UnitType
 from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
+from lifechain.keys import Key
 from lifechain.timeline.core import Source
 
 
@@ -46,7 +47,7 @@ class UnitIn(BaseModel):
 
     call_sign: str = Field(min_length=1, max_length=32)
     type: UnitType
-    station_id: int
+    station_id: Key
     crew: list[str] = Field(default_factory=list, max_length=8)
 
 
@@ -84,7 +85,7 @@ class StatusIn(BaseModel):
 
     status: UnitStatus
     at: AwareDatetime | None = Field(default=None, description="When it happened; defaults to now.")
-    hospital_id: int | None = Field(default=None, description="Destination, when leaving the scene.")
+    hospital_id: Key | None = Field(default=None, description="Destination, when leaving the scene.")
     source: Source = Source.CREW_APP
 
 

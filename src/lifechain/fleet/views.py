@@ -14,6 +14,7 @@ from lifechain.errors import Forbidden
 from lifechain.fleet import flows, repo
 from lifechain.fleet.schemas import PositionIn, StationIn, StationOut, StatusIn, UnitIn, UnitOut
 from lifechain.geo.core import LatLon
+from lifechain.keys import Key
 
 router = APIRouter(tags=["fleet"])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
@@ -43,7 +44,7 @@ def list_units(session: SessionDep, _user: Reader, city: str | None = None) -> l
 
 
 @router.get("/units/{unit_id}", response_model=UnitOut)
-def get_unit(unit_id: int, session: SessionDep, _user: Reader) -> UnitOut:
+def get_unit(unit_id: Key, session: SessionDep, _user: Reader) -> UnitOut:
     """One unit. Dispatcher, analyst, crew."""
     return UnitOut.of(repo.get_unit(session=session, unit_id=unit_id))
 
@@ -58,7 +59,7 @@ def create_unit(body: UnitIn, session: SessionDep, clock: ClockDep, _user: Admin
 
 
 @router.post("/units/{unit_id}/status", response_model=UnitOut)
-def change_status(unit_id: int, body: StatusIn, session: SessionDep, clock: ClockDep, user: Reporter) -> UnitOut:
+def change_status(unit_id: Key, body: StatusIn, session: SessionDep, clock: ClockDep, user: Reporter) -> UnitOut:
     """Move the unit through its call cycle (409 with the allowed moves when invalid). Dispatcher, own crew."""
     unit = dispatch_flows.change_unit_status(session=session, unit_id=unit_id, target=body.status, actor=user,
                                              now=clock.now(), source=body.source, at=body.at,
@@ -68,7 +69,7 @@ def change_status(unit_id: int, body: StatusIn, session: SessionDep, clock: Cloc
 
 
 @router.post("/units/{unit_id}/position", response_model=UnitOut)
-def record_position(unit_id: int, body: PositionIn, session: SessionDep, clock: ClockDep,
+def record_position(unit_id: Key, body: PositionIn, session: SessionDep, clock: ClockDep,
                     user: Reporter) -> UnitOut:
     """Store a GPS fix of the unit. Dispatcher, own crew."""
     if not user.acts_for_unit(unit_id):

@@ -15,6 +15,7 @@ from lifechain.errors import Forbidden
 from lifechain.geo.core import LatLon
 from lifechain.hospitals import flows, repo
 from lifechain.hospitals.schemas import DiversionIn, HospitalIn, HospitalOut
+from lifechain.keys import Key
 
 router = APIRouter(tags=["hospitals"])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
@@ -44,7 +45,7 @@ def create_hospital(body: HospitalIn, session: SessionDep, clock: ClockDep, _use
 
 
 @router.put("/hospitals/{hospital_id}/diversion", response_model=HospitalOut)
-def divert(hospital_id: int, body: DiversionIn, session: SessionDep, clock: ClockDep, user: Staff) -> HospitalOut:
+def divert(hospital_id: Key, body: DiversionIn, session: SessionDep, clock: ClockDep, user: Staff) -> HospitalOut:
     """Ask ambulances to go elsewhere until a time, with a reason. The hospital's own staff, dispatcher."""
     _own(user, hospital_id)
     h = flows.set_diversion(session=session, hospital_id=hospital_id, until=body.until, reason=body.reason,
@@ -54,7 +55,7 @@ def divert(hospital_id: int, body: DiversionIn, session: SessionDep, clock: Cloc
 
 
 @router.delete("/hospitals/{hospital_id}/diversion", response_model=HospitalOut)
-def end_diversion(hospital_id: int, session: SessionDep, clock: ClockDep, user: Staff) -> HospitalOut:
+def end_diversion(hospital_id: Key, session: SessionDep, clock: ClockDep, user: Staff) -> HospitalOut:
     """Lift the diversion. The hospital's own staff, dispatcher."""
     _own(user, hospital_id)
     h = flows.set_diversion(session=session, hospital_id=hospital_id, until=None, reason=None, now=clock.now())
@@ -63,7 +64,7 @@ def end_diversion(hospital_id: int, session: SessionDep, clock: ClockDep, user: 
 
 
 @router.get("/hospitals/{hospital_id}/incoming", response_model=list[IncidentOut])
-def incoming(hospital_id: int, session: SessionDep, user: Staff) -> list[IncidentOut]:
+def incoming(hospital_id: Key, session: SessionDep, user: Staff) -> list[IncidentOut]:
     """Open incidents bound for this hospital. The hospital's own staff, dispatcher."""
     _own(user, hospital_id)
     repo.get(session=session, hospital_id=hospital_id)

@@ -46,8 +46,8 @@ class AedIn(BaseModel):
     """A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7)."""
 
     model_config = ConfigDict(extra="forbid")
-    lat: float
-    lon: float
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
     opening_hours: str | None = None
 
     @field_validator("opening_hours")

@@ -30,6 +30,7 @@ from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
 from lifechain.geo.core import LatLon
 from lifechain.hospitals.core import Capability, HospitalState
+from lifechain.keys import INT64_MAX
 from lifechain.planning.first_response import VARIANTS, FirstResponse, VolunteersIn, WalkRouter
 from lifechain.planning.travel import FleetRouter, MatrixRouter, Moving
 from lifechain.timeline.core import EventKind
@@ -76,19 +77,19 @@ class StationIn(BaseModel):
     """A station of the scenario."""
 
     model_config = ConfigDict(extra="forbid")
-    id: int
+    id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
-    lat: float
-    lon: float
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
 
 
 class UnitIn(BaseModel):
     """An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: int
+    id: int = Field(ge=0, le=INT64_MAX)
     call_sign: str = ""
-    station: int
+    station: int = Field(ge=0, le=INT64_MAX)
     type: fleet_core.UnitType = fleet_core.UnitType.ALS
     shifts: list[tuple[float, float]] = Field(default_factory=list)
 
@@ -97,10 +98,10 @@ class HospitalIn(BaseModel):
     """A receiving hospital of the scenario."""
 
     model_config = ConfigDict(extra="forbid")
-    id: int
+    id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
-    lat: float
-    lon: float
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
     capabilities: list[Capability] = Field(default_factory=lambda: [Capability.ED])
 
 
@@ -108,8 +109,8 @@ class PointIn(BaseModel):
     """A demand point (a population cell or a weighted place) and its area name for summaries."""
 
     model_config = ConfigDict(extra="forbid")
-    lat: float
-    lon: float
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
     weight: float = Field(1.0, ge=0)
     area: str = "all"
 
@@ -119,7 +120,7 @@ class ReplayedCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     t: float = Field(ge=0)
-    point: int = Field(ge=0)
+    point: int = Field(ge=0, le=INT64_MAX)
     priority: int = Field(1, ge=1, le=4)
     arrest: bool = False
     pathways: list[str] = Field(default_factory=list)
@@ -130,7 +131,7 @@ class CallsIn(BaseModel):
     probability (Poisson) or as recorded (replay)."""
 
     model_config = ConfigDict(extra="forbid")
-    rate_per_day: float = Field(0.0, ge=0)
+    rate_per_day: float = Field(0.0, ge=0, le=1_000_000)
     replay_file: str | None = None
     replayed: list[ReplayedCall] = Field(default_factory=list)
     hourly_profile: list[float] = Field(default_factory=lambda: [1.0] * 24)
@@ -198,10 +199,10 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=INT64_MAX)  # numpy's SeedSequence takes no negative seed
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
     timezone: str = "UTC"  # of `start`, the hourly profile, shifts and AED opening hours (IANA name)
-    days: float = Field(7.0, gt=0)
+    days: float = Field(7.0, gt=0, le=3660)  # up to ten years
     targets_min: list[float] = Field(default_factory=lambda: [8.0, 12.0])
     stations: list[StationIn]
     units: list[UnitIn]

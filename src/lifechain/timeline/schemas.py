@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from lifechain.keys import EventKey, Key
 from lifechain.timeline.core import NEMSIS_ETIMES, EventKind, Source, TimelineEvent
 
 
@@ -47,8 +48,8 @@ class NodeIn(BaseModel):
 
     kind: EventKind
     at: AwareDatetime | None = Field(default=None, description="When it happened; defaults to now.")
-    patient_id: int | None = None
-    unit_id: int | None = None
+    patient_id: Key | None = None
+    unit_id: Key | None = None
     source: Source = Source.CONSOLE
     payload: dict[str, Any] = Field(default_factory=dict)
 
@@ -56,7 +57,7 @@ class NodeIn(BaseModel):
 class CorrectionIn(BaseModel):
     """A correction of an earlier event: the corrected time (and optionally kind and payload), with a reason."""
 
-    supersedes: int
+    supersedes: EventKey
     at: AwareDatetime
     reason: str = Field(min_length=3, max_length=1000)
     kind: EventKind | None = None

@@ -15,6 +15,7 @@ from lifechain.api import ClockDep, SessionDep, check_incident_access
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.errors import NotFound
+from lifechain.keys import INT64_MAX, Cursor, Key
 from lifechain.timeline import flows, repo
 from lifechain.timeline.core import effective
 from lifechain.timeline.schemas import CorrectionIn, EventOut, NodeIn, TimelineOut
@@ -45,7 +46,7 @@ def setup(app: FastAPI) -> None:
 
 
 @router.get("/incidents/{incident_id}/timeline", response_model=TimelineOut)
-def incident_timeline(incident_id: int, request: Request, session: SessionDep, user: Reader) -> TimelineOut:
+def incident_timeline(incident_id: Key, request: Request, session: SessionDep, user: Reader) -> TimelineOut:
     """Every time node of an incident, as recorded and as in force. Dispatcher, crew, hospital staff, analyst."""
     check_incident_access(request, session, incident_id, user)
     recorded = repo.list_for_incident(session=session, incident_id=incident_id)
@@ -56,7 +57,7 @@ def incident_timeline(incident_id: int, request: Request, session: SessionDep, u
 
 
 @router.post("/incidents/{incident_id}/timeline", response_model=EventOut, status_code=201)
-def record_node(incident_id: int, body: NodeIn, request: Request, session: SessionDep, clock: ClockDep,
+def record_node(incident_id: Key, body: NodeIn, request: Request, session: SessionDep, clock: ClockDep,
                 user: Recorder) -> EventOut:
     """Record a time node by hand (e.g. at patient, first CPR). Dispatcher, crew, hospital staff."""
     check_incident_access(request, session, incident_id, user)
@@ -68,7 +69,7 @@ def record_node(incident_id: int, body: NodeIn, request: Request, session: Sessi
 
 
 @router.post("/incidents/{incident_id}/timeline/corrections", response_model=EventOut, status_code=201)
-def correct(incident_id: int, body: CorrectionIn, request: Request, session: SessionDep, clock: ClockDep,
+def correct(incident_id: Key, body: CorrectionIn, request: Request, session: SessionDep, clock: ClockDep,
             user: Recorder) -> EventOut:
     """Correct an earlier time node with a reason; the original stays, superseded. Dispatcher, crew, hospital."""
     check_incident_access(request, session, incident_id, user)
@@ -95,7 +96,7 @@ def _last(factory: sessionmaker[Session]) -> int:
 @router.get("/stream")
 async def stream(request: Request, _user: Watcher,
                  last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-                 since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+                 since: Annotated[Cursor | None, Query(description="Resume after this event id.")] = None,
                  ) -> EventSourceResponse:
     """Server-sent events of incidents, units and timeline; resume with `Last-Event-ID`. Dispatcher, analyst."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
@@ -119,6 +120,8 @@ async def stream(request: Request, _user: Watcher,
 
 
 def _parse_id(raw: str | None) -> int | None:
+    """The event id of a `Last-Event-ID` header; None (resume from now) when it is not one."""
     if raw is None or not raw.strip().isdigit():
         return None
-    return int(raw.strip())
+    value = int(raw.strip())
+    return value if value <= INT64_MAX else None

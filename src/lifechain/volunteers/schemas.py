@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lifechain.keys import Key
 from lifechain.volunteers import core
 from lifechain.volunteers.tables import AedRow, AlertRow, Facility, Volunteer
 
@@ -40,7 +41,7 @@ class VolunteerIn(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=200)
     affiliation: str | None = Field(default=None, max_length=200)
-    facility_id: int | None = None
+    facility_id: Key | None = None
     channels: list[str] = ["app"]
     qualifications: list[QualificationIn] = Field(min_length=1)
 
@@ -94,7 +95,7 @@ class FacilityIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     opening_hours: str = "24/7"
     timezone: str = "UTC"
-    staff_on_duty: int = Field(default=1, ge=0)
+    staff_on_duty: int = Field(default=1, ge=0, le=10_000)
     has_aed: bool = False
     phone: str | None = None
 
@@ -150,7 +151,7 @@ class ResponseIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     nature: str = "cardiac_arrest"
     address: str | None = Field(default=None, max_length=300)
-    ambulance_eta_s: float | None = Field(default=None, ge=0)
+    ambulance_eta_s: float | None = Field(default=None, ge=0, le=86_400)
     exclusions: list[str] = []
 
 

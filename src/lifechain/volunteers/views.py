@@ -22,6 +22,7 @@ from lifechain.auth.deps import require_roles
 from lifechain.db import transaction
 from lifechain.errors import Forbidden, Invalid
 from lifechain.geo.core import LatLon, Router
+from lifechain.keys import Cursor, Key
 from lifechain.settings import Settings
 from lifechain.timeline import repo as timeline_repo
 from lifechain.volunteers import core, flows, repo
@@ -191,7 +192,7 @@ def my_alerts(request: Request, session: SessionDep, user: Me) -> list[MyAlertOu
 
 
 @router.get("/volunteers/me/alerts/{incident_id}", response_model=MyAlertOut)
-def my_alert(incident_id: int, request: Request, session: SessionDep, user: Me) -> MyAlertOut:
+def my_alert(incident_id: Key, request: Request, session: SessionDep, user: Me) -> MyAlertOut:
     """One of my alerts with the walking route; 403 once the response ended for me. Volunteer."""
     return _my_alert(request, session, incident_id, _my_id(user), with_route=True)
 
@@ -208,7 +209,7 @@ def _my_alert(request: Request, session: Session, incident_id: int, me: int, *, 
 
 
 @router.post("/volunteers/me/alerts/{incident_id}/actions", response_model=MyAlertOut | None)
-def my_action(incident_id: int, body: ActionIn, request: Request, session: SessionDep, clock: ClockDep,
+def my_action(incident_id: Key, body: ActionIn, request: Request, session: SessionDep, clock: ClockDep,
               settings: SettingsDep, user: Me) -> MyAlertOut | None:
     """Accept, decline or report from the scene; each is a timeline event. Volunteer."""
     me = _my_id(user)
@@ -233,7 +234,7 @@ def _my_messages(factory: sessionmaker[Session], after: int, me: int) -> tuple[i
 
 @router.get("/volunteers/me/stream")
 async def my_stream(request: Request, user: Me,
-                    since: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+                    since: Annotated[Cursor | None, Query(description="Resume after this event id.")] = None,
                     ) -> EventSourceResponse:
     """Server-sent events addressed to me only (alert, role, not_needed, stood_down). Volunteer."""
     me = _my_id(user)
@@ -263,7 +264,7 @@ def _last_id(factory: sessionmaker[Session]) -> int:
 
 
 @router.post("/incidents/{incident_id}/responders", response_model=ResponseOut, status_code=201)
-def alert_responders(incident_id: int, body: ResponseIn, request: Request, session: SessionDep, clock: ClockDep,
+def alert_responders(incident_id: Key, body: ResponseIn, request: Request, session: SessionDep, clock: ClockDep,
                      settings: SettingsDep, user: Dispatcher) -> ResponseOut:
     """Alert volunteers and level-2 clinics for an incident (suspected arrest or choking). Dispatcher."""
     check_incident_access(request, session, incident_id, user)  # 404 for a call that was never taken
@@ -276,7 +277,7 @@ def alert_responders(incident_id: int, body: ResponseIn, request: Request, sessi
 
 
 @router.get("/incidents/{incident_id}/responders", response_model=ResponseOut)
-def incident_responders(incident_id: int, request: Request, session: SessionDep, user: Reader) -> ResponseOut:
+def incident_responders(incident_id: Key, request: Request, session: SessionDep, user: Reader) -> ResponseOut:
     """Every alerted responder with role, state and ETA; for a dispatcher (or admin) also each one's last known
     position while responding and the walking route of those on the way. Dispatcher, analyst."""
     check_incident_access(request, session, incident_id, user)
@@ -285,7 +286,7 @@ def incident_responders(incident_id: int, request: Request, session: SessionDep,
 
 
 @router.post("/incidents/{incident_id}/responders/stand-down", response_model=ResponseOut)
-def stand_down(incident_id: int, body: StandDownIn, request: Request, session: SessionDep, clock: ClockDep,
+def stand_down(incident_id: Key, body: StandDownIn, request: Request, session: SessionDep, clock: ClockDep,
                user: Dispatcher) -> ResponseOut:
     """Stand every responder down now. Dispatcher."""
     check_incident_access(request, session, incident_id, user)
@@ -390,7 +391,7 @@ def register(body: VolunteerIn, session: SessionDep, clock: ClockDep, _user: Reg
 
 
 @router.post("/volunteers/{volunteer_id}/qualifications", response_model=VolunteerOut, status_code=201)
-def add_qualification(volunteer_id: int, body: QualificationIn, session: SessionDep, clock: ClockDep,
+def add_qualification(volunteer_id: Key, body: QualificationIn, session: SessionDep, clock: ClockDep,
                       _user: Registrar) -> VolunteerOut:
     """Add a certificate to a volunteer. Admin."""
     row = flows.add_qualification(session=session, volunteer_id=volunteer_id,
