@@ -150,7 +150,7 @@ def test_comparison_detects_an_extra_ambulance_and_not_noise() -> None:
 
 
 def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path) -> None:
-    """A unit at an unknown station and a missing file raise `Invalid` naming the problem."""
+    """A unit at an unknown station, a missing file and values out of range raise `Invalid` naming the problem."""
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**SCENARIO, "units": [{"id": 1, "station": 9}]}))
     with pytest.raises(Invalid, match="name a station"):
@@ -159,6 +159,14 @@ def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path) -> None:
         flows.load_scenario(tmp_path / "none.yaml")
     with pytest.raises(Invalid, match="ray"):
         flows.run_scenario(scenario(), replications=1, ray_address="127.0.0.1:1")
+    # Values the clock arithmetic cannot take (an hour on scene of 1e300 s overflowed `timedelta` mid-run, a
+    # negative seed failed in numpy) are refused when the scenario loads, naming the field.
+    for change, field in (({"durations": {"on_scene": {"kind": "fixed", "mean": 1e300}}}, "on_scene.mean"),
+                          ({"seed": -1}, "seed"), ({"days": 1e9}, "days"),
+                          ({"travel": {"kind": "straight", "speed_kmh": 1e-300}}, "speed_kmh")):
+        path.write_text(yaml.safe_dump({**SCENARIO, **change}))
+        with pytest.raises(Invalid, match=field):
+            flows.load_scenario(path)
 
 
 def test_cli_plan_run_prints_json(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 QUALIFIED = (vc.Qualification(vc.QualificationKind.CPR, date(2000, 1, 1), date(2999, 12, 31)),)
 TILE_M = 1000.0
+DAY_S = 86_400.0
 TICK_S = 5.0  # the live phase ticker's period (volunteers.views.TICK_S)
 VARIANTS = ("volunteers", "volunteers_aed")  # index 0: without AEDs, 1: with AEDs
 # Stream tags under the replication's volunteer seed: population tiles, answers.
@@ -64,15 +65,15 @@ class VolunteersIn(BaseModel):
     """Volunteers on duty as a spatial Poisson process, how they answer, and the AEDs they can fetch."""
 
     model_config = ConfigDict(extra="forbid")
-    density_per_km2: float = Field(0.0, ge=0)
+    density_per_km2: float = Field(0.0, ge=0, le=50_000)
     area_density_per_km2: dict[str, float] = Field(default_factory=dict)
     acceptance_probability: float = Field(0.3, ge=0, le=1)
-    answer_delay_s: float = Field(20.0, ge=0)
-    set_off_delay_s: float = Field(105.0, ge=0)
-    cpr_after_arrival_s: float = Field(10.0, ge=0)
-    shock_after_arrival_s: float = Field(90.0, ge=0)
-    walk_detour: float = Field(1.3, ge=1)  # straight-line walking only (no city walking network)
-    max_wait_s: float = Field(1200.0, gt=0)  # a response with no ambulance on scene by then is stood down
+    answer_delay_s: float = Field(20.0, ge=0, le=DAY_S)
+    set_off_delay_s: float = Field(105.0, ge=0, le=DAY_S)
+    cpr_after_arrival_s: float = Field(10.0, ge=0, le=DAY_S)
+    shock_after_arrival_s: float = Field(90.0, ge=0, le=DAY_S)
+    walk_detour: float = Field(1.3, ge=1, le=10)  # straight-line walking only (no city walking network)
+    max_wait_s: float = Field(1200.0, gt=0, le=DAY_S)  # a response with no ambulance on scene by then is stood down
     policy: dict[str, Any] = Field(default_factory=dict)
     aeds: list[AedIn] = Field(default_factory=list)
     aeds_file: str | None = None

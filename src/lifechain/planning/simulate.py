@@ -31,7 +31,7 @@ from lifechain.fleet import core as fleet_core
 from lifechain.geo.core import LatLon
 from lifechain.hospitals.core import Capability, HospitalState
 from lifechain.keys import INT64_MAX
-from lifechain.planning.first_response import VARIANTS, FirstResponse, VolunteersIn, WalkRouter
+from lifechain.planning.first_response import DAY_S, VARIANTS, FirstResponse, VolunteersIn, WalkRouter
 from lifechain.planning.travel import FleetRouter, MatrixRouter, Moving
 from lifechain.timeline.core import EventKind
 
@@ -49,14 +49,19 @@ COL = {k: i for i, k in enumerate(NODES)}
 # ------------------------------------------------------------------------------------------------ scenario model
 
 
+# Bounds of a scenario's times: beyond them a scenario is a mistake, and the clock arithmetic would overflow.
+WEEK_S = 7 * DAY_S
+MAX_DAYS = 3660.0  # ten years
+
+
 class Dist(BaseModel):
     """A duration distribution in seconds: fixed, exponential, lognormal, gamma or Weibull (by mean and sd/shape)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["fixed", "exponential", "lognormal", "gamma", "weibull"] = "fixed"
-    mean: float = Field(0.0, ge=0)
-    sd: float = Field(0.0, ge=0)
-    shape: float = Field(1.0, gt=0)
+    mean: float = Field(0.0, ge=0, le=WEEK_S)
+    sd: float = Field(0.0, ge=0, le=WEEK_S)
+    shape: float = Field(1.0, gt=0, le=1000)
 
     def sample(self, rng: np.random.Generator) -> float:
         """One draw (seconds, never negative)."""
@@ -119,7 +124,7 @@ class ReplayedCall(BaseModel):
     """A historical call to replay: seconds from the scenario start, the demand point it happened at, its triage."""
 
     model_config = ConfigDict(extra="forbid")
-    t: float = Field(ge=0)
+    t: float = Field(ge=0, le=MAX_DAYS * DAY_S)
     point: int = Field(ge=0, le=INT64_MAX)
     priority: int = Field(1, ge=1, le=4)
     arrest: bool = False
@@ -171,20 +176,20 @@ class TravelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["city", "straight", "zero"] = "straight"
     city: str | None = None
-    speed_kmh: float = Field(40.0, gt=0)
-    regular_speed_kmh: float = Field(30.0, gt=0)
-    detour: float = Field(1.3, ge=1)
+    speed_kmh: float = Field(40.0, ge=1, le=300)
+    regular_speed_kmh: float = Field(30.0, ge=1, le=300)
+    detour: float = Field(1.3, ge=1, le=10)
 
 
 class ArrestIn(BaseModel):
     """Cardiac arrest care: collapse-to-call delay, bystander CPR, EMS times to CPR and shock, survival models."""
 
     model_config = ConfigDict(extra="forbid")
-    collapse_to_call_s: float = Field(120.0, ge=0)
+    collapse_to_call_s: float = Field(120.0, ge=0, le=DAY_S)
     bystander_cpr_probability: float = Field(0.4, ge=0, le=1)
-    bystander_cpr_delay_s: float = Field(120.0, ge=0)
-    ems_cpr_after_arrival_s: float = Field(60.0, ge=0)
-    ems_shock_after_arrival_s: float = Field(120.0, ge=0)
+    bystander_cpr_delay_s: float = Field(120.0, ge=0, le=DAY_S)
+    ems_cpr_after_arrival_s: float = Field(60.0, ge=0, le=DAY_S)
+    ems_shock_after_arrival_s: float = Field(120.0, ge=0, le=DAY_S)
     # Larsen et al. 1993 (Ann Emerg Med 22:1652): 67% - 2.3%/min to CPR - 1.1%/min to shock - 2.1%/min to ACLS.
     larsen: tuple[float, float, float, float] = (0.67, 0.023, 0.011, 0.021)
     # De Maio et al. 2003 (Ann Emerg Med 42:242): 1 / (1 + exp(a + b t)), t = call to vehicle stopped, minutes.
@@ -202,7 +207,7 @@ class Scenario(BaseModel):
     seed: int = Field(0, ge=0, le=INT64_MAX)  # numpy's SeedSequence takes no negative seed
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
     timezone: str = "UTC"  # of `start`, the hourly profile, shifts and AED opening hours (IANA name)
-    days: float = Field(7.0, gt=0, le=3660)  # up to ten years
+    days: float = Field(7.0, gt=0, le=MAX_DAYS)
     targets_min: list[float] = Field(default_factory=lambda: [8.0, 12.0])
     stations: list[StationIn]
     units: list[UnitIn]
