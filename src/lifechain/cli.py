@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lifechain.errors import DomainError
 from lifechain.settings import Settings
 
 app = typer.Typer(name="lifechain", help="Lifechain: a city's chain of survival as one system.",
@@ -55,4 +56,8 @@ def main() -> None:
         _register_domains()
     finally:
         gc.enable()
-    app()
+    try:
+        app()
+    except DomainError as exc:  # a command that did not say it itself: the reason, never a traceback
+        typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(2) from None

@@ -27,3 +27,14 @@ def test_import_list_and_route(helsinki_cities_dir: Path, tmp_path: Path) -> Non
     assert set(body) == {"seconds", "meters"} and body["seconds"] > 0 and body["meters"] > 500
     bad = runner.invoke(app, [*base, "route", "helsinki", "60.1685,24.9405", "60.1755,24.9500", "--mode", "fly"])
     assert bad.exit_code == 2 and "unknown mode" in bad.output
+
+
+def test_an_unreadable_osm_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A file that is not OSM data (or is missing) ends `city import` with the file and osmium's reason, exit 2."""
+    _register_domains()
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"this is not a PBF file")
+    out = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "city", "import", str(broken), "--name", "x"])
+    assert out.exit_code == 2, out.output
+    assert f"cannot read the OSM file {broken}: PBF error" in out.output
+    assert not (tmp_path / "cities" / "x").exists()

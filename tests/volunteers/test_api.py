@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,6 +263,10 @@ def test_aed_csv_round_trip_and_bad_line(ctx: Ctx) -> None:
     assert len(ctx.client.get("/api/v1/aeds?city=fake", headers=ctx.dispatcher).json()) == 2
     bad = ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin, content="lat,lon\n60.1,24.9\nx,1\n")
     assert bad.status_code == 422 and "line 3" in bad.json()["detail"]
+    nul = ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin,
+                          content="lat,lon,indoor\n60.1,24.9,a\x00b\n")
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"], nul.text
+    assert len(ctx.client.get("/api/v1/aeds?city=fake", headers=ctx.dispatcher).json()) == 2
 
 
 def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> None:
@@ -279,6 +286,22 @@ def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> 
         rows = flows.repo.list_aeds(session=s, city="fake")
     assert len(rows) == 1 and rows[0].external_ref == "node/11"
     assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours == "Mo-Fr 08:00-16:00"
+
+
+def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path) -> None:
+    """`lifechain volunteers import-aeds` with a broken OSM file or a bad CSV line prints the reason (no traceback)
+    and exits 2: the command line's last resort turns any domain error into one line."""
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"this is not a PBF file")
+    bad_csv = tmp_path / "aeds.csv"
+    bad_csv.write_text("lat,lon\n1,x\n")
+    env = {**os.environ, "LIFECHAIN_DATA_DIR": str(tmp_path), "LIFECHAIN_DEMO_MODE": "1"}
+    for source, reason in ((["--osm", str(broken)], f"error: cannot read the OSM file {broken}: PBF error"),
+                           (["--csv", str(bad_csv)], "error: line 2: an AED needs numeric lat and lon")):
+        run = subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "import-aeds", "--city", "fake",
+                              *source], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith(reason) and "Traceback" not in run.stderr, run.stderr
 
 
 def test_measures_from_the_timeline(ctx: Ctx) -> None:

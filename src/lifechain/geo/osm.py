@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lifechain.errors import Invalid
 from lifechain.geo.core import haversine_many
 from lifechain.geo.network import ROAD_CLASSES, WALK_KEY, Network, make_network
 
@@ -219,14 +221,28 @@ class _Places:
                 "stations": []}
 
 
-def read_osm(path: Path, *, walk_speed_mps: float = 1.8, speeds: DriveSpeeds | None = None) -> OsmCity:
-    """Parse an OSM file into raw driving and walking networks and its named places."""
+def osm_objects(path: Path, *, locations: bool = False, key: str | None = None) -> Iterator[Any]:
+    """The objects of an OSM file (.osm.pbf or .osm), read by osmium, with node locations on ways when `locations`,
+    only those tagged `key` when given. A missing or unreadable file raises `Invalid` naming it and osmium's reason."""
     import osmium
 
+    try:
+        reader = osmium.FileProcessor(str(path))
+        if locations:
+            reader = reader.with_locations()
+        if key is not None:
+            reader = reader.with_filter(osmium.filter.KeyFilter(key))
+        yield from reader
+    except RuntimeError as exc:  # osmium's errors for a missing, truncated or non-OSM file
+        raise Invalid(f"cannot read the OSM file {path}: {exc}") from exc
+
+
+def read_osm(path: Path, *, walk_speed_mps: float = 1.8, speeds: DriveSpeeds | None = None) -> OsmCity:
+    """Parse an OSM file into raw driving and walking networks and its named places."""
     speeds = speeds or DriveSpeeds()
     drive, walk, places = _Builder(), _Builder(), _Places()
     obj: Any
-    for obj in osmium.FileProcessor(str(path)).with_locations():
+    for obj in osm_objects(path, locations=True):
         if obj.is_node():
             if len(obj.tags):
                 places.node(obj)

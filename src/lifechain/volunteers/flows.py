@@ -752,10 +752,10 @@ def export_aeds_csv(*, session: Session, city: str) -> str:
 
 def osm_defibrillators(path: Path) -> list[dict[str, Any]]:
     """Every `emergency=defibrillator` node of an OSM file, as AED values (indoor text from level/description)."""
-    import osmium
+    from lifechain.geo.osm import osm_objects
 
     found: list[dict[str, Any]] = []
-    for obj in osmium.FileProcessor(str(path)).with_filter(osmium.filter.KeyFilter("emergency")):
+    for obj in osm_objects(path, key="emergency"):
         if obj.tags.get("emergency") != "defibrillator" or not hasattr(obj, "location"):
             continue
         tags = dict(obj.tags)

@@ -422,9 +422,12 @@ def export_aeds(session: SessionDep, _user: Reader, city: str = Query(min_length
 async def _csv_body(request: Request) -> str:
     """The raw request body as UTF-8 text (a CSV upload)."""
     try:
-        return (await request.body()).decode("utf-8-sig")
+        text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Invalid("the CSV must be UTF-8 text") from exc
+    if "\x00" in text:  # a binary file sent as CSV; PostgreSQL could not store its text either
+        raise Invalid("the CSV must not contain NUL (0x00) characters")
+    return text
 
 
 @router.post("/aeds/import", status_code=200,
