@@ -11,6 +11,7 @@ from lifechain.app import create_app
 from lifechain.db import transaction
 from lifechain.dispatch import demo, repo
 from lifechain.dispatch.protocol import default_protocol
+from lifechain.errors import Invalid
 from lifechain.fleet import repo as fleet_repo
 from lifechain.geo.repo import CityStore
 from lifechain.hospitals import repo as hospital_repo
@@ -69,3 +70,24 @@ def test_demo_calls_are_taken_triaged_and_dispatched(demo_settings: Settings) ->
         # The crews were played too: the first unit has moved on from "dispatched".
         assert any(i.status not in ("waiting", "dispatched") for i in incidents)
     assert sum("dispatched unit" in line for line in lines) >= 5
+
+
+def test_demo_calls_say_why_they_cannot_start(demo_settings: Settings) -> None:
+    """A wrong password, an unknown city and a server that is not there each end `play_calls` with `Invalid`
+    naming the reason (the command prints it as one line), and no call is posted."""
+    app = create_app(demo_settings)
+    store = CityStore(demo_settings.cities_dir)
+    with transaction(app.state.sessionmaker) as s:
+        demo.load(session=s, city="helsinki", places=store.places("helsinki"), now=NOW)
+    args = {"rate": 50, "count": 1, "protocol": default_protocol(), "seed": 3, "dispatch": False, "echo": print}
+    with serving(app) as base:
+        with pytest.raises(Invalid, match="refused the sign-in of 'dispatcher' \\(401\\)"):
+            demo.play_calls(url=base, city="helsinki", username="dispatcher", password="wrong", **args)
+        with pytest.raises(Invalid, match="gave no places of city 'atlantis' \\(404"):
+            demo.play_calls(url=base, city="atlantis", username="dispatcher", password=demo.DEMO_PASSWORD, **args)
+    with pytest.raises(Invalid, match=f"cannot reach the server at {base}"):
+        demo.play_calls(url=base, city="helsinki", username="dispatcher", password=demo.DEMO_PASSWORD, **args)
+    with transaction(app.state.sessionmaker) as s:
+        assert repo.list_open(session=s, city="helsinki") == []
+    with pytest.raises(Invalid, match="no stations and hospitals of its own"):
+        demo.city_sites("atlantis", {})

@@ -131,3 +131,18 @@ def _get_when_up(url: str, token: str, proc: subprocess.Popen[str]) -> dict[str,
         except OSError:
             time.sleep(0.05)
     raise AssertionError("server did not answer within 60 s")
+
+
+def test_serve_refuses_a_port_or_worker_count_out_of_range(tmp_path: Path) -> None:
+    """`serve --port 99999` is refused before anything starts (uvicorn would otherwise report 'running' on a port
+    it never bound), as is `--workers 0`."""
+    from typer.testing import CliRunner
+
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    for args, said in ((["--port", "99999"], "less than or equal to 65535"), (["--workers", "0"], "greater than")):
+        out = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "serve", "--demo", *args])
+        assert out.exit_code == 2, out.output
+        assert said in out.output
+    assert not (tmp_path / "lifechain.db").exists()

@@ -18,6 +18,7 @@ from lifechain.auth import flows as auth_flows
 from lifechain.auth import repo as auth_repo
 from lifechain.auth.core import Role
 from lifechain.dispatch.protocol import Protocol
+from lifechain.errors import Invalid
 from lifechain.fleet import flows as fleet_flows
 from lifechain.fleet import repo as fleet_repo
 from lifechain.fleet.core import UnitType
@@ -76,7 +77,7 @@ def city_sites(city: str, places: dict[str, Any]) -> tuple[list[tuple[str, float
     if stations and hospitals:
         return stations, hospitals
     if city != "helsinki":
-        raise ValueError(f"city {city!r} has no stations and hospitals of its own; the demo knows only helsinki "
+        raise Invalid(f"city {city!r} has no stations and hospitals of its own; the demo knows only helsinki "
                          "or JEMSS cities")
     return HELSINKI_STATIONS, HELSINKI_HOSPITALS
 
@@ -173,39 +174,50 @@ def people_spots(results: list[dict[str, Any]]) -> list[Spot]:
     if not spots:
         spots = [spot(p) for p in results]
     if not spots:
-        raise ValueError("the server knows no places in this city to put calls at")
+        raise Invalid("the server knows no places in this city to put calls at")
     return spots
 
 
 def play_calls(*, url: str, city: str, rate: float, count: int | None, username: str, password: str,
                protocol: Protocol, seed: int, dispatch: bool, echo: Callable[[str], None]) -> int:
     """Post calls to the server at `rate` per second (until `count`, or forever); returns how many were taken."""
-    rng = random.Random(seed)
-    with httpx.Client(base_url=url.rstrip("/"), timeout=10.0) as http:
-        token = http.post("/api/v1/auth/token", data={"username": username, "password": password})
-        token.raise_for_status()
-        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        found = http.get(f"/api/v1/cities/{city}/places", params={"limit": 200})
-        found.raise_for_status()
-        spots = people_spots(found.json()["results"])
-        taken = 0
-        crews = CrewCycle(http, echo)
-        for body in call_bodies(protocol, spots, city=city, rng=rng):
-            started = time.monotonic()
-            crews.tick()
-            res = http.post("/api/v1/incidents", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
-            if res.status_code not in (200, 201):
-                echo(f"call refused: {res.status_code} {res.text[:200]}")
-            else:
-                taken += 1
-                inc = res.json()
-                echo(f"incident {inc['id']}: {body['complaint']} priority {inc['priority']} "
-                     f"{','.join(inc['pathways']) or '-'}")
-                if dispatch:
-                    crews.start(inc["id"], _dispatch_best(http, inc["id"], echo))
-            if count is not None and taken >= count:
-                return taken
-            time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=10.0) as http:
+            return _play(http, url=url, city=city, rate=rate, count=count, username=username, password=password,
+                         protocol=protocol, rng=random.Random(seed), dispatch=dispatch, echo=echo)
+    except httpx.HTTPError as exc:
+        raise Invalid(f"cannot reach the server at {url}: {exc}") from exc
+
+
+def _play(http: httpx.Client, *, url: str, city: str, rate: float, count: int | None, username: str, password: str,
+          protocol: Protocol, rng: random.Random, dispatch: bool, echo: Callable[[str], None]) -> int:
+    token = http.post("/api/v1/auth/token", data={"username": username, "password": password})
+    if token.status_code != 200:
+        raise Invalid(f"the server at {url} refused the sign-in of {username!r} ({token.status_code})")
+    http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    found = http.get(f"/api/v1/cities/{city}/places", params={"limit": 200})
+    if found.status_code != 200:
+        raise Invalid(f"the server at {url} gave no places of city {city!r} ({found.status_code}: "
+                      f"{found.text[:200]})")
+    spots = people_spots(found.json()["results"])
+    taken = 0
+    crews = CrewCycle(http, echo)
+    for body in call_bodies(protocol, spots, city=city, rng=rng):
+        started = time.monotonic()
+        crews.tick()
+        res = http.post("/api/v1/incidents", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        if res.status_code not in (200, 201):
+            echo(f"call refused: {res.status_code} {res.text[:200]}")
+        else:
+            taken += 1
+            inc = res.json()
+            echo(f"incident {inc['id']}: {body['complaint']} priority {inc['priority']} "
+                 f"{','.join(inc['pathways']) or '-'}")
+            if dispatch:
+                crews.start(inc["id"], _dispatch_best(http, inc["id"], echo))
+        if count is not None and taken >= count:
+            return taken
+        time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
     return taken
 
 

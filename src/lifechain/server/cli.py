@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-        workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL fans events out).")] = 1,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+        workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (PostgreSQL fans events out).")] = 1,
         demo: Annotated[bool, typer.Option("--demo", help="Demo mode: demo users and secret allowed.")] = False,
     ) -> None:
         """Start the HTTP server (migrates the database first if it is behind)."""
