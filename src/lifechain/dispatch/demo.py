@@ -78,7 +78,7 @@ def city_sites(city: str, places: dict[str, Any]) -> tuple[list[tuple[str, float
         return stations, hospitals
     if city != "helsinki":
         raise Invalid(f"city {city!r} has no stations and hospitals of its own; the demo knows only helsinki "
-                         "or JEMSS cities")
+                      "or JEMSS cities")
     return HELSINKI_STATIONS, HELSINKI_HOSPITALS
 
 
