@@ -116,6 +116,27 @@ def local_offsets_m(origin: LatLon, lat: Any, lon: Any) -> tuple[npt.NDArray[np.
     return dx, dy
 
 
+@dataclass(frozen=True)
+class LocalProjection:
+    """An equirectangular projection around a city's centre, in metres (accurate to ~1% across a city)."""
+
+    lat0: float
+    lon0: float
+
+    def forward(self, lat: Any, lon: Any) -> FloatArray:
+        """(lat, lon) degrees -> (n, 2) array of metres east/north of the centre."""
+        k = np.cos(np.radians(self.lat0))
+        x = (np.asarray(lon, dtype=np.float64) - self.lon0) * k * M_PER_DEG
+        y = (np.asarray(lat, dtype=np.float64) - self.lat0) * M_PER_DEG
+        return np.stack([x, y], axis=-1)
+
+    def inverse(self, xy: Any) -> tuple[FloatArray, FloatArray]:
+        """(n, 2) metres -> (lat, lon) degree arrays."""
+        xy = np.asarray(xy, dtype=np.float64)
+        k = np.cos(np.radians(self.lat0))
+        return xy[..., 1] / M_PER_DEG + self.lat0, xy[..., 0] / (k * M_PER_DEG) + self.lon0
+
+
 def haversine_m(a: LatLon, b: LatLon) -> float:
     """Great-circle distance in metres (plain `math`: numpy's scalar functions cost several times as much)."""
     p1, p2 = math.radians(a.lat), math.radians(b.lat)

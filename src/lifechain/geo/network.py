@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from lifechain.geo.core import M_PER_DEG, haversine_many
+from lifechain.geo.core import LocalProjection, haversine_many
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -26,27 +26,6 @@ ROAD_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary", "unclas
 WALK_KEY = "walk"
 # scipy's sparse graphs drop explicit zeros on some paths; a tiny floor keeps zero-time arcs as arcs.
 MIN_ARC_S = 1e-6
-
-
-@dataclass(frozen=True)
-class LocalProjection:
-    """An equirectangular projection around a city's centre, in metres (accurate to ~1% across a city)."""
-
-    lat0: float
-    lon0: float
-
-    def forward(self, lat: Any, lon: Any) -> FloatArray:
-        """(lat, lon) degrees -> (n, 2) array of metres east/north of the centre."""
-        k = np.cos(np.radians(self.lat0))
-        x = (np.asarray(lon, dtype=np.float64) - self.lon0) * k * M_PER_DEG
-        y = (np.asarray(lat, dtype=np.float64) - self.lat0) * M_PER_DEG
-        return np.stack([x, y], axis=-1)
-
-    def inverse(self, xy: Any) -> tuple[FloatArray, FloatArray]:
-        """(n, 2) metres -> (lat, lon) degree arrays."""
-        xy = np.asarray(xy, dtype=np.float64)
-        k = np.cos(np.radians(self.lat0))
-        return xy[..., 1] / M_PER_DEG + self.lat0, xy[..., 0] / (k * M_PER_DEG) + self.lon0
 
 
 @dataclass(frozen=True)

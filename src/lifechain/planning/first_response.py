@@ -29,7 +29,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lifechain.errors import Invalid
-from lifechain.geo.core import M_PER_DEG, LatLon, Mode, OffNetwork, Profile, Route, local_offsets_m
+from lifechain.geo.core import LatLon, LocalProjection, Mode, OffNetwork, Profile, Route, local_offsets_m
 from lifechain.volunteers import core as vc
 
 FloatArray = npt.NDArray[np.float64]
@@ -154,14 +154,13 @@ class Population:
         self.seed, self.router, self.snap = seed, router, snap
         lat = np.asarray([d[0] for d in demand], dtype=float)
         lon = np.asarray([d[1] for d in demand], dtype=float)
-        self.lat0, self.lon0 = float(lat.mean()), float(lon.mean())
-        self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
+        self.proj = LocalProjection(float(lat.mean()), float(lon.mean()))
         self.density = np.asarray([config.density(d[2]) for d in demand], dtype=float)
         self.tree: Any = None
         if np.ptp(self.density) > 0:
             from scipy.spatial import cKDTree
 
-            self.tree = cKDTree(np.column_stack([(lon - self.lon0) * self.kx, (lat - self.lat0) * M_PER_DEG]))
+            self.tree = cKDTree(self.proj.forward(lat, lon))
         self.tiles: dict[tuple[int, int], _Tile] = {}
 
     def _tile(self, tx: int, ty: int) -> _Tile:
@@ -176,7 +175,7 @@ class Population:
             raise Invalid(f"volunteer density {density:g} per km^2 is beyond what the simulation can hold")
         x = (tx + rng.uniform(size=n)) * TILE_M
         y = (ty + rng.uniform(size=n)) * TILE_M
-        lat, lon = self.lat0 + y / M_PER_DEG, self.lon0 + x / self.kx
+        lat, lon = self.proj.inverse(np.column_stack([x, y]))
         key = (tx + 2**20) * 2**21 + (ty + 2**20)
         ids = key * 2**16 + np.arange(1, n + 1, dtype=np.int64)
         snapped = None
@@ -189,7 +188,7 @@ class Population:
 
     def near(self, where: LatLon, reach_m: float) -> tuple[IntArray, FloatArray, FloatArray, Any]:
         """Ids, latitudes, longitudes (and the snapped batch) of the volunteers within `reach_m` of `where`."""
-        x, y = (where.lon - self.lon0) * self.kx, (where.lat - self.lat0) * M_PER_DEG
+        x, y = self.proj.forward(where.lat, where.lon).tolist()
         r = reach_m * 1.05 + 1.0  # the tile grid is projected at the city's mean latitude: a little slack
         parts = [t for tx in range(math.floor((x - r) / TILE_M), math.floor((x + r) / TILE_M) + 1)
                  for ty in range(math.floor((y - r) / TILE_M), math.floor((y + r) / TILE_M) + 1)
