@@ -92,3 +92,35 @@ def test_routers_answer_from_several_threads_while_building(helsinki_cities_dir:
     for t in threads:
         t.join()
     assert results == [expected] * 6
+
+
+def test_serve_preloads_the_default_city_into_the_store_the_app_then_uses(helsinki_cities_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    from lifechain.app import create_app
+    from lifechain.geo import repo
+    from lifechain.settings import Settings
+
+    shutil.copytree(helsinki_cities_dir, tmp_path / "cities")
+    settings = Settings(data_dir=tmp_path, demo_mode=True, snap_max_distance_m=250.0, offroad_speed_mps=2.0)
+    thread = repo.preload(settings)
+    assert thread is not None
+    thread.join(30)
+    app = create_app(Settings(data_dir=tmp_path, demo_mode=True, snap_max_distance_m=250.0, offroad_speed_mps=2.0))
+    store = app.state.cities
+    preloaded = store.router("helsinki")
+    assert _built(preloaded) == {"segs": [], "adjacency": [], "topologies": [], "metrics": []}  # loaded, not warmed
+    assert (preloaded.snap_max_distance_m, preloaded.offroad_speed_mps) == (250.0, 2.0)
+    # Handed over once: another app of the same settings loads its own; so does one of other settings.
+    assert create_app(settings).state.cities is not store
+    other = Settings(data_dir=tmp_path, demo_mode=True)
+    repo.preload(other)
+    assert CityStore.from_settings(settings) is not repo.CityStore.from_settings(other)
+
+
+def test_preload_without_the_default_city_starts_nothing(tmp_path: Path) -> None:
+    from lifechain.geo import repo
+    from lifechain.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, demo_mode=True, default_city="nowhere")
+    assert repo.preload(settings) is None
+    assert CityStore.from_settings(settings).cities_dir == tmp_path / "cities"

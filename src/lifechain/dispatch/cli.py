@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
                                      "(set LIFECHAIN_DEMO_MODE=1 if it really is a demo)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db.upgrade(settings.sqlalchemy_url)
-        store = CityStore(settings.cities_dir, default_engine=settings.routing_engine)
+        store = CityStore.from_settings(settings)
         places = store.places(city)
         router = store.router(city)
         engine = db.make_engine(settings.sqlalchemy_url)

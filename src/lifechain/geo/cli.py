@@ -31,8 +31,7 @@ def _store(settings: Settings) -> CityStore:
     # shapely) is only needed by the geo commands themselves.
     from lifechain.geo.repo import CityStore
 
-    return CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
-                     snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
+    return CityStore.from_settings(settings)
 
 
 def _fail(exc: DomainError) -> typer.Exit:

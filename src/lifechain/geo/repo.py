@@ -1,7 +1,7 @@
 """Compiled cities on disk: `CityStore(cities_dir)` lists, describes and loads them; `save_city` writes one.
 
 Use from other domains:
-    store = CityStore(settings.cities_dir, offroad_speed_mps=..., snap_max_distance_m=...)
+    store = CityStore.from_settings(settings)  # or CityStore(cities_dir, offroad_speed_mps=..., ...)
     store.list()                      # manifests of every imported city
     store.info("auckland")            # one manifest (bbox, centre, node/arc counts, profiles, what was dropped)
     router = store.router("auckland") # a cached `Router` ("ch" or "scipy" engine) on the compiled arrays
@@ -16,6 +16,7 @@ the old city or the new one, never a mix.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import threading
 import unicodedata
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from lifechain.errors import Invalid, NotFound
 from lifechain.geo.core import Router
 from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology, topology_name
 from lifechain.geo.network import Network, roads_geojson
+
+if TYPE_CHECKING:
+    from lifechain.settings import Settings
 
 FORMAT_VERSION = 1
 ENGINES = ("ch", "scipy")
@@ -96,6 +100,15 @@ class CityStore:
         self._infos: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CityStore:
+        """The store of the settings' data directory with their routing options; the store `preload` is filling,
+        when one was started in this process for the same directory and options."""
+        with _PRELOADED_LOCK:
+            store = _PRELOADED.pop(_store_key(settings), None)
+        return store or cls(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
+                            snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
+
     def names(self) -> list[str]:
         """Names of the imported cities, sorted."""
         if not self.cities_dir.is_dir():
@@ -141,6 +154,12 @@ class CityStore:
             router = self._load_router(name, engine, import_id)
             self._routers[(name, engine)] = (import_id, router)
             return router
+
+    def warm(self, name: str, engine: str | None = None) -> Router:
+        """Load the city's router and build everything its first queries would otherwise build."""
+        router = self.router(name, engine)
+        getattr(router, "warm", lambda: None)()
+        return router
 
     def _load_router(self, name: str, engine: str, import_id: str) -> Router:
         folder = self.cities_dir / name
@@ -237,3 +256,38 @@ def _match_rank(label: str, words: builtins.list[str]) -> int | None:
     if not words or label.startswith(" ".join(words)):
         return 0
     return 1 if any(part.startswith(words[0]) for part in label.split()) else 2
+
+
+# Stores `preload` started filling, for the next `CityStore.from_settings` with the same directory and options.
+_PRELOADED: dict[tuple[Path, float, float, str], CityStore] = {}
+_PRELOADED_LOCK = threading.Lock()
+
+
+def _store_key(settings: Settings) -> tuple[Path, float, float, str]:
+    return (settings.cities_dir.resolve(), settings.offroad_speed_mps, settings.snap_max_distance_m,
+            settings.routing_engine)
+
+
+def preload(settings: Settings) -> threading.Thread | None:
+    """Start loading the default city's router in a background thread, into the store the next
+    `CityStore.from_settings(settings)` of this process returns; None when that city is not imported.
+
+    `lifechain serve` calls this before it imports and builds the web application: reading the arrays and the
+    contraction orders is mostly I/O, numpy and C++ that run outside the GIL, so it overlaps that pure-Python work
+    instead of following it. Only the loading: warming (snapping indexes, metrics) has more Python in it and, done
+    here, delayed the app more than it saved (`bench/routing.py`); the app warms the router once it serves. A
+    failure here is left for the app's own load of the city to report.
+    """
+    store = CityStore.from_settings(settings)
+    if not store.exists(settings.default_city):
+        return None
+    with _PRELOADED_LOCK:
+        _PRELOADED[_store_key(settings)] = store
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the app loads the city again, and reports why it cannot
+            store.router(settings.default_city)
+
+    thread = threading.Thread(target=load, name="geo-preload", daemon=True)
+    thread.start()
+    return thread

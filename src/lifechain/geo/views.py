@@ -32,23 +32,22 @@ router = APIRouter(prefix="/cities", tags=["geo"])
 def setup(app: FastAPI) -> None:
     """Attach the city store and warm the default city's router when the server starts."""
     settings: Settings = app.state.settings
-    store = CityStore(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
-                      snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
+    store = CityStore.from_settings(settings)
     app.state.cities = store
 
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
-            router = store.router(settings.default_city)
-            # Snapping indexes, hierarchy metrics and adjacencies are built in the background, what a drive route
-            # needs first: serving starts at once, and a query that needs a part not built yet builds it (or waits
-            # for it) then.
-            threading.Thread(target=_warm, args=(router,), name="geo-warm", daemon=True).start()
+            store.router(settings.default_city)
+            # Snapping indexes, hierarchy metrics and adjacencies are built in the background (already under way
+            # when `lifechain serve` preloaded the city), what a drive route needs first: serving starts at once,
+            # and a query that needs a part not built yet builds it (or waits for it) then.
+            threading.Thread(target=_warm, args=(store, settings.default_city), name="geo-warm", daemon=True).start()
 
     app.state.startup_hooks.append(warm)
 
 
-def _warm(router: Router) -> None:
-    getattr(router, "warm", lambda: None)()
+def _warm(store: CityStore, city: str) -> None:
+    store.warm(city)
     # What was built lives as long as the server: out of the cyclic GC's way, like what start-up loaded (app.py).
     gc.freeze()
 

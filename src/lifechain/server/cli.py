@@ -28,9 +28,13 @@ def register(app: typer.Typer) -> None:
         # Start-up allocates ~250k objects that live as long as the server; collecting them again and again while
         # importing costs ~0.1 s. The app's lifespan freezes them and switches the collector back on.
         gc.disable()
+        settings = settings_from(ctx, demo_mode=True if demo else None)
+        if workers == 1:  # this process serves: its road network loads while the app is imported and built
+            from lifechain.geo.repo import preload
+
+            preload(settings)
         import uvicorn
 
-        settings = settings_from(ctx, demo_mode=True if demo else None)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if db.ensure_upgraded(settings.sqlalchemy_url):
             typer.echo("database upgraded to the newest schema")

@@ -65,7 +65,7 @@ def demo(ctx: typer.Context, city: Annotated[str, typer.Option(help="An imported
     settings, tx = _session(ctx)
     if not settings.demo_mode:
         raise typer.BadParameter("demo data only in demo mode: set LIFECHAIN_DEMO_MODE=1")
-    store = CityStore(settings.cities_dir)
+    store = CityStore.from_settings(settings)
     places = store.places(city)
     pbf = builtin_pbf(city)
     with tx as session:
