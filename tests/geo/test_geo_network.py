@@ -102,3 +102,25 @@ def test_snapped_batches_join_and_copies_never_reuse_stale_offsets() -> None:
     assert router.times_from(origin, moved, mode="walk")[0] == pytest.approx(100.0)
     both = Snapped.concat([a, b])
     assert router.times_from(origin, both, mode="walk") == pytest.approx([0.0, 100.0])
+
+
+def test_snap_finds_the_nearest_segment_as_brute_force_does(helsinki_router: object) -> None:
+    """Every point gets the segment at the least distance (the lowest index among equals, e.g. at a shared node),
+    and exactly the points farther than the limit from every segment get none."""
+    import shapely
+
+    from lifechain.geo.network import snap_points
+
+    segs = helsinki_router.graphs["drive"].segs  # type: ignore[attr-defined]
+    rng = np.random.default_rng(3)
+    node = rng.integers(0, segs.xy.shape[0], 400)
+    xy = segs.xy[node] + rng.normal(0, 150, (400, 2))
+    xy[:25] = segs.xy[node[:25]]  # on nodes: several segments at distance 0
+    lat, lon = segs.proj.inverse(xy)
+    res = snap_points(segs, lat, lon, 120.0)
+    dist = shapely.distance(segs.lines[None, :], shapely.points(segs.proj.forward(lat, lon))[:, None])
+    nearest = dist.argmin(axis=1)
+    within = dist.min(axis=1) <= 120.0
+    assert 20 < (~within).sum() < 380  # both kinds are tested
+    np.testing.assert_array_equal(res.seg, np.where(within, nearest, -1))
+    np.testing.assert_allclose(res.offroad_m[within], dist.min(axis=1)[within], atol=1e-6)
