@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy import create_engine, text
 
 from lifechain import db
@@ -129,9 +129,9 @@ def start_server(url: str, data_dir: Path, city: str, workers: int) -> tuple[sub
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+            if httpx2.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
                 return proc, base
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.1)
     proc.terminate()
@@ -235,9 +235,9 @@ def main() -> int:
 def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: int, pid: int,
         pg: tuple[str, str] | None) -> int:
     backend = "postgresql" if pg else "sqlite"
-    token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "dispatcher",
+    token = httpx2.post(f"{base}/api/v1/auth/token", data={"username": "dispatcher",
                                                           "password": demo.DEMO_PASSWORD}).json()["access_token"]
-    store_places = httpx.get(f"{base}/api/v1/cities/{city}/places", params={"limit": 5},
+    store_places = httpx2.get(f"{base}/api/v1/cities/{city}/places", params={"limit": 5},
                              headers={"Authorization": f"Bearer {token}"}).json()["results"]
     spot = LatLon(store_places[0]["lat"], store_places[0]["lon"])
     body = json.dumps({"city": city, "location": {"lat": spot.lat, "lon": spot.lon}, "complaint": "chest_pain",
@@ -263,12 +263,12 @@ def run(binary: str, base: str, city: str, opts: argparse.Namespace, workers: in
     print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(other processes compete with server and wrk for the cores)")
     headers = {"Authorization": f"Bearer {token}"}
-    made = httpx.post(f"{base}/api/v1/incidents", headers=headers, json=json.loads(body), timeout=10)
+    made = httpx2.post(f"{base}/api/v1/incidents", headers=headers, json=json.loads(body), timeout=10)
     assert made.status_code == 201, made.text
     incident = made.json()["id"]
-    units = len(httpx.get(f"{base}/api/v1/units", headers=headers, params={"city": city}, timeout=30).json())
+    units = len(httpx2.get(f"{base}/api/v1/units", headers=headers, params={"city": city}, timeout=30).json())
     rec_url = f"{base}/api/v1/incidents/{incident}/recommendation"
-    first = httpx.get(rec_url, headers=headers, timeout=30)
+    first = httpx2.get(rec_url, headers=headers, timeout=30)
     assert first.status_code == 200, first.text
     rec = wrk(binary, rec_url, GET_LUA, [token], seconds=max(3, opts.seconds // 2), connections=1, threads=1)
     print(f"recommendation ({city}, {units} units, 1 connection): {rec['rps']:.0f}/s, p50 {rec['p50_ms']:.1f} ms, "

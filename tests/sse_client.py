@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 
 
 def read_events(url: str, *, headers: dict[str, str], count: int, timeout: float = 10.0,
@@ -13,7 +13,7 @@ def read_events(url: str, *, headers: dict[str, str], count: int, timeout: float
     """Open the stream at `url`, call `on_open()` once connected, and return the first `count` events."""
     out: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
-    with httpx.stream("GET", url, headers=headers, timeout=timeout) as res:
+    with httpx2.stream("GET", url, headers=headers, timeout=timeout) as res:
         assert res.status_code == 200, res.read()
         if on_open is not None:
             on_open()

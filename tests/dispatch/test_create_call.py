@@ -218,7 +218,7 @@ def test_a_live_client_gets_a_new_call_at_once_and_a_resuming_one_gets_it_again(
     on PostgreSQL by the statement's NOTIFY, not by the 2-second poll); with Last-Event-ID it gets the rest again."""
     from datetime import UTC, datetime, timedelta
 
-    import httpx
+    import httpx2
 
     from lifechain.app import create_app
     from lifechain.auth import flows as auth_flows
@@ -237,7 +237,7 @@ def test_a_live_client_gets_a_new_call_at_once_and_a_resuming_one_gets_it_again(
 
         def create() -> None:
             sent.append(time.monotonic())
-            created.append(httpx.post(f"{base}/api/v1/incidents", headers=headers, timeout=10,
+            created.append(httpx2.post(f"{base}/api/v1/incidents", headers=headers, timeout=10,
                                       json={"city": CITY, "location": north(0), "address": "Aleksanterinkatu 5",
                                             **CHEST}))
 

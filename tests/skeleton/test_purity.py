@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "lifechain"
-FORBIDDEN_IMPORTS = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "alembic", "psycopg", "httpx", "requests",
-                     "lifechain.db", "lifechain.app", "lifechain.settings", "lifechain.api")
+FORBIDDEN_IMPORTS = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "alembic", "psycopg", "httpx", "httpx2",
+                     "requests", "lifechain.db", "lifechain.app", "lifechain.settings", "lifechain.api")
 FORBIDDEN_SUFFIXES = (".tables", ".repo", ".flows", ".views", ".cli")
 WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
               ("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "time_ns")}

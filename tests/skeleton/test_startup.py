@@ -26,7 +26,7 @@ from lifechain.settings import Settings
 SRC = Path(__file__).resolve().parents[2] / "src"
 # Imported on first use by the features that need them, never by a server start (each costs 10-300 ms there).
 NOT_AT_START = ("scipy", "alembic", "highspy", "yaml", "matplotlib", "jinja2", "pandas", "simpy", "pyrosm",
-                "osmium", "httpx", "pywebpush", "tifffile", "websockets")
+                "osmium", "httpx", "httpx2", "pywebpush", "tifffile", "websockets")
 
 
 def test_building_the_server_imports_no_optional_heavy_module(tmp_path: Path) -> None:

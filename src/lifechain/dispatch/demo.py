@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy.orm import Session
 
 from lifechain.auth import flows as auth_flows
@@ -182,14 +182,14 @@ def play_calls(*, url: str, city: str, rate: float, count: int | None, username:
                protocol: Protocol, seed: int, dispatch: bool, echo: Callable[[str], None]) -> int:
     """Post calls to the server at `rate` per second (until `count`, or forever); returns how many were taken."""
     try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=10.0) as http:
+        with httpx2.Client(base_url=url.rstrip("/"), timeout=10.0) as http:
             return _play(http, url=url, city=city, rate=rate, count=count, username=username, password=password,
                          protocol=protocol, rng=random.Random(seed), dispatch=dispatch, echo=echo)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise Invalid(f"cannot reach the server at {url}: {exc}") from exc
 
 
-def _play(http: httpx.Client, *, url: str, city: str, rate: float, count: int | None, username: str, password: str,
+def _play(http: httpx2.Client, *, url: str, city: str, rate: float, count: int | None, username: str, password: str,
           protocol: Protocol, rng: random.Random, dispatch: bool, echo: Callable[[str], None]) -> int:
     token = http.post("/api/v1/auth/token", data={"username": username, "password": password})
     if token.status_code != 200:
@@ -227,7 +227,7 @@ CYCLE = ("en_route", "on_scene", "transporting", "at_hospital", "available_retur
 class CrewCycle:
     """Plays the crews: every tick, each dispatched unit moves one status on, and its call is closed at the end."""
 
-    def __init__(self, http: httpx.Client, echo: Callable[[str], None]) -> None:
+    def __init__(self, http: httpx2.Client, echo: Callable[[str], None]) -> None:
         self.http, self.echo = http, echo
         self.active: dict[int, tuple[int, int, int | None]] = {}  # unit -> (incident, step, hospital)
 
@@ -251,7 +251,7 @@ class CrewCycle:
                 self.http.post(f"/api/v1/incidents/{incident_id}/close")
 
 
-def _dispatch_best(http: httpx.Client, incident_id: int, echo: Callable[[str], None]) -> tuple[int, int | None] | None:
+def _dispatch_best(http: httpx2.Client, incident_id: int, echo: Callable[[str], None]) -> tuple[int, int | None] | None:
     """Send the recommended unit; returns it and the recommended hospital, or None when the call must wait."""
     rec = http.get(f"/api/v1/incidents/{incident_id}/recommendation")
     body = rec.json() if rec.status_code == 200 else {}
