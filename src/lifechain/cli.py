@@ -42,6 +42,15 @@ def settings_from(ctx: typer.Context, **extra: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def offline_settings(ctx: typer.Context) -> Settings:
+    """The settings for a command that neither serves nor signs anything (importing a city, simulating, optimising).
+    The guard against the built-in demo secret is the server's: here an unset secret is no error."""
+    try:
+        return settings_from(ctx)
+    except typer.BadParameter:
+        return settings_from(ctx, demo_mode=True)  # any other error is raised again, the same
+
+
 def _register_domains() -> None:
     for name in CLI_DOMAINS:
         module = importlib.import_module(f"lifechain.{name}.cli")

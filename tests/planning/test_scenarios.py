@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,23 @@ def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:
     bad = core.Scenario.model_validate({**data, "calls": {"replay_file": str(tmp_path / "bad.csv")}})
     with pytest.raises(Invalid, match="before the scenario start"):
         flows.resolve_replay(bad)
+
+
+def test_plan_run_on_a_city_needs_no_secret_key(helsinki_cities_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An analyst simulating an imported city signs nothing: no secret key and no demo mode are needed for it."""
+    import shutil
+
+    from lifechain.cli import _register_domains, app
+
+    for name in ("LIFECHAIN_SECRET_KEY", "LIFECHAIN_DEMO_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copytree(helsinki_cities_dir, tmp_path / "cities")
+    data = yaml.safe_load(HELSINKI.read_text(encoding="utf-8"))
+    data["days"] = 0.5
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    _register_domains()
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "plan", "run", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["travel"]["router"] == "helsinki"

@@ -17,13 +17,9 @@ if TYPE_CHECKING:
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    """The settings; geo commands need no secret, so the demo-secret guard is not theirs to enforce."""
-    from lifechain.cli import settings_from
+    from lifechain.cli import offline_settings
 
-    try:
-        return settings_from(ctx)
-    except typer.BadParameter:
-        return settings_from(ctx, demo_mode=True)
+    return offline_settings(ctx)
 
 
 def _store(settings: Settings) -> CityStore:

@@ -105,12 +105,12 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
         from rich.progress import Progress
 
-        from lifechain.cli import settings_from
+        from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
         try:
             sc = flows.load_scenario(scenario)
-            cities = settings_from(ctx).cities_dir if sc.travel.kind == "city" else None
+            cities = offline_settings(ctx).cities_dir if sc.travel.kind == "city" else None
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{sc.name}: replications", total=replications)
                 result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,

@@ -363,13 +363,31 @@ def write_report(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a HOST:PORT (or ray://HOST:PORT) nobody listens on: `ray.init` would wait for it for minutes."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local" and the like: Ray resolves them itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise Invalid(f"no Ray cluster answers at {address} ({exc.strerror or exc})") from exc
+
+
 def _run_on_ray(jobs: list[Any], address: str) -> list[tuple[dict[str, Any], core.RunResult | None]]:
     """Replications as Ray tasks on the cluster at `address`."""
     try:
         import ray  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
-        raise Invalid("--ray needs the 'ray' package, which is not installed (pip install 'ray[default]')") from exc
-    ray.init(address=address)
+        raise Invalid("--ray needs the 'ray' package, which is not installed (pip install 'lifechain[ray]')") from exc
+    _check_reachable(address)
+    try:
+        ray.init(address=address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise Invalid(f"cannot join the Ray cluster at {address}: {exc}") from exc
     task = ray.remote(_one)
     return list(ray.get([task.remote(j) for j in jobs]))
 
