@@ -37,10 +37,10 @@ def setup(app: FastAPI) -> None:
 
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
-            store.router(settings.default_city)
-            # Snapping indexes, hierarchy metrics and adjacencies are built in the background (already under way
-            # when `lifechain serve` preloaded the city), what a drive route needs first: serving starts at once,
-            # and a query that needs a part not built yet builds it (or waits for it) then.
+            store.router(settings.default_city)  # loaded already when `lifechain serve` preloaded it
+            # Snapping indexes, hierarchy metrics and adjacencies are built in the background, what a drive route
+            # needs first: serving starts at once, and a query that needs a part not built yet builds it (or waits
+            # for it) then.
             threading.Thread(target=_warm, args=(store, settings.default_city), name="geo-warm", daemon=True).start()
 
     app.state.startup_hooks.append(warm)
