@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def test_comparison_detects_an_extra_ambulance_and_not_noise() -> None:
     assert not core.compare(a, a)["queued_share"]["significant"]
 
 
-def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path) -> None:
+def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A unit at an unknown station, a missing file and values out of range raise `Invalid` naming the problem."""
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**SCENARIO, "units": [{"id": 1, "station": 9}]}))
@@ -157,8 +158,12 @@ def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path) -> None:
         flows.load_scenario(path)
     with pytest.raises(Invalid, match="no such scenario"):
         flows.load_scenario(tmp_path / "none.yaml")
-    with pytest.raises(Invalid, match="ray"):
+    with pytest.raises(Invalid, match=r"no Ray cluster answers at 127\.0\.0\.1:1"):  # at once, not after minutes
         flows.run_scenario(scenario(), replications=1, ray_address="127.0.0.1:1")
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "ray", None)  # not installed
+        with pytest.raises(Invalid, match=r"needs the 'ray' package.*lifechain\[ray\]"):
+            flows.run_scenario(scenario(), replications=1, ray_address="127.0.0.1:1")
     # Values the clock arithmetic cannot take (an hour on scene of 1e300 s overflowed `timedelta` mid-run, a
     # negative seed failed in numpy) are refused when the scenario loads, naming the field.
     for change, field in (({"durations": {"on_scene": {"kind": "fixed", "mean": 1e300}}}, "on_scene.mean"),
