@@ -29,16 +29,21 @@ NOT_AT_START = ("scipy", "alembic", "highspy", "yaml", "matplotlib", "jinja2", "
                 "osmium", "httpx", "httpx2", "pywebpush", "tifffile", "websockets")
 
 
-def test_building_the_server_imports_no_optional_heavy_module(tmp_path: Path) -> None:
-    """What `lifechain serve` imports before answering (CLI, every domain's views, uvicorn) leaves out scipy,
-    Alembic, the planning solvers, YAML and the import stack: a lazy import turned eager again fails here."""
+def test_building_the_server_imports_no_optional_heavy_module(tmp_path: Path, helsinki_cities_dir: Path) -> None:
+    """What `lifechain serve` imports before answering (CLI, the default city's router loaded in the background,
+    every domain's views, uvicorn) leaves out scipy, Alembic, the planning solvers, YAML and the import stack: a
+    lazy import turned eager again fails here."""
+    (tmp_path / "cities").symlink_to(helsinki_cities_dir)
     code = (
         "import sys, json\n"
         "import lifechain.cli as cli\n"
         "cli._register_domains()\n"
+        "from lifechain.geo.repo import preload\n"
+        "from lifechain.settings import Settings\n"
+        "preload(Settings()).join()\n"
         "import uvicorn\n"
         "from lifechain.server.asgi import app\n"
-        "app()\n"
+        "assert app().state.cities.router('helsinki')\n"
         f"print(json.dumps(sorted(m for m in {NOT_AT_START!r} if m in sys.modules)))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC), "LIFECHAIN_DEMO_MODE": "1", "LIFECHAIN_DATA_DIR": str(tmp_path)}
