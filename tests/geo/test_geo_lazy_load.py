@@ -96,6 +96,8 @@ def test_routers_answer_from_several_threads_while_building(helsinki_cities_dir:
 
 def test_serve_preloads_the_default_city_into_the_store_the_app_then_uses(helsinki_cities_dir: Path,
                                                                           tmp_path: Path) -> None:
+    """The router `preload` loaded (not warmed) is the one an app of the same settings serves, handed over once;
+    a store of other routing options never takes it."""
     from lifechain.app import create_app
     from lifechain.geo import repo
     from lifechain.settings import Settings
@@ -110,11 +112,14 @@ def test_serve_preloads_the_default_city_into_the_store_the_app_then_uses(helsin
     preloaded = store.router("helsinki")
     assert _built(preloaded) == {"segs": [], "adjacency": [], "topologies": [], "metrics": []}  # loaded, not warmed
     assert (preloaded.snap_max_distance_m, preloaded.offroad_speed_mps) == (250.0, 2.0)
-    # Handed over once: another app of the same settings loads its own; so does one of other settings.
+    # Handed over once: another app of the same settings loads its own.
     assert create_app(settings).state.cities is not store
     other = Settings(data_dir=tmp_path, demo_mode=True)
-    repo.preload(other)
-    assert CityStore.from_settings(settings) is not repo.CityStore.from_settings(other)
+    thread = repo.preload(other)
+    assert thread is not None
+    thread.join(30)
+    assert CityStore.from_settings(settings)._routers == {}  # other options: not the store preloaded for `other`
+    assert ("helsinki", "ch") in CityStore.from_settings(other)._routers
 
 
 def test_preload_without_the_default_city_starts_nothing(tmp_path: Path) -> None:

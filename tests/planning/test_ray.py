@@ -51,6 +51,7 @@ def test_replications_on_ray_give_what_local_processes_give(ray_cluster: str, tm
 
 
 def test_an_address_with_no_cluster_is_a_clear_error(tmp_path: Path) -> None:
+    """A port nobody listens on is refused in one line at once (ray.init alone would wait for minutes)."""
     pytest.importorskip("ray", reason="the 'ray' package is not installed (pip install 'lifechain[ray]')")
     out = _plan_run(tmp_path, "--ray", f"127.0.0.1:{free_port()}")
     assert out.returncode == 2
