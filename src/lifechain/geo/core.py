@@ -125,10 +125,7 @@ class LocalProjection:
 
     def forward(self, lat: Any, lon: Any) -> FloatArray:
         """(lat, lon) degrees -> (n, 2) array of metres east/north of the centre."""
-        k = np.cos(np.radians(self.lat0))
-        x = (np.asarray(lon, dtype=np.float64) - self.lon0) * k * M_PER_DEG
-        y = (np.asarray(lat, dtype=np.float64) - self.lat0) * M_PER_DEG
-        return np.stack([x, y], axis=-1)
+        return np.stack(local_offsets_m(LatLon(self.lat0, self.lon0), lat, lon), axis=-1)
 
     def inverse(self, xy: Any) -> tuple[FloatArray, FloatArray]:
         """(n, 2) metres -> (lat, lon) degree arrays."""
