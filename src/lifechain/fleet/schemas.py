@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from lifechain.fleet.core import UNIT_STATUS_META, UnitStatus, UnitType
 from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
+from lifechain.geo.core import Latitude, Longitude
 from lifechain.keys import Key
 from lifechain.timeline.core import Source
 
@@ -16,8 +17,8 @@ from lifechain.timeline.core import Source
 class Point(BaseModel):
     """A WGS-84 position."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class StationIn(BaseModel):
@@ -92,6 +93,6 @@ class StatusIn(BaseModel):
 class PositionIn(BaseModel):
     """A GPS fix."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     at: AwareDatetime | None = Field(default=None, description="When the fix was taken; defaults to now.")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from annotated_types import Interval
 
 from lifechain.errors import DomainError, Invalid
 
@@ -39,6 +40,11 @@ class OffNetwork(GeoError):
 
     status_code = 422
     code = "off_network"
+
+
+# A position's degrees as a model field takes them (pydantic refuses others with a 422 naming the field).
+Latitude = Annotated[float, Interval(ge=-90, le=90)]
+Longitude = Annotated[float, Interval(ge=-180, le=180)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lifechain.geo.core import Latitude, Longitude
+
 
 class Point(BaseModel):
     """A position in degrees (WGS-84 unless the request says `crs=gcj02`)."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class MatrixIn(BaseModel):

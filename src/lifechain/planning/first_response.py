@@ -29,7 +29,17 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lifechain.errors import Invalid
-from lifechain.geo.core import LatLon, LocalProjection, Mode, OffNetwork, Profile, Route, local_offsets_m
+from lifechain.geo.core import (
+    Latitude,
+    LatLon,
+    LocalProjection,
+    Longitude,
+    Mode,
+    OffNetwork,
+    Profile,
+    Route,
+    local_offsets_m,
+)
 from lifechain.volunteers import core as vc
 
 FloatArray = npt.NDArray[np.float64]
@@ -47,8 +57,8 @@ class AedIn(BaseModel):
     """A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7)."""
 
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     opening_hours: str | None = None
 
     @field_validator("opening_hours")

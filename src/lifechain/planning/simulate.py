@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lifechain.dispatch import core as dispatch_core
 from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
-from lifechain.geo.core import LatLon
+from lifechain.geo.core import Latitude, LatLon, Longitude
 from lifechain.hospitals.core import Capability, HospitalState
 from lifechain.keys import INT64_MAX
 from lifechain.planning.first_response import DAY_S, VARIANTS, FirstResponse, VolunteersIn, WalkRouter
@@ -84,8 +84,8 @@ class StationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class UnitIn(BaseModel):
@@ -105,8 +105,8 @@ class HospitalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     capabilities: list[Capability] = Field(default_factory=lambda: [Capability.ED])
 
 
@@ -114,8 +114,8 @@ class PointIn(BaseModel):
     """A demand point (a population cell or a weighted place) and its area name for summaries."""
 
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     weight: float = Field(1.0, ge=0)
     area: str = "all"
 

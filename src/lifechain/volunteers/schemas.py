@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lifechain.geo.core import Latitude, Longitude
 from lifechain.keys import Key
 from lifechain.volunteers import core
 from lifechain.volunteers.tables import AedRow, AlertRow, Facility, Volunteer
@@ -15,8 +16,8 @@ from lifechain.volunteers.tables import AedRow, AlertRow, Facility, Volunteer
 class Point(BaseModel):
     """A WGS-84 position."""
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class QualificationIn(BaseModel):
@@ -91,8 +92,8 @@ class FacilityIn(BaseModel):
     city: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     kind: str
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     opening_hours: str = "24/7"
     timezone: str = "UTC"
     staff_on_duty: int = Field(default=1, ge=0, le=10_000)
@@ -117,8 +118,8 @@ class AedIn(BaseModel):
     """An AED to register by hand."""
 
     city: str = Field(min_length=1, max_length=64)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     indoor: str = ""
     opening_hours: str = "24/7"
     timezone: str = "UTC"
@@ -147,8 +148,8 @@ class ResponseIn(BaseModel):
     """A dispatcher's request to alert first responders for an incident."""
 
     city: str = Field(min_length=1, max_length=64)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     nature: str = "cardiac_arrest"
     address: str | None = Field(default=None, max_length=300)
     ambulance_eta_s: float | None = Field(default=None, ge=0, le=86_400)
