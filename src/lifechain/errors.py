@@ -1,6 +1,15 @@
-"""Domain errors shared by every domain; views map them to HTTP statuses in one place."""
+"""Domain errors shared by every domain (views map them to HTTP statuses in one place), and configuration read into
+settings dataclasses with its mistakes as `Invalid`."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter, ValidationError
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -41,3 +50,28 @@ class Forbidden(DomainError):
 
     status_code = 403
     code = "forbidden"
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic validation error in one line: `place: message` for each of its first ten errors."""
+    parts = []
+    for err in exc.errors(include_url=False)[:10]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    return "; ".join(parts)
+
+
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}  # built on first use: a few milliseconds each
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any], *, what: str) -> T:
+    """A settings dataclass (a dispatch or alert policy) from configuration values, each key checked against the
+    field's type (lists become sets, strings enums); unknown keys, wrong types and, where the class is configured
+    with `allow_inf_nan=False`, infinite or NaN numbers raise `Invalid` naming the key."""
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = _ADAPTERS.get(cls) or _ADAPTERS.setdefault(cls, TypeAdapter(cls))
+    try:
+        return cast("T", adapter.validate_python(dict(values)))
+    except ValidationError as exc:
+        raise Invalid(f"{what}: {describe(exc)}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +55,14 @@ def test_planning_runs_need_analyst_or_admin_and_a_valid_scenario(client: TestCl
     res = client.post("/api/v1/planning/runs", headers=admin, json={"scenario": bad})
     assert res.status_code == 422 and "name a station" in res.text
     assert client.get("/api/v1/planning/runs/nope", headers=admin).status_code == 404
+    # JSON's NaN and Infinity (which Python's parser takes) and a policy of the wrong type: 422s naming the place.
+    # Before, such a run was stored, then failed (a NaN weight) or ran on nonsense.
+    nan = json.dumps({"scenario": {**SCENARIO, "demand": [{"lat": 60.1, "lon": 24.9, "weight": math.nan}]}})
+    res = client.post("/api/v1/planning/runs", headers={**admin, "Content-Type": "application/json"}, content=nan)
+    assert res.status_code == 422 and "finite number" in res.text and "weight" in res.text, res.text
+    res = client.post("/api/v1/planning/runs", headers=admin,
+                      json={"scenario": {**SCENARIO, "dispatch_policy": {"redispatch": "yes"}}})
+    assert res.status_code == 422 and "dispatch policy: redispatch" in res.text, res.text
     assert client.post("/api/v1/planning/runs", json={"scenario": SCENARIO}).status_code == 401
 
 

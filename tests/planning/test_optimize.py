@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,27 @@ def test_bad_input_says_what_is_wrong() -> None:
         core.mexclp(pr, units=5, radius=1.0, busy_fraction=0.2, capacities={s: 0 for s in pr.site_ids})
     with pytest.raises(Invalid, match="no weight"):
         core.problem_from_long([("a", "s", 1.0)], {})
+    with pytest.raises(Invalid, match="costs must be non-negative numbers"):  # NaN is neither below 0 nor above
+        core.problem_from_long([("a", "s", float("nan"))], {"a": 1.0})
+
+
+@pytest.mark.parametrize(("content", "reader", "message"), [
+    (b"demand_id,site_id,cost\na,s,\xff\n", "problem", "is not UTF-8 text"),
+    (b"demand_id,site_id,cost\na,s,\"" + b"1" * 200_000 + b"\"\n", "problem", "not a readable CSV file"),
+    (b"demand_id,site_id,cost\na,s\n", "problem", "cost column 'cost' has a non-number"),  # a short row
+    (b"demand_id,site_id,cost\na,s,nan\n", "problem", "costs must be non-negative numbers"),
+    (b"lat,lon\n60.1\n", "points", "a coordinate is missing"),
+    (b"lat,lon\n60.1,24.9\nnan,24.9\n", "points", "line 3: \\(nan, 24.9\\) is not a latitude"),
+    (b"lat,lon\n60.1,240\n", "points", "line 2: .* is not a latitude"),
+], ids=["latin-1", "huge-field", "short-row", "nan-cost", "short-point", "nan-lat", "lon-240"])
+def test_bad_csv_files_say_what_is_wrong(tmp_path: Path, content: bytes, reader: str, message: str) -> None:
+    """Files the optimiser and the simulation read are refused with `Invalid` (the CLI's one-line error), not a
+    traceback: a file in another encoding, a field too large for the csv module and a short row raised
+    UnicodeDecodeError, csv.Error and TypeError, and NaN costs and coordinates were taken as numbers."""
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    with pytest.raises(Invalid, match=message):
+        flows.read_problem(path) if reader == "problem" else flows.read_points(path)
 
 
 def test_problem_from_router_uses_site_to_demand_travel_times() -> None:

@@ -108,6 +108,13 @@ def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:
     bad = core.Scenario.model_validate({**data, "calls": {"replay_file": str(tmp_path / "bad.csv")}})
     with pytest.raises(Invalid, match="before the scenario start"):
         flows.resolve_replay(bad)
+    # A short row (a TypeError before), a place off the globe and NaN (pydantic errors before): one `Invalid` each.
+    for row, message in (("3600,60.1", r"bad\.csv line 2: .*float\(\) argument"),
+                         ("3600,91,24.9", r"(?s)bad\.csv line 2: .*lat.*less than or equal to 90"),
+                         ("3600,nan,24.9", r"(?s)bad\.csv line 2: .*lat.*finite number")):
+        (tmp_path / "bad.csv").write_text(f"time,lat,lon\n{row}\n")
+        with pytest.raises(Invalid, match=message):
+            flows.resolve_replay(bad)
 
 
 def test_plan_run_on_a_city_needs_no_secret_key(helsinki_cities_dir: Path, tmp_path: Path,

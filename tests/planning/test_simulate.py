@@ -174,6 +174,72 @@ def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path, monkeypatch:
             flows.load_scenario(path)
 
 
+VOLUNTEERS = {"density_per_km2": 5}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # Infinite and NaN numbers (YAML .inf/.nan, JSON Infinity/NaN): a weight of .inf made every call's place NaN.
+    ({"demand": [{"lat": 60.16, "lon": 24.93, "weight": math.inf}]}, r"demand\.0\.weight\n.*finite number"),
+    ({"arrest": {"larsen": [0.67, math.nan, 0.011, 0.021]}}, r"arrest\.larsen\.1\n.*finite number"),
+    ({"calls": {"rate_per_day": 5, "hourly_profile": [1.0] * 23 + [math.inf]}}, r"hourly_profile\.23"),
+    # Values no run can use: they failed deep inside numpy, or ran as something else than was meant.
+    ({"calls": {"rate_per_day": 5, "priorities": {5: 1.0}}},
+     r"calls\.priorities\.5\.\[key\]\n.*less than or equal to 4"),
+    ({"calls": {"rate_per_day": 5, "priorities": {1: -1.0, 2: 2.0}}}, r"calls\.priorities\.1\n"),
+    ({"calls": {"rate_per_day": 5, "priorities": {1: 0.0}}}, "at least one of them positive"),
+    ({"calls": {"rate_per_day": 5, "pathways": {"stroke": 2}}},
+     r"calls\.pathways\.stroke\n.*less than or equal to 1"),
+    ({"demand": [{"lat": 60.16, "lon": 24.93, "weight": 0}]}, "at least one demand point with a positive weight"),
+    ({"targets_min": [8, 0]}, r"targets_min\.1\n"),
+    ({"units": [{"id": 1, "station": 1, "shifts": [[8, 30]]}]}, r"units\.0\.shifts\.0\.1\n"),
+    ({"units": [{"id": 1, "station": 1, "shifts": [[8, 8]]}]}, "different start and end hours"),
+    ({"volunteers": {**VOLUNTEERS, "area_density_per_km2": {"south": -3}}}, r"area_density_per_km2\.south\n"),
+    # The policies: each key checked against the live policy's field types, as a city's alert policy file is.
+    ({"dispatch_policy": {"max_eta_s": "soon"}}, r"dispatch policy: max_eta_s: Input should be a valid number"),
+    ({"dispatch_policy": {"max_eat_s": 600}}, r"dispatch policy: max_eat_s: Unexpected keyword argument"),
+    ({"dispatch_policy": {"redispatch": 5}}, r"dispatch policy: redispatch: Input should be a valid frozenset"),
+    ({"dispatch_policy": {"gps_stale_after_s": math.inf}}, r"dispatch policy: gps_stale_after_s: .*finite number"),
+    ({"volunteers": {**VOLUNTEERS, "policy": {"max_alerts": "many"}}}, r"alert policy: max_alerts: Input should"),
+    ({"volunteers": {**VOLUNTEERS, "policy": {"target_s": 0}}}, r"alert policy: target_s must be positive"),
+], ids=["inf-weight", "nan-survival", "inf-hour", "priority-5", "negative-priority", "no-priority", "pathway-2",
+        "zero-demand", "target-0", "shift-30h", "empty-shift", "negative-density", "policy-type", "policy-typo",
+        "policy-set", "policy-inf", "alert-type", "alert-rule"])
+def test_scenario_values_no_run_can_use_are_refused_naming_them(tmp_path: Path, change: dict[str, Any],
+                                                                 message: str) -> None:
+    """A scenario file with a value no run can use is refused when it loads, naming the key (before, these failed
+    mid-run with a numpy or type error, ran on NaN, or were taken silently)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SCENARIO, **change}))
+    with pytest.raises(Invalid, match=message):
+        flows.load_scenario(path)
+
+
+def test_policies_are_read_into_the_live_types() -> None:
+    """Lists in a scenario become the sets the live policies hold, and strings their enums."""
+    sc = scenario(dispatch_policy={"redispatch": [[3, 1]], "als_required_priorities": [1, 2],
+                                   "expected_remaining_s": {"on_scene": 600}},
+                  volunteers={**VOLUNTEERS, "policy": {"exclusions": ["care_home"], "max_alerts": 12}})
+    policy = sc.policy()
+    assert policy.redispatch == frozenset({(3, 1)}) and policy.als_required_priorities == frozenset({1, 2})
+    assert policy.expected_remaining_s == {fleet_core.UnitStatus.ON_SCENE: 600.0}
+    assert sc.volunteers is not None
+    alerts = sc.volunteers.alert_policy()
+    assert alerts.exclusions == frozenset({"care_home"}) and alerts.max_alerts == 12
+    assert alerts.set_off_delay_s == sc.volunteers.set_off_delay_s
+
+
+def test_on_shift_reads_shifts_past_midnight_and_overlapping_ones() -> None:
+    """[start, end) hours of the day; an end before the start runs past midnight; no shifts: always on."""
+    from lifechain.planning.simulate import on_shift
+
+    night = [(20.0, 8.0)]
+    assert [on_shift(night, h) for h in (0, 7.99, 8, 12, 19.99, 20, 23.5)] == [
+        True, True, False, False, False, True, True]
+    day = [(8.0, 16.0), (14.0, 22.0)]
+    assert [on_shift(day, h) for h in (7.5, 8, 15, 16, 21.9, 22)] == [False, True, True, True, True, False]
+    assert on_shift([], 3.0)
+
+
 def test_cli_plan_run_prints_json(tmp_path: Path) -> None:
     """`lifechain plan run SCENARIO --replications 2 --json` prints per-figure confidence intervals."""
     from lifechain.cli import _register_domains, app
@@ -309,3 +375,19 @@ def test_a_waiting_call_for_als_does_not_hold_up_a_call_a_free_bls_unit_can_take
     assert run.unit.tolist() == [1, 2, 1, 2]
     assert notified[3] == pytest.approx(back[1])  # the BLS unit, as soon as it cleared the priority 2 call
     assert notified[2] >= back[0] > notified[3]  # the priority 1 call had to wait for the ALS unit
+
+
+def test_a_night_shift_is_on_duty_at_midnight_and_overlapping_shifts_leave_no_gap() -> None:
+    """A unit on [20, 8] is on duty when a run starts at midnight: before, only shifts with start < end were
+    checked, so it stayed off until 20:00 and a call at 01:00 waited 19 hours. With shifts [8, 16] and [14, 22],
+    the first shift's end no longer sends the unit off duty in the middle of the second one."""
+    hour = 3600.0
+
+    def waits(shifts: list[list[float]], at_hours: list[float]) -> list[float]:
+        calls = [{"t": h * hour, "point": NEAR_HOME} for h in at_hours]
+        run, _ = east(calls, units=[{"id": 1, "station": 1, "shifts": shifts}], days=2)
+        notified = run.times[:, core.NODES.index(K.UNIT_NOTIFIED)]
+        return [round(float(n - t * hour) / hour, 2) for n, t in zip(notified, at_hours, strict=True)]
+
+    assert waits([[20, 8]], [1.0, 12.0]) == [0.0, 8.0]  # served at once; the noon call waits for 20:00
+    assert waits([[8, 16], [14, 22]], [7.0, 17.0, 23.0]) == [1.0, 0.0, 9.0]  # 17:00 in the second shift

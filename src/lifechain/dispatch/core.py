@@ -10,10 +10,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+from pydantic import ConfigDict, with_config
 
+from lifechain import errors
 from lifechain.errors import Invalid
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType, is_available
 from lifechain.geo.core import LatLon, OffNetwork, Profile, Router, haversine_m, haversine_many
@@ -80,6 +82,7 @@ DEFAULT_REMAINING_S: dict[UnitStatus, float] = {
 }
 
 
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))  # how `from_mapping` checks configuration
 @dataclass(frozen=True)
 class DispatchPolicy:
     """The configurable rules of dispatch: capability by priority, routing profile, GPS staleness, limits, tables.
@@ -108,6 +111,12 @@ class DispatchPolicy:
         return hash(tuple(
             tuple(sorted(v.items())) if isinstance(v, Mapping) else v
             for v in (getattr(self, f.name) for f in fields(self))))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> DispatchPolicy:
+        """A policy from configuration (a planning scenario's `dispatch_policy`): unknown keys and values of the
+        wrong type are refused by name; lists become the sets the fields hold."""
+        return errors.from_mapping(cls, values, what="dispatch policy")
 
     def profile_for(self, priority: int) -> Profile:
         """Routing profile for a call of `priority`: lights and sirens for the configured priorities."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lifechain.errors import Invalid
+from lifechain.errors import Invalid, describe
 
 __all__ = [
     "DEFAULT_PATH",
@@ -365,15 +365,7 @@ def load_protocol(source: str | Path | Mapping[str, Any]) -> Protocol:
     try:
         return Protocol(ProtocolSpec.model_validate(body))
     except ValidationError as exc:
-        raise Invalid("invalid protocol: " + _describe(exc), errors=exc.errors(include_url=False)) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:10]:
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
-    return "; ".join(parts)
+        raise Invalid("invalid protocol: " + describe(exc), errors=exc.errors(include_url=False)) from None
 
 
 @functools.cache

@@ -22,11 +22,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lifechain.errors import Invalid
 from lifechain.geo.core import (
@@ -53,10 +53,15 @@ VARIANTS = ("volunteers", "volunteers_aed")  # index 0: without AEDs, 1: with AE
 _TILES, _ANSWERS = 1, 2
 
 
+# Scenario input: an unknown key is a typo, and an infinite or NaN number a mistake (YAML's .inf and .nan, JSON's
+# Infinity and NaN) that would only fail deep inside a run, if at all.
+INPUT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
 class AedIn(BaseModel):
     """A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     lat: Latitude
     lon: Longitude
     opening_hours: str | None = None
@@ -74,9 +79,9 @@ class AedIn(BaseModel):
 class VolunteersIn(BaseModel):
     """Volunteers on duty as a spatial Poisson process, how they answer, and the AEDs they can fetch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     density_per_km2: float = Field(0.0, ge=0, le=50_000)
-    area_density_per_km2: dict[str, float] = Field(default_factory=dict)
+    area_density_per_km2: dict[str, Annotated[float, Field(ge=0, le=50_000)]] = Field(default_factory=dict)
     acceptance_probability: float = Field(0.3, ge=0, le=1)
     answer_delay_s: float = Field(20.0, ge=0, le=DAY_S)
     set_off_delay_s: float = Field(105.0, ge=0, le=DAY_S)
@@ -88,6 +93,14 @@ class VolunteersIn(BaseModel):
     aeds: list[AedIn] = Field(default_factory=list)
     aeds_file: str | None = None
     aeds_from_city: bool = False
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> VolunteersIn:
+        try:
+            self.alert_policy()
+        except Invalid as exc:  # a ValueError is what pydantic reports as a validation error of this model
+            raise ValueError(exc.message) from exc
+        return self
 
     def alert_policy(self) -> vc.AlertPolicy:
         """The live alert policy with this scenario's settings (its set-off delay is the scenario's)."""

@@ -34,10 +34,15 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of a CSV file; raises `Invalid` when it is missing or empty."""
     if not path.is_file():
         raise Invalid(f"no such file: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        header = [h for h in (reader.fieldnames or []) if h is not None]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = [h for h in (reader.fieldnames or []) if h is not None]
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
+    except csv.Error as exc:
+        raise Invalid(f"{path} is not a readable CSV file: {exc}") from exc
     if not rows:
         raise Invalid(f"{path} has no data rows")
     return header, rows
@@ -52,7 +57,7 @@ def read_weights(path: Path, *, id_col: str | None = None, weight_col: str | Non
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path)
     try:
         return {r[idc]: float(r[wc]) if wc else 1.0 for r in rows}
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise Invalid(f"{path}: weight column {wc!r} has a non-number: {exc}") from exc
 
 
@@ -68,7 +73,7 @@ def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | N
         raise Invalid(f"{costs}: name the demand, site and cost columns (columns: {', '.join(header)})")
     try:
         triples = [(r[dc], r[sc], float(r[cc])) for r in rows]
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise Invalid(f"{costs}: cost column {cc!r} has a non-number: {exc}") from exc
     if demand is not None:
         weights = read_weights(demand, id_col=demand_id_col, weight_col=weight_col)
@@ -119,9 +124,13 @@ def read_points(path: Path) -> list[tuple[float, float]]:
     if lat is None or lon is None:
         raise Invalid(f"{path}: needs lat and lon columns (columns: {', '.join(header)})")
     try:
-        return [(float(r[lat]), float(r[lon])) for r in rows]
-    except ValueError as exc:
-        raise Invalid(f"{path}: a coordinate is not a number: {exc}") from exc
+        points = [(float(r[lat]), float(r[lon])) for r in rows]
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"{path}: a coordinate is missing or not a number: {exc}") from exc
+    for line, (a, b) in enumerate(points, start=2):
+        if not (-90 <= a <= 90 and -180 <= b <= 180):  # NaN fails both
+            raise Invalid(f"{path}: line {line}: ({a}, {b}) is not a latitude and longitude in degrees")
+    return points
 
 
 TIME_COLUMNS = ("time", "t", "seconds", "received_at", "arrival_time")
@@ -159,14 +168,14 @@ def resolve_replay(scenario: core.Scenario) -> core.Scenario:
         try:
             lat, lon, t = float(r["lat"]), float(r["lon"]), _seconds(r[tc], scenario.start)
             priority = int(r.get("priority") or 1)
-        except ValueError as exc:
+            key = (lat, lon)
+            if key not in index:
+                demand.append(core.PointIn(lat=lat, lon=lon, weight=0.0, area=r.get("area") or "replay"))
+                index[key] = len(demand) - 1
+        except (TypeError, ValueError) as exc:  # a short row (None), a non-number, a place off the globe
             raise Invalid(f"{path} line {n}: {exc}") from exc
         if t < 0:
             raise Invalid(f"{path} line {n}: the call is before the scenario start {scenario.start.isoformat()}")
-        key = (lat, lon)
-        if key not in index:
-            index[key] = len(demand)
-            demand.append(core.PointIn(lat=lat, lon=lon, weight=0.0, area=r.get("area") or "replay"))
         pathways = [p.strip() for p in (r.get("pathways") or "").split(";") if p.strip()]
         calls.append({"t": t, "point": index[key], "priority": priority, "pathways": pathways,
                       "arrest": (r.get("arrest") or "").strip().lower() in TRUE})

@@ -43,8 +43,8 @@ class Problem:
             raise Invalid(f"cost table is {self.costs.shape}, expected {n} demand points x {m} sites")
         if self.weights.shape != (n,) or bool(np.any(self.weights < 0)) or not np.all(np.isfinite(self.weights)):
             raise Invalid("weights must be one finite, non-negative number per demand point")
-        if bool(np.any(self.costs < 0)):
-            raise Invalid("costs must be non-negative")
+        if bool(np.any(self.costs < 0)) or bool(np.any(np.isnan(self.costs))):
+            raise Invalid("costs must be non-negative numbers (infinity: the site cannot serve the point)")
 
 
 @dataclass(frozen=True, slots=True)

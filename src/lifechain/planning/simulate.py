@@ -18,12 +18,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from lifechain.dispatch import core as dispatch_core
 from lifechain.errors import Invalid
@@ -31,7 +31,7 @@ from lifechain.fleet import core as fleet_core
 from lifechain.geo.core import Latitude, LatLon, Longitude
 from lifechain.hospitals.core import Capability, HospitalState
 from lifechain.keys import INT64_MAX
-from lifechain.planning.first_response import DAY_S, VARIANTS, FirstResponse, VolunteersIn, WalkRouter
+from lifechain.planning.first_response import DAY_S, INPUT, VARIANTS, FirstResponse, VolunteersIn, WalkRouter
 from lifechain.planning.travel import FleetRouter, MatrixRouter, Moving
 from lifechain.timeline.core import EventKind
 
@@ -52,12 +52,15 @@ COL = {k: i for i, k in enumerate(NODES)}
 # Bounds of a scenario's times: beyond them a scenario is a mistake, and the clock arithmetic would overflow.
 WEEK_S = 7 * DAY_S
 MAX_DAYS = 3660.0  # ten years
+MAX_WEIGHT = 1e12  # a demand point's weight, a profile's or a priority's relative weight: finite sums
+Hour = Annotated[float, Field(ge=0, le=24)]
+RelativeWeight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
 
 
 class Dist(BaseModel):
     """A duration distribution in seconds: fixed, exponential, lognormal, gamma or Weibull (by mean and sd/shape)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     kind: Literal["fixed", "exponential", "lognormal", "gamma", "weibull"] = "fixed"
     mean: float = Field(0.0, ge=0, le=WEEK_S)
     sd: float = Field(0.0, ge=0, le=WEEK_S)
@@ -81,7 +84,7 @@ class Dist(BaseModel):
 class StationIn(BaseModel):
     """A station of the scenario."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
     lat: Latitude
@@ -91,18 +94,31 @@ class StationIn(BaseModel):
 class UnitIn(BaseModel):
     """An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     id: int = Field(ge=0, le=INT64_MAX)
     call_sign: str = ""
     station: int = Field(ge=0, le=INT64_MAX)
     type: fleet_core.UnitType = fleet_core.UnitType.ALS
-    shifts: list[tuple[float, float]] = Field(default_factory=list)
+    shifts: list[tuple[Hour, Hour]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> UnitIn:
+        if any(a == b for a, b in self.shifts):
+            raise ValueError("a shift needs different start and end hours (an end before the start ends the next "
+                             "day, e.g. [20, 8]; leave shifts empty for a unit always on duty)")
+        return self
+
+
+def on_shift(shifts: Sequence[tuple[float, float]], hour: float) -> bool:
+    """True when an hour of the day (0 <= hour < 24) falls in one of the shifts [start, end), a shift that ends
+    before it starts running past midnight; no shifts: always on duty."""
+    return not shifts or any(a <= hour < b if a < b else hour >= a or hour < b for a, b in shifts)
 
 
 class HospitalIn(BaseModel):
     """A receiving hospital of the scenario."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     id: int = Field(ge=0, le=INT64_MAX)
     name: str = ""
     lat: Latitude
@@ -113,17 +129,17 @@ class HospitalIn(BaseModel):
 class PointIn(BaseModel):
     """A demand point (a population cell or a weighted place) and its area name for summaries."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     lat: Latitude
     lon: Longitude
-    weight: float = Field(1.0, ge=0)
+    weight: RelativeWeight = 1.0
     area: str = "all"
 
 
 class ReplayedCall(BaseModel):
     """A historical call to replay: seconds from the scenario start, the demand point it happened at, its triage."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     t: float = Field(ge=0, le=MAX_DAYS * DAY_S)
     point: int = Field(ge=0, le=INT64_MAX)
     priority: int = Field(1, ge=1, le=4)
@@ -135,14 +151,14 @@ class CallsIn(BaseModel):
     """Call generation: Poisson with an hour-of-day x weekday profile, or replayed; priorities and pathways by
     probability (Poisson) or as recorded (replay)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     rate_per_day: float = Field(0.0, ge=0, le=1_000_000)
     replay_file: str | None = None
     replayed: list[ReplayedCall] = Field(default_factory=list)
-    hourly_profile: list[float] = Field(default_factory=lambda: [1.0] * 24)
-    weekday_profile: list[float] = Field(default_factory=lambda: [1.0] * 7)
-    priorities: dict[int, float] = Field(default_factory=lambda: {1: 1.0})
-    pathways: dict[str, float] = Field(default_factory=dict)
+    hourly_profile: list[RelativeWeight] = Field(default_factory=lambda: [1.0] * 24)
+    weekday_profile: list[RelativeWeight] = Field(default_factory=lambda: [1.0] * 7)
+    priorities: dict[Annotated[int, Field(ge=1, le=4)], RelativeWeight] = Field(default_factory=lambda: {1: 1.0})
+    pathways: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)  # probability of each
     arrest_share: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
@@ -151,17 +167,18 @@ class CallsIn(BaseModel):
             raise ValueError("calls need a positive rate_per_day or a replay_file")
         if len(self.hourly_profile) != 24 or len(self.weekday_profile) != 7:
             raise ValueError("hourly_profile needs 24 values and weekday_profile 7")
-        if min(self.hourly_profile + self.weekday_profile) < 0 or max(self.hourly_profile) <= 0:
-            raise ValueError("profiles must be non-negative with at least one positive hour")
-        if not self.priorities or any(p not in (1, 2, 3, 4) for p in self.priorities):
-            raise ValueError("priorities must be a probability per priority 1-4")
+        if max(self.hourly_profile) <= 0 or max(self.weekday_profile) <= 0:
+            raise ValueError("profiles need at least one positive hour and one positive weekday")
+        if sum(self.priorities.values()) <= 0:
+            raise ValueError("priorities must be a probability (or a relative weight) per priority 1-4, "
+                             "at least one of them positive")
         return self
 
 
 class DurationsIn(BaseModel):
     """Every duration of a call's life as a distribution (seconds)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     dispatch_delay: Dist = Field(default_factory=Dist)
     mobilisation: Dist = Field(default_factory=Dist)
     on_scene: Dist = Field(default_factory=lambda: Dist(kind="exponential", mean=720))
@@ -173,7 +190,7 @@ class DurationsIn(BaseModel):
 class TravelIn(BaseModel):
     """How travel times are obtained: a city's router, straight line at a speed with a detour factor, or zero."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     kind: Literal["city", "straight", "zero"] = "straight"
     city: str | None = None
     speed_kmh: float = Field(40.0, ge=1, le=300)
@@ -184,7 +201,7 @@ class TravelIn(BaseModel):
 class ArrestIn(BaseModel):
     """Cardiac arrest care: collapse-to-call delay, bystander CPR, EMS times to CPR and shock, survival models."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     collapse_to_call_s: float = Field(120.0, ge=0, le=DAY_S)
     bystander_cpr_probability: float = Field(0.4, ge=0, le=1)
     bystander_cpr_delay_s: float = Field(120.0, ge=0, le=DAY_S)
@@ -201,14 +218,14 @@ class ArrestIn(BaseModel):
 class Scenario(BaseModel):
     """A planning scenario: a city, its stations, units, hospitals, demand, call generation and policies."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = INPUT
     name: str
     description: str = ""
     seed: int = Field(0, ge=0, le=INT64_MAX)  # numpy's SeedSequence takes no negative seed
     start: datetime = datetime(2026, 1, 5)  # a Monday  # noqa: DTZ001
     timezone: str = "UTC"  # of `start`, the hourly profile, shifts and AED opening hours (IANA name)
     days: float = Field(7.0, gt=0, le=MAX_DAYS)
-    targets_min: list[float] = Field(default_factory=lambda: [8.0, 12.0])
+    targets_min: list[Annotated[float, Field(gt=0, le=24 * 60)]] = Field(default_factory=lambda: [8.0, 12.0])
     stations: list[StationIn]
     units: list[UnitIn]
     hospitals: list[HospitalIn] = Field(default_factory=list)
@@ -230,6 +247,8 @@ class Scenario(BaseModel):
             raise ValueError("a scenario needs at least one unit and one demand point")
         if self.durations.transport_probability > 0 and not self.hospitals:
             raise ValueError("transport_probability > 0 needs at least one hospital")
+        if self.calls.rate_per_day > 0 and not sum(p.weight for p in self.demand) > 0:
+            raise ValueError("Poisson calls need at least one demand point with a positive weight")
         far = [c.point for c in self.calls.replayed if c.point >= len(self.demand)]
         if far:
             raise ValueError(f"replayed calls name demand points {far[:5]} beyond the {len(self.demand)} given")
@@ -237,6 +256,10 @@ class Scenario(BaseModel):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        try:
+            self.policy()
+        except Invalid as exc:  # a ValueError is what pydantic reports as a validation error of this model
+            raise ValueError(exc.message) from exc
         return self
 
     def aware_start(self) -> datetime:
@@ -245,17 +268,8 @@ class Scenario(BaseModel):
         return start.astimezone(UTC)
 
     def policy(self) -> dispatch_core.DispatchPolicy:
-        """The dispatch policy with this scenario's settings."""
-        values = dict(self.dispatch_policy)
-        for key in ("als_required_priorities", "emergency_profile_priorities"):
-            if key in values:
-                values[key] = frozenset(values[key])
-        if "redispatch" in values:
-            values["redispatch"] = frozenset(tuple(p) for p in values["redispatch"])
-        try:
-            return dispatch_core.DispatchPolicy(**values)
-        except TypeError as exc:
-            raise Invalid(f"dispatch_policy: {exc}") from exc
+        """The dispatch policy with this scenario's settings (checked when the scenario is)."""
+        return dispatch_core.DispatchPolicy.from_mapping(self.dispatch_policy)
 
 
 # ------------------------------------------------------------------------------------------------ the simulation
@@ -475,8 +489,8 @@ class Simulation:
         if not u.shifts:
             return
         horizon = self.sc.days * 86400.0
-        h0 = self.start.hour * 3600.0 + self.start.minute * 60.0
-        if not any(a * 3600 <= h0 % 86400 < b * 3600 for a, b in u.shifts):
+        h0 = self._hour_of_day(0.0) * 3600.0
+        if not on_shift(u.shifts, h0 / 3600.0):
             self._push(0.0, "off", uid)
         for day in range(int(self.sc.days) + 2):
             for a, b in u.shifts:
@@ -763,8 +777,14 @@ class Simulation:
             u.stay(u.home, t)
             self._serve_queue(t)
 
+    def _hour_of_day(self, t: float) -> float:
+        """The hour of the day (0 <= hour < 24, in the scenario's time zone) at simulated second `t`."""
+        return ((self.start.hour * 3600.0 + self.start.minute * 60.0 + t) % 86400.0) / 3600.0
+
     def _on_shift_off(self, t: float, uid: int, _token: int) -> None:
         u = self.units[uid]
+        if on_shift(u.shifts, self._hour_of_day(t)):
+            return  # another shift of the unit covers this hour (overlapping or back-to-back shifts)
         if u.state.status is S.AVAILABLE_AT_STATION:
             self._set(uid, S.OUT_OF_SERVICE, t)
         elif u.state.status is not S.OUT_OF_SERVICE:

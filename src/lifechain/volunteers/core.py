@@ -17,7 +17,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from pydantic import ConfigDict, with_config
 
+from lifechain import errors
 from lifechain.errors import Conflict, Invalid, NotFound
 from lifechain.geo.core import FloatArray, LatLon, Router, local_offsets_m
 from lifechain.timeline.core import EventKind, TimelineEvent, effective
@@ -99,6 +101,7 @@ ACTION_EVENTS: dict[Action, EventKind] = {
 }
 
 
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))  # how `from_mapping` checks configuration
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
     """How one city alerts its first responders: speeds, time budget, phases, cap and exclusions."""
@@ -134,16 +137,9 @@ class AlertPolicy:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> AlertPolicy:
-        """A policy from a city's configuration (unknown keys are refused by name)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise Invalid(f"alert policy: unknown settings {', '.join(unknown)}")
-        data = dict(values)
-        for key in ("aed_natures", "exclusions"):
-            if key in data:
-                data[key] = frozenset(data[key])
-        return cls(**data)
+        """A policy from a city's configuration or a planning scenario: unknown keys and values of the wrong type
+        are refused by name; lists become the sets the fields hold."""
+        return errors.from_mapping(cls, values, what="alert policy")
 
     @property
     def walk_scale(self) -> float:

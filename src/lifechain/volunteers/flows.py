@@ -717,20 +717,24 @@ def import_aeds_csv(*, session: Session, city: str, text: str, timezone: str = "
     import csv
     import io
 
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"lat", "lon"} <= set(reader.fieldnames):
-        raise Invalid("the AED CSV needs a header with at least lat and lon columns")
+    # newline="": the csv module reads the line ends itself, so a lone CR ends a line instead of failing the read.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     count = 0
-    for line, values in enumerate(reader, start=2):
-        values = {k: v for k, v in values.items() if k}
-        values.setdefault("timezone", timezone)
-        values["timezone"] = values.get("timezone") or timezone
-        values["source"] = values.get("source") or "csv"
-        try:
-            upsert_aed(session=session, city=city, values=values)
-        except Invalid as exc:
-            raise Invalid(f"line {line}: {exc.message}") from exc
-        count += 1
+    try:
+        if not reader.fieldnames or not {"lat", "lon"} <= set(reader.fieldnames):
+            raise Invalid("the AED CSV needs a header with at least lat and lon columns")
+        for values in reader:
+            values = {k: v for k, v in values.items() if k}
+            values.setdefault("timezone", timezone)
+            values["timezone"] = values.get("timezone") or timezone
+            values["source"] = values.get("source") or "csv"
+            try:
+                upsert_aed(session=session, city=city, values=values)
+            except Invalid as exc:
+                raise Invalid(f"line {reader.line_num}: {exc.message}") from exc
+            count += 1
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit, in the line after the last one read
+        raise Invalid(f"line {reader.line_num + 1}: not readable as CSV: {exc}") from exc
     return count
 
 
