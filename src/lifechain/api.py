@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from lifechain.auth.core import Principal
@@ -83,6 +84,19 @@ async def refuse_nul(request: Request) -> None:
                        for place in _nul_places(parsed, ("body",))]
     if errors:
         raise RequestValidationError(errors)
+
+
+class EventStream(Response):
+    """The `response_class` of a server-sent events route, so that the OpenAPI document says `text/event-stream`
+    (the route itself returns sse-starlette's `EventSourceResponse`)."""
+
+    media_type = "text/event-stream"
+
+
+class CsvResponse(PlainTextResponse):
+    """A CSV download (`text/csv`)."""
+
+    media_type = "text/csv"
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -7,6 +7,7 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     _add_error_handlers(app)
+    _document_errors(app)
     app.include_router(_health_router(), prefix=API)
     for name in DOMAINS:
         views = importlib.import_module(f"lifechain.{name}.views")
@@ -95,7 +97,58 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return JSONResponse(status_code=422, content={"detail": "invalid request", "errors": errors})
+        return JSONResponse(status_code=422, content={"detail": "invalid request", "code": "invalid_request",
+                                                      "errors": errors})
+
+
+# The one shape of every error answer (the handlers above), in place of FastAPI's default 422 schema: a client
+# generated from the OpenAPI document reads `detail` as text, as it is.
+_ERROR_SCHEMAS = {
+    "Error": {
+        "title": "Error", "type": "object", "required": ["detail"],
+        "description": "An error answer: what was wrong in the user's terms, a machine-readable code, and for a "
+                       "request that failed validation (422) each field at fault.",
+        "properties": {
+            "detail": {"type": "string", "title": "Detail"},
+            "code": {"type": "string", "title": "Code",
+                     "description": "invalid_request, invalid, not_found, conflict, forbidden, unauthorized, ..."},
+            "errors": {"type": "array", "title": "Errors", "items": {"$ref": "#/components/schemas/FieldError"}},
+            "context": {"type": "object", "title": "Context", "additionalProperties": True},
+        },
+    },
+    "FieldError": {
+        "title": "FieldError", "type": "object", "required": ["field", "message"],
+        "properties": {
+            "field": {"type": "string", "title": "Field", "description": "Where, e.g. body.location.lat"},
+            "message": {"type": "string", "title": "Message"},
+            "type": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Type"},
+        },
+    },
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what errors look like: the `Error` schema for 422 and for every other 4xx
+    (a `4XX` response), instead of FastAPI's `HTTPValidationError`, which no answer of this server has."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()  # FastAPI's document, kept on the app: post-processed once, here
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            schemas.update(_ERROR_SCHEMAS)
+            error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            for operations in spec.get("paths", {}).values():
+                for op in operations.values():
+                    responses = op.setdefault("responses", {})
+                    if "422" in responses:
+                        responses["422"] = {"description": "Validation Error", "content": error}
+                    responses.setdefault("4XX", {"description": "Error", "content": error})
+        return app.openapi_schema  # type: ignore[return-value]  # set by `build`
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _mount_web(app: FastAPI, settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -240,6 +240,27 @@ def test_hospital_diversion_by_own_staff_changes_the_destination(w: World) -> No
     assert [i["id"] for i in incoming] == [iid]
     kinds = [e["kind"] for e in w.get(f"/incidents/{iid}/timeline").json()["effective"]]
     assert kinds[-2:] == ["destination_chosen", "hospital_prenotified"]
+
+
+def test_a_diversion_given_in_local_time_ends_at_that_instant(w: World) -> None:
+    """A nurse in Beijing sends her local time. SQLite keeps no offset: 18:00+08:00 was stored as 18:00 and read
+    back as 18:00 UTC, so the hospital stayed diverted eight hours too long (PostgreSQL was right). Every stored time
+    is now kept in UTC on both, and read back aware."""
+    from datetime import timezone
+
+    heart = w.hospitals["Heart Centre"]
+    beijing = timezone(timedelta(hours=8))
+    until = (T0 + timedelta(hours=2)).astimezone(beijing)
+    res = w.client.put(f"/api/v1/hospitals/{heart}/diversion", headers=w.h["nurse"],
+                       json={"until": until.isoformat(), "reason": "cath lab full"})
+    assert res.status_code == 200, res.text
+    listed = {h["id"]: h for h in w.get(f"/hospitals?city={CITY}").json()}
+    assert datetime.fromisoformat(listed[heart]["diverted_until"]) == until
+    assert listed[heart]["diverted_until"].endswith("Z") or listed[heart]["diverted_until"].endswith("+00:00")
+    w.clock.advance(2 * 3600 + 1)  # past its end: the STEMI centre takes patients again
+    iid = new_call(w)["id"]
+    rec = w.get(f"/incidents/{iid}/recommendation").json()
+    assert not next(c for c in rec["hospital"]["candidates"] if c["hospital_id"] == heart)["diverted"]
 
 
 def test_validation_errors_name_the_field(w: World) -> None:

@@ -95,7 +95,6 @@ def incident_payload(i: Incident) -> dict[str, Any]:
 
 
 def _iso(at: datetime | None) -> str | None:
-    at = fleet_repo.aware(at)
     return at.isoformat() if at is not None else None
 
 
@@ -128,7 +127,7 @@ def state_of(incident: Incident) -> IncidentState:
     if incident.priority is None:
         raise Conflict(f"incident {incident.id} has no priority yet: triage it first", incident_id=incident.id)
     return IncidentState(id=incident.id, location=LatLon(incident.lat, incident.lon), priority=incident.priority,
-                         pathways=frozenset(incident.pathways), received_at=fleet_repo.aware(incident.received_at)
+                         pathways=frozenset(incident.pathways), received_at=incident.received_at
                          or incident.received_at)
 
 

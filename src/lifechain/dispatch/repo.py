@@ -17,7 +17,6 @@ from lifechain.db import StatementPool
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.errors import Forbidden, NotFound
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
-from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
 from lifechain.geo.core import LatLon
 from lifechain.timeline.core import TimelineEvent
@@ -125,7 +124,7 @@ def unit_states(*, session: Session, city: str) -> list[UnitState]:
     for uid, sign, typ, status, lat, lon, at, incident_id, sid, slat, slon, prio in session.execute(q):
         home = stations.get(sid) or stations.setdefault(sid, LatLon(slat, slon))
         position = LatLon(lat, lon) if lat is not None and lon is not None else None
-        out.append(UnitState(uid, sign, UnitType(typ), UnitStatus(status), home, position, aware(at), incident_id,
+        out.append(UnitState(uid, sign, UnitType(typ), UnitStatus(status), home, position, at, incident_id,
                              prio))
     return out
 

@@ -11,7 +11,6 @@ from lifechain.dispatch.core import Candidate, FreeEstimate, HospitalCandidate
 from lifechain.dispatch.flows import Recommendation
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.fleet.core import UnitStatus, UnitType
-from lifechain.fleet.repo import aware
 from lifechain.fleet.schemas import Point
 from lifechain.keys import Key
 
@@ -65,8 +64,8 @@ class AssignmentOut(BaseModel):
     @classmethod
     def of(cls, a: Assignment) -> AssignmentOut:
         """The API view of a stored assignment."""
-        return cls(id=a.id, unit_id=a.unit_id, assigned_at=aware(a.assigned_at) or a.assigned_at,
-                   assigned_by=a.assigned_by, ended_at=aware(a.ended_at), end_reason=a.end_reason)
+        return cls(id=a.id, unit_id=a.unit_id, assigned_at=a.assigned_at,
+                   assigned_by=a.assigned_by, ended_at=a.ended_at, end_reason=a.end_reason)
 
 
 class IncidentOut(BaseModel):
@@ -98,8 +97,8 @@ class IncidentOut(BaseModel):
         return cls(id=i.id, city=i.city, location=Point(lat=i.lat, lon=i.lon), address=i.address,
                    caller_number=i.caller_number, complaint=i.complaint, protocol_version=i.protocol_version,
                    answers=dict(i.answers or {}), determinant=i.determinant, priority=i.priority,
-                   pathways=list(i.pathways), status=i.status, received_at=aware(i.received_at) or i.received_at,
-                   closed_at=aware(i.closed_at), destination_hospital_id=i.destination_hospital_id,
+                   pathways=list(i.pathways), status=i.status, received_at=i.received_at,
+                   closed_at=i.closed_at, destination_hospital_id=i.destination_hospital_id,
                    version=i.version, patients=[PatientOut.of(p) for p in patients or []],
                    assignments=[AssignmentOut.of(a) for a in assignments or []])
 

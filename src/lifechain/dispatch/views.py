@@ -139,7 +139,8 @@ async def in_session(request: Request, work: Callable[[Session], T], *, inline: 
     return run() if on_loop else await run_in_threadpool(run)
 
 
-@router.post("/incidents", response_model=IncidentOut, status_code=201)
+@router.post("/incidents", response_model=IncidentOut, status_code=201, responses={
+    200: {"model": IncidentOut, "description": "The call already taken with this Idempotency-Key (a retry)"}})
 async def create_incident(body: IncidentIn, request: Request, clock: ClockDep, settings: SettingsDep,
                           protocol: ProtocolDep, user: Dispatcher,
                           idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]

@@ -24,7 +24,6 @@ def unit_payload(unit: Unit) -> dict[str, Any]:
 
 
 def _iso(at: datetime | None) -> str | None:
-    at = repo.aware(at)
     return at.isoformat() if at is not None else None
 
 
@@ -69,7 +68,7 @@ def record_position(*, session: Session, unit_id: int, location: LatLon, at: dat
     unit = repo.get_unit(session=session, unit_id=unit_id)
     if at > now:
         raise Invalid("a GPS fix cannot be from the future", field="at")
-    last = repo.aware(unit.position_at)
+    last = unit.position_at
     if last is None or at >= last:
         unit.lat, unit.lon, unit.position_at = location.lat, location.lon, at
         save_unit(session=session, unit=unit, now=now)

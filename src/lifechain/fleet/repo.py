@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,13 +9,6 @@ from lifechain.errors import NotFound
 from lifechain.fleet.core import UnitState, UnitStatus, UnitType
 from lifechain.fleet.tables import Station, Unit
 from lifechain.geo.core import LatLon
-
-
-def aware(at: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite returns naive ones)."""
-    if at is None:
-        return None
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def get_unit(*, session: Session, unit_id: int) -> Unit:
@@ -74,5 +65,5 @@ def to_state(unit: Unit, station: Station, *, incident_priority: int | None = No
     position = LatLon(unit.lat, unit.lon) if unit.lat is not None and unit.lon is not None else None
     return UnitState(id=unit.id, call_sign=unit.call_sign, type=UnitType(unit.type), status=UnitStatus(unit.status),
                      station=LatLon(station.lat, station.lon), position=position,
-                     position_at=aware(unit.position_at), incident_id=unit.incident_id,
+                     position_at=unit.position_at, incident_id=unit.incident_id,
                      incident_priority=incident_priority)

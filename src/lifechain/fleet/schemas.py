@@ -7,7 +7,6 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from lifechain.fleet.core import UNIT_STATUS_META, UnitStatus, UnitType
-from lifechain.fleet.repo import aware
 from lifechain.fleet.tables import Station, Unit
 from lifechain.geo.core import Latitude, Longitude
 from lifechain.keys import Key
@@ -77,8 +76,8 @@ class UnitOut(BaseModel):
         pos = Point(lat=u.lat, lon=u.lon) if u.lat is not None and u.lon is not None else None
         return cls(id=u.id, city=u.city, call_sign=u.call_sign, type=UnitType(u.type), station_id=u.station_id,
                    crew=list(u.crew), status=UnitStatus(u.status), status_label=meta["label"],
-                   status_colour=meta["colour"], status_at=aware(u.status_at) or u.status_at, position=pos,
-                   position_at=aware(u.position_at), incident_id=u.incident_id, version=u.version)
+                   status_colour=meta["colour"], status_at=u.status_at, position=pos,
+                   position_at=u.position_at, incident_id=u.incident_id, version=u.version)
 
 
 class StatusIn(BaseModel):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lifechain.db import Base
+from lifechain.db import Base, UtcDateTime
 
 
 class Station(Base):
@@ -35,10 +35,10 @@ class Unit(Base):
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
     crew: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(32))
-    status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_at: Mapped[datetime] = mapped_column(UtcDateTime)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
-    position_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    position_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The incident lives in the dispatch domain, which depends on fleet; no foreign key the other way round.
     incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     version: Mapped[int] = mapped_column(Integer)

@@ -10,7 +10,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lifechain import events
 from lifechain.errors import Conflict, Invalid
-from lifechain.fleet.repo import aware
 from lifechain.geo.core import LatLon
 from lifechain.hospitals import repo
 from lifechain.hospitals.core import Capability
@@ -19,7 +18,7 @@ from lifechain.hospitals.tables import Hospital
 
 def hospital_payload(h: Hospital) -> dict[str, Any]:
     """What the live stream shows of a hospital."""
-    until = aware(h.diverted_until)
+    until = h.diverted_until
     return {"id": h.id, "name": h.name, "capabilities": h.capabilities,
             "diverted_until": until.isoformat() if until else None, "diversion_reason": h.diversion_reason}
 

@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifechain.errors import NotFound
-from lifechain.fleet.repo import aware
 from lifechain.geo.core import LatLon
 from lifechain.hospitals.core import Capability, HospitalState
 from lifechain.hospitals.tables import Hospital
@@ -37,4 +36,4 @@ def to_state(h: Hospital) -> HospitalState:
     """The pure view of a stored hospital."""
     return HospitalState(id=h.id, name=h.name, location=LatLon(h.lat, h.lon),
                          capabilities=frozenset(Capability(c) for c in h.capabilities),
-                         diverted_until=aware(h.diverted_until), diversion_reason=h.diversion_reason)
+                         diverted_until=h.diverted_until, diversion_reason=h.diversion_reason)

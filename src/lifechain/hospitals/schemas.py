@@ -6,7 +6,6 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from lifechain.fleet.repo import aware
 from lifechain.fleet.schemas import Point
 from lifechain.hospitals.core import CAPABILITY_LABELS, Capability
 from lifechain.hospitals.tables import Hospital
@@ -39,7 +38,7 @@ class HospitalOut(BaseModel):
         caps = [Capability(c) for c in h.capabilities]
         return cls(id=h.id, city=h.city, name=h.name, location=Point(lat=h.lat, lon=h.lon), capabilities=caps,
                    capability_labels={c.value: CAPABILITY_LABELS[c] for c in caps},
-                   diverted_until=aware(h.diverted_until), diversion_reason=h.diversion_reason)
+                   diverted_until=h.diverted_until, diversion_reason=h.diversion_reason)
 
 
 class DiversionIn(BaseModel):

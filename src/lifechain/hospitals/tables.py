@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lifechain.db import Base
+from lifechain.db import Base, UtcDateTime
 
 
 class Hospital(Base):
@@ -22,7 +22,7 @@ class Hospital(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     capabilities: Mapped[list[str]] = mapped_column(JSON)
-    diverted_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    diverted_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     diversion_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
 

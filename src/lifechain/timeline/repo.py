@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -14,14 +14,9 @@ from lifechain.timeline.core import EventKind, Source, TimelineEvent
 from lifechain.timeline.tables import StreamEventRow, TimelineEventRow
 
 
-def _aware(at: datetime) -> datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 def to_event(row: TimelineEventRow) -> TimelineEvent:
     """The core event a stored row records."""
-    return TimelineEvent(kind=EventKind(row.kind), at=_aware(row.at), incident_id=row.incident_id,
+    return TimelineEvent(kind=EventKind(row.kind), at=row.at, incident_id=row.incident_id,
                          patient_id=row.patient_id, unit_id=row.unit_id, actor=row.actor, source=Source(row.source),
                          payload=dict(row.payload or {}), id=row.id, supersedes=row.supersedes, reason=row.reason)
 

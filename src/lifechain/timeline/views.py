@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from lifechain.api import ClockDep, SessionDep, check_incident_access
+from lifechain.api import ClockDep, EventStream, SessionDep, check_incident_access
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.errors import NotFound
@@ -93,7 +93,7 @@ def _last(factory: sessionmaker[Session]) -> int:
     return repo.stream_head(factory=factory)
 
 
-@router.get("/stream")
+@router.get("/stream", response_class=EventStream)
 async def stream(request: Request, _user: Watcher,
                  last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
                  since: Annotated[Cursor | None, Query(description="Resume after this event id.")] = None,

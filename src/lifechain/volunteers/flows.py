@@ -303,7 +303,7 @@ def _aeds(*, session: Session, city: str) -> list[core.Aed]:
 
 
 def _ambulance_eta(response: ResponseRow, now: datetime) -> float | None:
-    at = repo.aware(response.ambulance_eta_at)
+    at = response.ambulance_eta_at
     return None if at is None else max((at - now).total_seconds(), 0.0)
 
 
@@ -551,7 +551,7 @@ def on_unit_notified(session: Session, event: events.DomainEvent, *, wiring: Wir
     try:
         with session.begin_nested():
             eta_s = _unit_eta(session, response, int(unit_id), event.at, wiring)
-            current = repo.aware(response.ambulance_eta_at)
+            current = response.ambulance_eta_at
             arrival = event.at + timedelta(seconds=eta_s)
             if math.isfinite(eta_s) and (current is None or arrival < current):
                 response.ambulance_eta_at = arrival

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,14 +12,6 @@ from lifechain.errors import NotFound
 from lifechain.geo.core import LatLon
 from lifechain.volunteers import core
 from lifechain.volunteers.tables import AedRow, AlertRow, Facility, ResponseRow, Volunteer, VolunteerQualification
-
-
-def aware(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they were stored in UTC."""
-    if at is None or at.tzinfo is not None:
-        return at
-    return at.replace(tzinfo=UTC)
-
 
 # --- Volunteers and facilities ---------------------------------------------------------------------------------
 
@@ -69,7 +61,7 @@ def to_responder(row: Volunteer, *, responding: bool = False) -> core.Responder:
     position = LatLon(row.lat, row.lon) if row.lat is not None and row.lon is not None else None
     quals = tuple(core.Qualification(core.QualificationKind(q.kind), q.issued, q.expires) for q in row.qualifications)
     return core.Responder(id=row.id, kind="volunteer", position=position, qualifications=quals,
-                          on_duty=row.on_duty and not responding, last_heartbeat=aware(row.last_heartbeat),
+                          on_duty=row.on_duty and not responding, last_heartbeat=row.last_heartbeat,
                           reachable=bool(row.channels) or row.push_subscription is not None)
 
 
@@ -85,7 +77,7 @@ def to_facility_responder(row: Facility, *, at: datetime) -> core.Responder:
     qual = core.Qualification(core.QualificationKind.HEALTHCARE_PROFESSIONAL, at.date(), at.date())
     return core.Responder(id=facility_responder_id(row.id), kind="clinic", position=LatLon(row.lat, row.lon),
                           qualifications=(qual,), on_duty=open_now and row.staff_on_duty > 0,
-                          last_heartbeat=aware(row.last_heartbeat) or at, has_aed=row.has_aed)
+                          last_heartbeat=row.last_heartbeat or at, has_aed=row.has_aed)
 
 
 # --- AEDs -------------------------------------------------------------------------------------------------------
@@ -157,15 +149,15 @@ def load_plan(*, response: ResponseRow, alerts: Iterable[AlertRow]) -> core.Aler
     """The core plan stored in `response` and its alert rows."""
     items = tuple(
         core.Alert(responder_id=a.responder_id, kind=a.kind, role=core.ResponderRole(a.role),  # type: ignore[arg-type]
-                   eta_s=a.eta_s, direct_eta_s=a.direct_eta_s, phase=a.phase, alerted_at=aware(a.alerted_at) or
+                   eta_s=a.eta_s, direct_eta_s=a.direct_eta_s, phase=a.phase, alerted_at=a.alerted_at or
                    response.started_at, aed_id=a.aed_id, state=core.AlertState(a.state),
                    accepted_role=core.ResponderRole(a.accepted_role) if a.accepted_role else None,
-                   updated_at=aware(a.updated_at))
+                   updated_at=a.updated_at)
         for a in alerts
     )
-    return core.AlertPlan(nature=response.nature, started_at=aware(response.started_at) or response.started_at,
-                          alerts=items, phase=response.phase, last_phase_at=aware(response.last_phase_at),
-                          replaced=frozenset(response.replaced or ()), stood_down_at=aware(response.stood_down_at),
+    return core.AlertPlan(nature=response.nature, started_at=response.started_at,
+                          alerts=items, phase=response.phase, last_phase_at=response.last_phase_at,
+                          replaced=frozenset(response.replaced or ()), stood_down_at=response.stood_down_at,
                           blocked_by=tuple(response.blocked_by or ()))
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lifechain.db import Base
+from lifechain.db import Base, UtcDateTime
 
 
 class Facility(Base):
@@ -27,7 +27,7 @@ class Facility(Base):
     staff_on_duty: Mapped[int] = mapped_column(Integer, default=0)
     has_aed: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Volunteer(Base):
@@ -45,11 +45,11 @@ class Volunteer(Base):
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
-    position_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    position_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     push_subscription: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     qualifications: Mapped[list[VolunteerQualification]] = relationship(
         back_populates="volunteer", cascade="all, delete-orphan", lazy="selectin", order_by="VolunteerQualification.id"
@@ -100,13 +100,13 @@ class ResponseRow(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     phase: Mapped[int] = mapped_column(Integer, default=0)
-    last_phase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ambulance_eta_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_phase_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ambulance_eta_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     replaced: Mapped[list[int]] = mapped_column(JSON, default=list)
     blocked_by: Mapped[list[str]] = mapped_column(JSON, default=list)
-    stood_down_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stood_down_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     stand_down_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
@@ -127,5 +127,5 @@ class AlertRow(Base):
     eta_s: Mapped[float] = mapped_column(Float)
     direct_eta_s: Mapped[float] = mapped_column(Float)
     phase: Mapped[int] = mapped_column(Integer)
-    alerted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    alerted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

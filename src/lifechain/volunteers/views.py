@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from lifechain.api import ClockDep, SessionDep, SettingsDep, check_incident_access
+from lifechain.api import ClockDep, CsvResponse, EventStream, SessionDep, SettingsDep, check_incident_access
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.db import transaction
@@ -232,7 +231,7 @@ def _my_messages(factory: sessionmaker[Session], after: int, me: int) -> tuple[i
     return last, mine
 
 
-@router.get("/volunteers/me/stream")
+@router.get("/volunteers/me/stream", response_class=EventStream)
 async def my_stream(request: Request, user: Me,
                     since: Annotated[Cursor | None, Query(description="Resume after this event id.")] = None,
                     ) -> EventSourceResponse:
@@ -311,7 +310,7 @@ def _response_out(session: Session, incident_id: int, *,
                        active=response.stood_down_at is None and not response.blocked_by,
                        blocked_by=list(response.blocked_by or []), stood_down_at=response.stood_down_at,
                        stand_down_reason=response.stand_down_reason,
-                       ambulance_eta_at=repo.aware(response.ambulance_eta_at),
+                       ambulance_eta_at=response.ambulance_eta_at,
                        responders=out)
 
 
@@ -413,10 +412,10 @@ def add_aed(body: AedIn, session: SessionDep, clock: ClockDep, _user: Registrar)
     return AedOut.of(row, now=clock.now())
 
 
-@router.get("/aeds.csv", response_class=PlainTextResponse)
-def export_aeds(session: SessionDep, _user: Reader, city: str = Query(min_length=1)) -> PlainTextResponse:
+@router.get("/aeds.csv", response_class=CsvResponse)
+def export_aeds(session: SessionDep, _user: Reader, city: str = Query(min_length=1)) -> CsvResponse:
     """The AEDs of a city as CSV. Dispatcher, analyst."""
-    return PlainTextResponse(flows.export_aeds_csv(session=session, city=city), media_type="text/csv")
+    return CsvResponse(flows.export_aeds_csv(session=session, city=city))
 
 
 async def _csv_body(request: Request) -> str:
