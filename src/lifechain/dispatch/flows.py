@@ -90,12 +90,8 @@ def incident_payload(i: Incident) -> dict[str, Any]:
     """What the live stream shows of an incident (no caller number: the stream reaches more people)."""
     return {"id": i.id, "city": i.city, "lat": i.lat, "lon": i.lon, "address": i.address, "status": i.status,
             "priority": i.priority, "pathways": i.pathways, "complaint": i.complaint,
-            "code": (i.determinant or {}).get("code"), "received_at": _iso(i.received_at),
+            "code": (i.determinant or {}).get("code"), "received_at": i.received_at.isoformat(),
             "destination_hospital_id": i.destination_hospital_id, "version": i.version}
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 def _save(session: Session, incident: Incident, now: datetime) -> None:
