@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -372,18 +373,46 @@ def write_report(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
+# What any gRPC server, as Ray's GCS and Ray Client servers are, answers at once to an HTTP/2 client preface: a frame
+# header (3 bytes length, 1 byte type) of type SETTINGS.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + an empty SETTINGS frame
+_H2_SETTINGS = 4
+
+
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Refuse a HOST:PORT (or ray://HOST:PORT) nobody listens on: `ray.init` would wait for it for minutes."""
+    """Refuse a HOST:PORT (or ray://HOST:PORT) where no Ray cluster answers: nobody listening, or a server that does
+    not speak gRPC (Redis on Ray's default port 6379, a web server). `ray.init` would wait minutes for either."""
     import socket
 
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto", "local" and the like: Ray resolves them itself
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+                return  # the cluster speaks TLS first: reachable is all that can be checked without its keys
+            conn.sendall(_H2_PREFACE)
+            header = _recv_exactly(conn, 9)
+    except TimeoutError:
+        raise Invalid(f"no Ray cluster answers at {address}: a server listens there but says nothing to a gRPC client "
+                      f"within {timeout_s:g} s") from None
     except OSError as exc:
         raise Invalid(f"no Ray cluster answers at {address} ({exc.strerror or exc})") from exc
+    if len(header) < 9 or header[3] != _H2_SETTINGS:
+        said = f"answered {header!r}" if header else "closed the connection"
+        raise Invalid(f"no Ray cluster answers at {address}: the server there does not speak gRPC (it {said}); is it "
+                      "the Ray head's GCS port (ray start --head --port) or ray://HOST:10001?")
+
+
+def _recv_exactly(conn: Any, n: int) -> bytes:
+    """Up to `n` bytes: fewer only when the peer closes first."""
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _run_on_ray(jobs: list[Any], address: str) -> list[tuple[dict[str, Any], core.RunResult | None]]:
