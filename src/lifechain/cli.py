@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
-from lifechain.errors import DomainError
-from lifechain.settings import Settings
+from lifechain.errors import DomainError, describe
+from lifechain.settings import SECRET_REFUSED, Settings
 
 app = typer.Typer(name="lifechain", help="Lifechain: a city's chain of survival as one system.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -38,6 +39,8 @@ def settings_from(ctx: typer.Context, **extra: Any) -> Settings:
     overrides.update({k: v for k, v in extra.items() if v is not None})
     try:
         return Settings(**overrides)
+    except ValidationError as exc:  # the reasons, without pydantic's input dump and links
+        raise typer.BadParameter(describe(exc).removeprefix("Value error, ")) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -47,8 +50,10 @@ def offline_settings(ctx: typer.Context) -> Settings:
     The guard against the built-in demo secret is the server's: here an unset secret is no error."""
     try:
         return settings_from(ctx)
-    except typer.BadParameter:
-        return settings_from(ctx, demo_mode=True)  # any other error is raised again, the same
+    except typer.BadParameter as exc:
+        if SECRET_REFUSED not in str(exc):  # a bad value in the environment is reported, never passed over
+            raise
+        return settings_from(ctx, demo_mode=True)
 
 
 def _register_domains() -> None:

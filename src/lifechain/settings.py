@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "lifechain-demo-secret-do-not-use-in-production"
+SECRET_REFUSED = "refusing to start with the built-in demo secret outside demo mode"
 
 
 class Settings(BaseSettings):
@@ -39,10 +40,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if not self.demo_mode and self.secret_key == DEMO_SECRET:
-            raise ValueError(
-                "refusing to start with the built-in demo secret outside demo mode: "
-                "set LIFECHAIN_SECRET_KEY or run with LIFECHAIN_DEMO_MODE=1"
-            )
+            raise ValueError(f"{SECRET_REFUSED}: set LIFECHAIN_SECRET_KEY or run with LIFECHAIN_DEMO_MODE=1")
         return self
 
     @property

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,32 @@ def test_quick_reader_gives_up_on_what_it_cannot_read(tmp_path: Path, body: str)
     assert db.migration_heads(tmp_path) is None
     (tmp_path / "b.py").write_text('revision: str = "b"\ndown_revision: str | None = "a"\n')
     assert db.migration_heads(tmp_path) == frozenset({"b"})
+
+
+def test_commands_that_sign_nothing_run_without_the_secret_and_the_server_still_refuses(tmp_path: Path) -> None:
+    """Outside demo mode with no secret configured (a production host before its secret is set, or an operator's
+    shell), `db upgrade` and the AED import and export work: they sign nothing. `serve` and the demo data still
+    refuse."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECHAIN_")}
+    env.update(LIFECHAIN_DATA_DIR=str(tmp_path), COLUMNS="250")  # the error box in one line
+
+    def lifechain(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lifechain", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    up = lifechain("db", "upgrade")
+    assert up.returncode == 0 and "database is up to date" in up.stdout, up.stderr
+    aeds = tmp_path / "aeds.csv"
+    aeds.write_text("lat,lon,indoor\n60.17,24.94,By the door\n")
+    imported = lifechain("volunteers", "import-aeds", "--city", "helsinki", "--csv", str(aeds))
+    assert imported.returncode == 0 and "1 AEDs imported for helsinki" in imported.stdout, imported.stderr
+    exported = lifechain("volunteers", "export-aeds", "--city", "helsinki")
+    assert exported.returncode == 0 and "By the door" in exported.stdout, exported.stderr
+    for refused in (("serve", "--port", "1"), ("volunteers", "demo")):
+        run = lifechain(*refused)
+        assert run.returncode == 2, run.stderr
+        assert "Invalid value: refusing to start with the built-in demo secret outside demo mode" in run.stderr
+        assert "errors.pydantic.dev" not in run.stderr and "input_value" not in run.stderr  # the reason alone
+    env["LIFECHAIN_DEMO_MODE"] = "maybe"  # a bad value is reported, not passed over by the fallback to demo mode
+    bad = lifechain("db", "upgrade")
+    assert bad.returncode == 2 and "Invalid value: demo_mode: Input should be a valid boolean" in bad.stderr, bad.stderr

@@ -11,7 +11,7 @@ from lifechain import db
 
 def register(app: typer.Typer) -> None:
     """Add `serve` and `db` to the `lifechain` command."""
-    from lifechain.cli import settings_from
+    from lifechain.cli import offline_settings, settings_from
 
     @app.command()
     def serve(
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def upgrade(ctx: typer.Context) -> None:
         """Apply every pending migration."""
-        settings = settings_from(ctx)
+        settings = offline_settings(ctx)  # migrating signs nothing: no secret needed (the server's guard stays)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db.upgrade(settings.sqlalchemy_url)
         typer.echo("database is up to date")

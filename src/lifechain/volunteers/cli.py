@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lifechain.cli import settings_from
+from lifechain.cli import offline_settings, settings_from
 
 
 def register(app: typer.Typer) -> None:
@@ -19,10 +19,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="volunteers")
 
 
-def _session(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _session(ctx: typer.Context, *, offline: bool = True):  # type: ignore[no-untyped-def]
+    """The settings and a transaction on the database. Importing and exporting AEDs signs nothing, so it runs
+    outside demo mode without the server's secret (`offline`); the demo data needs demo mode."""
     from lifechain.db import make_engine, make_sessionmaker, transaction
 
-    settings = settings_from(ctx)
+    settings = offline_settings(ctx) if offline else settings_from(ctx)
     return settings, transaction(make_sessionmaker(make_engine(settings.sqlalchemy_url)))
 
 
@@ -62,7 +64,7 @@ def demo(ctx: typer.Context, city: Annotated[str, typer.Option(help="An imported
     from lifechain.geo.repo import CityStore
     from lifechain.volunteers import flows
 
-    settings, tx = _session(ctx)
+    settings, tx = _session(ctx, offline=False)
     if not settings.demo_mode:
         raise typer.BadParameter("demo data only in demo mode: set LIFECHAIN_DEMO_MODE=1")
     store = CityStore.from_settings(settings)
