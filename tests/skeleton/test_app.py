@@ -19,6 +19,11 @@ def test_health_and_openapi(settings: Settings) -> None:
         assert health.json()["status"] == "ok"
         spec = client.get("/api/v1/openapi.json").json()
         assert "/api/v1/health" in spec["paths"]
+    # Each schema has one plain name: two models of one name in different modules become
+    # `lifechain__fleet__schemas__Point` and the like in the document and in the browser's generated types.
+    names = spec["components"]["schemas"]
+    assert [n for n in names if n.startswith("lifechain__") or n.endswith(("-Input", "-Output"))] == []
+    assert names["Point"]["required"] == ["lat", "lon"]
 
 
 def test_default_secret_refused_outside_demo(tmp_path: Path) -> None:

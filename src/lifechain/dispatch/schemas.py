@@ -11,7 +11,7 @@ from lifechain.dispatch.core import Candidate, FreeEstimate, HospitalCandidate
 from lifechain.dispatch.flows import Recommendation
 from lifechain.dispatch.tables import Assignment, Incident, Patient
 from lifechain.fleet.core import UnitStatus, UnitType
-from lifechain.fleet.schemas import Point
+from lifechain.geo.schemas import Point
 from lifechain.keys import Key
 
 

@@ -9,15 +9,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 from lifechain.fleet.core import UNIT_STATUS_META, UnitStatus, UnitType
 from lifechain.fleet.tables import Station, Unit
 from lifechain.geo.core import Latitude, Longitude
+from lifechain.geo.schemas import Point
 from lifechain.keys import Key
 from lifechain.timeline.core import Source
-
-
-class Point(BaseModel):
-    """A WGS-84 position."""
-
-    lat: Latitude
-    lon: Longitude
 
 
 class StationIn(BaseModel):

@@ -10,7 +10,7 @@ from lifechain.geo.core import Latitude, Longitude
 
 
 class Point(BaseModel):
-    """A position in degrees (WGS-84 unless the request says `crs=gcj02`)."""
+    """A position in degrees, WGS-84 (a travel-time request may say `crs=gcj02`). The one point model of the API."""
 
     lat: Latitude
     lon: Longitude

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from lifechain.fleet.schemas import Point
+from lifechain.geo.schemas import Point
 from lifechain.hospitals.core import CAPABILITY_LABELS, Capability
 from lifechain.hospitals.tables import Hospital
 

@@ -58,7 +58,7 @@ _TILES, _ANSWERS = 1, 2
 INPUT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class AedIn(BaseModel):
+class ScenarioAed(BaseModel):
     """A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7)."""
 
     model_config = INPUT
@@ -90,7 +90,7 @@ class VolunteersIn(BaseModel):
     walk_detour: float = Field(1.3, ge=1, le=10)  # straight-line walking only (no city walking network)
     max_wait_s: float = Field(1200.0, gt=0, le=DAY_S)  # a response with no ambulance on scene by then is stood down
     policy: dict[str, Any] = Field(default_factory=dict)
-    aeds: list[AedIn] = Field(default_factory=list)
+    aeds: list[ScenarioAed] = Field(default_factory=list)
     aeds_file: str | None = None
     aeds_from_city: bool = False
 

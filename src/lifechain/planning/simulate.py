@@ -81,7 +81,7 @@ class Dist(BaseModel):
         return float(self.mean / math.gamma(1 + 1 / self.shape) * rng.weibull(self.shape))
 
 
-class StationIn(BaseModel):
+class ScenarioStation(BaseModel):
     """A station of the scenario."""
 
     model_config = INPUT
@@ -91,7 +91,7 @@ class StationIn(BaseModel):
     lon: Longitude
 
 
-class UnitIn(BaseModel):
+class ScenarioUnit(BaseModel):
     """An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on)."""
 
     model_config = INPUT
@@ -102,7 +102,7 @@ class UnitIn(BaseModel):
     shifts: list[tuple[Hour, Hour]] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _check(self) -> UnitIn:
+    def _check(self) -> ScenarioUnit:
         if any(a == b for a, b in self.shifts):
             raise ValueError("a shift needs different start and end hours (an end before the start ends the next "
                              "day, e.g. [20, 8]; leave shifts empty for a unit always on duty)")
@@ -115,7 +115,7 @@ def on_shift(shifts: Sequence[tuple[float, float]], hour: float) -> bool:
     return not shifts or any(a <= hour < b if a < b else hour >= a or hour < b for a, b in shifts)
 
 
-class HospitalIn(BaseModel):
+class ScenarioHospital(BaseModel):
     """A receiving hospital of the scenario."""
 
     model_config = INPUT
@@ -226,9 +226,9 @@ class Scenario(BaseModel):
     timezone: str = "UTC"  # of `start`, the hourly profile, shifts and AED opening hours (IANA name)
     days: float = Field(7.0, gt=0, le=MAX_DAYS)
     targets_min: list[Annotated[float, Field(gt=0, le=24 * 60)]] = Field(default_factory=lambda: [8.0, 12.0])
-    stations: list[StationIn]
-    units: list[UnitIn]
-    hospitals: list[HospitalIn] = Field(default_factory=list)
+    stations: list[ScenarioStation]
+    units: list[ScenarioUnit]
+    hospitals: list[ScenarioHospital] = Field(default_factory=list)
     demand: list[PointIn]
     calls: CallsIn
     durations: DurationsIn = Field(default_factory=DurationsIn)

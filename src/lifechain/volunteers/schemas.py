@@ -8,16 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lifechain.geo.core import Latitude, Longitude
+from lifechain.geo.schemas import Point
 from lifechain.keys import Key
 from lifechain.volunteers import core
 from lifechain.volunteers.tables import AedRow, AlertRow, Facility, Volunteer
-
-
-class Point(BaseModel):
-    """A WGS-84 position."""
-
-    lat: Latitude
-    lon: Longitude
 
 
 class QualificationIn(BaseModel):

@@ -21,6 +21,7 @@ from lifechain.auth.deps import require_roles
 from lifechain.db import transaction
 from lifechain.errors import Forbidden, Invalid
 from lifechain.geo.core import LatLon, Router
+from lifechain.geo.schemas import Point
 from lifechain.keys import Cursor, Key
 from lifechain.settings import Settings
 from lifechain.timeline import repo as timeline_repo
@@ -35,7 +36,6 @@ from lifechain.volunteers.schemas import (
     FacilityOut,
     MeasuresOut,
     MyAlertOut,
-    Point,
     PushSubscriptionIn,
     QualificationIn,
     ResponderOut,

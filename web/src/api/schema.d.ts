@@ -1293,6 +1293,37 @@ export interface components {
             lon: number;
         };
         /**
+         * AedIn
+         * @description An AED to register by hand.
+         */
+        AedIn: {
+            /** City */
+            city: string;
+            /**
+             * Indoor
+             * @default
+             */
+            indoor: string;
+            /** Last Check */
+            last_check?: string | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Opening Hours
+             * @default 24/7
+             */
+            opening_hours: string;
+            /** @default ready */
+            status: components["schemas"]["AedStatus"];
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
          * AedOut
          * @description An AED and whether it can be used right now.
          */
@@ -1929,6 +1960,19 @@ export interface components {
             required: string[];
         };
         /**
+         * HospitalIn
+         * @description A new receiving hospital.
+         */
+        HospitalIn: {
+            /** Capabilities */
+            capabilities: components["schemas"]["Capability"][];
+            /** City */
+            city: string;
+            location: components["schemas"]["Point"];
+            /** Name */
+            name: string;
+        };
+        /**
          * HospitalOut
          * @description A receiving hospital, its capabilities (with labels) and any diversion.
          */
@@ -1949,7 +1993,7 @@ export interface components {
             diverted_until: string | null;
             /** Id */
             id: number;
-            location: components["schemas"]["Point-Output"];
+            location: components["schemas"]["Point"];
             /** Name */
             name: string;
         };
@@ -1973,7 +2017,7 @@ export interface components {
             city?: string | null;
             /** Complaint */
             complaint?: string | null;
-            location: components["schemas"]["lifechain__fleet__schemas__Point"];
+            location: components["schemas"]["Point"];
             /**
              * Patients
              * @default 1
@@ -2012,7 +2056,7 @@ export interface components {
             } | null;
             /** Id */
             id: number;
-            location: components["schemas"]["Point-Output"];
+            location: components["schemas"]["Point"];
             /** Pathways */
             pathways: string[];
             /**
@@ -2055,7 +2099,7 @@ export interface components {
              */
             crs: string;
             /** Destinations */
-            destinations: components["schemas"]["lifechain__geo__schemas__Point"][];
+            destinations: components["schemas"]["Point"][];
             /** Engine */
             engine?: string | null;
             /**
@@ -2064,7 +2108,7 @@ export interface components {
              */
             mode: string;
             /** Origins */
-            origins: components["schemas"]["lifechain__geo__schemas__Point"][];
+            origins: components["schemas"]["Point"][];
             /**
              * Profile
              * @default emergency
@@ -2121,7 +2165,7 @@ export interface components {
             eta_s: number;
             /** Incident Id */
             incident_id: number;
-            location: components["schemas"]["Point-Output"];
+            location: components["schemas"]["Point"];
             /** Nature */
             nature: string;
             /** Nature Label */
@@ -2221,9 +2265,9 @@ export interface components {
         };
         /**
          * Point
-         * @description A WGS-84 position.
+         * @description A position in degrees, WGS-84 (a travel-time request may say `crs=gcj02`). The one point model of the API.
          */
-        "Point-Output": {
+        Point: {
             /** Lat */
             lat: number;
             /** Lon */
@@ -2411,7 +2455,7 @@ export interface components {
             /** Phase */
             phase: number;
             /** @description Last known position, dispatcher and admin only: while alerted and on duty or after accepting, never after stand-down. */
-            position?: components["schemas"]["Point-Output"] | null;
+            position?: components["schemas"]["Point"] | null;
             /** Responder Id */
             responder_id: number;
             role: components["schemas"]["ResponderRole"];
@@ -2579,7 +2623,7 @@ export interface components {
             };
             durations?: components["schemas"]["DurationsIn"];
             /** Hospitals */
-            hospitals?: components["schemas"]["lifechain__planning__simulate__HospitalIn"][];
+            hospitals?: components["schemas"]["ScenarioHospital"][];
             /** Name */
             name: string;
             /**
@@ -2594,7 +2638,7 @@ export interface components {
              */
             start: string;
             /** Stations */
-            stations: components["schemas"]["lifechain__planning__simulate__StationIn"][];
+            stations: components["schemas"]["ScenarioStation"][];
             /** Targets Min */
             targets_min?: number[];
             /**
@@ -2604,8 +2648,78 @@ export interface components {
             timezone: string;
             travel?: components["schemas"]["TravelIn"];
             /** Units */
-            units: components["schemas"]["lifechain__planning__simulate__UnitIn"][];
+            units: components["schemas"]["ScenarioUnit"][];
             volunteers?: components["schemas"]["VolunteersIn"] | null;
+        };
+        /**
+         * ScenarioAed
+         * @description A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7).
+         */
+        ScenarioAed: {
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Opening Hours */
+            opening_hours?: string | null;
+        };
+        /**
+         * ScenarioHospital
+         * @description A receiving hospital of the scenario.
+         */
+        ScenarioHospital: {
+            /** Capabilities */
+            capabilities?: components["schemas"]["Capability"][];
+            /** Id */
+            id: number;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * ScenarioStation
+         * @description A station of the scenario.
+         */
+        ScenarioStation: {
+            /** Id */
+            id: number;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * ScenarioUnit
+         * @description An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on).
+         */
+        ScenarioUnit: {
+            /**
+             * Call Sign
+             * @default
+             */
+            call_sign: string;
+            /** Id */
+            id: number;
+            /** Shifts */
+            shifts?: [
+                number,
+                number
+            ][];
+            /** Station */
+            station: number;
+            /** @default ALS */
+            type: components["schemas"]["UnitType"];
         };
         /**
          * Source
@@ -2625,6 +2739,17 @@ export interface components {
             reason: string;
         };
         /**
+         * StationIn
+         * @description A new ambulance station.
+         */
+        StationIn: {
+            /** City */
+            city: string;
+            location: components["schemas"]["Point"];
+            /** Name */
+            name: string;
+        };
+        /**
          * StationOut
          * @description An ambulance station.
          */
@@ -2633,7 +2758,7 @@ export interface components {
             city: string;
             /** Id */
             id: number;
-            location: components["schemas"]["Point-Output"];
+            location: components["schemas"]["Point"];
             /** Name */
             name: string;
         };
@@ -2738,6 +2863,19 @@ export interface components {
             next_questions: string[];
         };
         /**
+         * UnitIn
+         * @description A new ambulance.
+         */
+        UnitIn: {
+            /** Call Sign */
+            call_sign: string;
+            /** Crew */
+            crew?: string[];
+            /** Station Id */
+            station_id: number;
+            type: components["schemas"]["UnitType"];
+        };
+        /**
          * UnitOut
          * @description An ambulance, its status (with display metadata), last GPS fix and current call.
          */
@@ -2752,7 +2890,7 @@ export interface components {
             id: number;
             /** Incident Id */
             incident_id: number | null;
-            position: components["schemas"]["Point-Output"] | null;
+            position: components["schemas"]["Point"] | null;
             /** Position At */
             position_at: string | null;
             /** Station Id */
@@ -2875,7 +3013,7 @@ export interface components {
             name: string;
             /** On Duty */
             on_duty: boolean;
-            position: components["schemas"]["Point-Output"] | null;
+            position: components["schemas"]["Point"] | null;
             /** Qualifications */
             qualifications: components["schemas"]["QualificationOut"][];
         };
@@ -2890,7 +3028,7 @@ export interface components {
              */
             acceptance_probability: number;
             /** Aeds */
-            aeds?: components["schemas"]["lifechain__planning__first_response__AedIn"][];
+            aeds?: components["schemas"]["ScenarioAed"][];
             /** Aeds File */
             aeds_file?: string | null;
             /**
@@ -2941,174 +3079,6 @@ export interface components {
              * @default 1.3
              */
             walk_detour: number;
-        };
-        /**
-         * Point
-         * @description A WGS-84 position.
-         */
-        lifechain__fleet__schemas__Point: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-        };
-        /**
-         * StationIn
-         * @description A new ambulance station.
-         */
-        lifechain__fleet__schemas__StationIn: {
-            /** City */
-            city: string;
-            location: components["schemas"]["lifechain__fleet__schemas__Point"];
-            /** Name */
-            name: string;
-        };
-        /**
-         * UnitIn
-         * @description A new ambulance.
-         */
-        lifechain__fleet__schemas__UnitIn: {
-            /** Call Sign */
-            call_sign: string;
-            /** Crew */
-            crew?: string[];
-            /** Station Id */
-            station_id: number;
-            type: components["schemas"]["UnitType"];
-        };
-        /**
-         * Point
-         * @description A position in degrees (WGS-84 unless the request says `crs=gcj02`).
-         */
-        lifechain__geo__schemas__Point: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-        };
-        /**
-         * HospitalIn
-         * @description A new receiving hospital.
-         */
-        lifechain__hospitals__schemas__HospitalIn: {
-            /** Capabilities */
-            capabilities: components["schemas"]["Capability"][];
-            /** City */
-            city: string;
-            location: components["schemas"]["lifechain__fleet__schemas__Point"];
-            /** Name */
-            name: string;
-        };
-        /**
-         * AedIn
-         * @description A public AED of the scenario: where, and when it can be reached (OSM `opening_hours` subset, default 24/7).
-         */
-        lifechain__planning__first_response__AedIn: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /** Opening Hours */
-            opening_hours?: string | null;
-        };
-        /**
-         * HospitalIn
-         * @description A receiving hospital of the scenario.
-         */
-        lifechain__planning__simulate__HospitalIn: {
-            /** Capabilities */
-            capabilities?: components["schemas"]["Capability"][];
-            /** Id */
-            id: number;
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /**
-             * Name
-             * @default
-             */
-            name: string;
-        };
-        /**
-         * StationIn
-         * @description A station of the scenario.
-         */
-        lifechain__planning__simulate__StationIn: {
-            /** Id */
-            id: number;
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /**
-             * Name
-             * @default
-             */
-            name: string;
-        };
-        /**
-         * UnitIn
-         * @description An ambulance of the scenario, its station and its shifts (hours of day [start, end); empty = always on).
-         */
-        lifechain__planning__simulate__UnitIn: {
-            /**
-             * Call Sign
-             * @default
-             */
-            call_sign: string;
-            /** Id */
-            id: number;
-            /** Shifts */
-            shifts?: [
-                number,
-                number
-            ][];
-            /** Station */
-            station: number;
-            /** @default ALS */
-            type: components["schemas"]["UnitType"];
-        };
-        /**
-         * AedIn
-         * @description An AED to register by hand.
-         */
-        lifechain__volunteers__schemas__AedIn: {
-            /** City */
-            city: string;
-            /**
-             * Indoor
-             * @default
-             */
-            indoor: string;
-            /** Last Check */
-            last_check?: string | null;
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /**
-             * Opening Hours
-             * @default 24/7
-             */
-            opening_hours: string;
-            /** @default ready */
-            status: components["schemas"]["AedStatus"];
-            /**
-             * Timezone
-             * @default UTC
-             */
-            timezone: string;
-        };
-        /**
-         * Point
-         * @description A WGS-84 position.
-         */
-        lifechain__volunteers__schemas__Point: {
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
         };
     };
     responses: never;
@@ -3168,7 +3138,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["lifechain__volunteers__schemas__AedIn"];
+                "application/json": components["schemas"]["AedIn"];
             };
         };
         responses: {
@@ -3918,7 +3888,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["lifechain__hospitals__schemas__HospitalIn"];
+                "application/json": components["schemas"]["HospitalIn"];
             };
         };
         responses: {
@@ -5140,7 +5110,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["lifechain__fleet__schemas__StationIn"];
+                "application/json": components["schemas"]["StationIn"];
             };
         };
         responses: {
@@ -5265,7 +5235,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["lifechain__fleet__schemas__UnitIn"];
+                "application/json": components["schemas"]["UnitIn"];
             };
         };
         responses: {
@@ -5811,7 +5781,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["lifechain__volunteers__schemas__Point"];
+                "application/json": components["schemas"]["Point"];
             };
         };
         responses: {
