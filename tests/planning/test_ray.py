@@ -8,10 +8,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from tests.live_server import free_port
@@ -31,28 +33,33 @@ def ray_cluster() -> Iterator[str]:
     port = free_port()
     # `--block` keeps the command running as the head's supervisor; terminating it stops this cluster's processes
     # and no other (`ray stop` would stop every Ray process on the machine).
-    head = subprocess.Popen([str(RAY), "start", "--head", "--port", str(port), "--num-cpus", "2",
-                             "--include-dashboard", "false", "--disable-usage-stats", "--block"],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert head.poll() is None, (head.stderr.read() if head.stderr else "")[-2000:]
-            try:
-                flows._check_reachable(address, timeout_s=2)
-                break
-            except Invalid:
-                assert time.monotonic() < deadline, "the Ray head did not answer within 120 s"
-                time.sleep(0.5)
-        yield address
-    finally:
-        head.terminate()
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: the supervisor logs as long as it runs
+        head = subprocess.Popen([str(RAY), "start", "--head", "--port", str(port), "--num-cpus", "2",
+                                 "--include-dashboard", "false", "--disable-usage-stats", "--block"],
+                                env=ENV, stdout=log, stderr=subprocess.STDOUT)
         try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait()
+            yield _wait_for_head(head, log, f"127.0.0.1:{port}")
+        finally:
+            head.terminate()
+            try:
+                head.wait(60)
+            except subprocess.TimeoutExpired:
+                head.kill()
+                head.wait()
+
+
+def _wait_for_head(head: subprocess.Popen[bytes], log: IO[bytes], address: str) -> str:
+    deadline = time.monotonic() + 120
+    while True:
+        if head.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"ray start exited: {log.read()[-2000:].decode(errors='replace')}")
+        try:
+            flows._check_reachable(address, timeout_s=2)
+            return address
+        except Invalid:
+            assert time.monotonic() < deadline, "the Ray head did not answer within 120 s"
+            time.sleep(0.5)
 
 
 def _plan_run(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
