@@ -392,7 +392,8 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
             if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
                 return  # the cluster speaks TLS first: reachable is all that can be checked without its keys
             conn.sendall(_H2_PREFACE)
-            header = _recv_exactly(conn, 9)
+            with conn.makefile("rb") as answer:
+                header = answer.read(9)  # buffered: all 9 bytes, fewer only if the server closes first
     except TimeoutError:
         raise Invalid(f"no Ray cluster answers at {address}: a server listens there but says nothing to a gRPC client "
                       f"within {timeout_s:g} s") from None
@@ -402,17 +403,6 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         said = f"answered {header!r}" if header else "closed the connection"
         raise Invalid(f"no Ray cluster answers at {address}: the server there does not speak gRPC (it {said}); is it "
                       "the Ray head's GCS port (ray start --head --port) or ray://HOST:10001?")
-
-
-def _recv_exactly(conn: Any, n: int) -> bytes:
-    """Up to `n` bytes: fewer only when the peer closes first."""
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def _run_on_ray(jobs: list[Any], address: str) -> list[tuple[dict[str, Any], core.RunResult | None]]:

@@ -725,7 +725,6 @@ def import_aeds_csv(*, session: Session, city: str, text: str, timezone: str = "
             raise Invalid("the AED CSV needs a header with at least lat and lon columns")
         for values in reader:
             values = {k: v for k, v in values.items() if k}
-            values.setdefault("timezone", timezone)
             values["timezone"] = values.get("timezone") or timezone
             values["source"] = values.get("source") or "csv"
             try:
