@@ -17,7 +17,7 @@ from lifechain import __version__, events
 from lifechain.api import refuse_nul
 from lifechain.clock import Clock, SystemClock
 from lifechain.db import make_engine, make_sessionmaker
-from lifechain.errors import DomainError, NotFound
+from lifechain.errors import DomainError, NotFound, message
 from lifechain.settings import Settings
 
 API = "/api/v1"
@@ -94,7 +94,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": message(e), "type": e.get("type")}
             for e in exc.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": "invalid request", "code": "invalid_request",

@@ -40,7 +40,7 @@ def settings_from(ctx: typer.Context, **extra: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:  # the reasons, without pydantic's input dump and links
-        raise typer.BadParameter(describe(exc).removeprefix("Value error, ")) from None
+        raise typer.BadParameter(describe(exc)) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

@@ -52,12 +52,19 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+def message(err: Mapping[str, Any]) -> str:
+    """The message of one pydantic error, without the "Value error, " pydantic puts before a validator's own text
+    (which already says what was wrong in the user's terms)."""
+    msg = str(err.get("msg", ""))
+    return msg.removeprefix("Value error, ") if err.get("type") == "value_error" else msg
+
+
 def describe(exc: ValidationError) -> str:
     """A pydantic validation error in one line: `place: message` for each of its first ten errors."""
     parts = []
     for err in exc.errors(include_url=False)[:10]:
         loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+        parts.append(f"{loc}: {message(err)}" if loc else message(err))
     return "; ".join(parts)
 
 
