@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -135,6 +136,9 @@ def test_problem_from_router_uses_site_to_demand_travel_times() -> None:
     class FakeRouter:
         city = "toy"
 
+        def snap(self, points: list[float], **_: object) -> list[float]:
+            return points
+
         def matrix(self, origins: list[float], destinations: list[float], **_: object) -> np.ndarray:
             return np.abs(np.subtract.outer(np.array(origins), np.array(destinations))) * 10
 
@@ -181,3 +185,113 @@ def test_cli_rejects_missing_parameters(tmp_path: object) -> None:
     result = CliRunner().invoke(app, ["plan", "optimize", "mclp", "--costs", "x.csv", "--p", "2"])
     assert result.exit_code != 0
     assert "radius" in result.output
+
+
+def _cli(*args: str) -> Any:
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def city_data(tmp_path: Path, helsinki_cities_dir: Path) -> Path:
+    """A data folder whose cities are the compiled Helsinki, with a demand and a sites CSV beside it: five points on
+    land (weights 1-5) and one in the sea 3 km south of the extract, three candidate sites with ids."""
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "cities").symlink_to(helsinki_cities_dir, target_is_directory=True)
+    (tmp_path / "demand.csv").write_text(
+        "lat,lon,weight\n60.1699,24.9384,1\n60.1665,24.9435,2\n60.1720,24.9320,3\n60.1640,24.9330,4\n"
+        "60.1755,24.9460,5\n60.1300,24.9500,9\n", encoding="utf-8")
+    (tmp_path / "sites.csv").write_text(
+        "site_id,lat,lon\nrautatientori,60.1710,24.9440\nkamppi,60.1690,24.9320\npunavuori,60.1620,24.9390\n",
+        encoding="utf-8")
+    return tmp_path
+
+
+def test_optimize_on_a_city_uses_its_router(city_data: Path, helsinki_router: Any) -> None:
+    """`plan optimize mclp --city`: costs are the city's emergency drive seconds from each site to each point (a
+    route asked of the router agrees), the point in the sea is reported unreachable, and the answer is the best
+    pair of sites by enumeration."""
+    from lifechain.geo.core import LatLon
+
+    problem = flows.problem_on_city(city_data / "var" / "cities", "helsinki", city_data / "demand.csv",
+                                    city_data / "sites.csv")
+    assert problem.site_ids == ("rautatientori", "kamppi", "punavuori")
+    assert problem.demand_ids == ("1", "2", "3", "4", "5", "6")
+    route = helsinki_router.route(LatLon(60.1690, 24.9320), LatLon(60.1755, 24.9460), profile="emergency")
+    assert problem.costs[4, 1] == pytest.approx(route.seconds, abs=0.01)
+    assert np.isinf(problem.costs[5]).all() and np.isfinite(problem.costs[:5]).all()
+    radius = float(np.median(problem.costs[:5]))
+    best = max(itertools.combinations(range(3), 2), key=lambda s: covered_weight(problem, s, radius))
+    result = _cli("--data-dir", str(city_data / "var"), "plan", "optimize", "mclp", "--city", "helsinki",
+                  "--demand", str(city_data / "demand.csv"), "--sites", str(city_data / "sites.csv"), "--p", "2",
+                  "--radius", str(radius), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["unreachable"] == {"demand_points": 1, "sites": 0}
+    assert out["objective"] == pytest.approx(covered_weight(problem, best, radius))
+    assert out["total_points"] == 6 and out["uncovered_points"] >= 1
+
+
+def test_aed_placement_on_a_city_walks(city_data: Path, helsinki_router: Any) -> None:
+    """`plan optimize aed --city`: walking seconds, the AED already in place stays and p more are added."""
+    from lifechain.geo.core import LatLon
+
+    walk = flows.problem_on_city(city_data / "var" / "cities", "helsinki", city_data / "demand.csv",
+                                 city_data / "sites.csv", mode="walk")
+    route = helsinki_router.route(LatLon(60.1620, 24.9390), LatLon(60.1640, 24.9330), mode="walk")
+    assert walk.costs[3, 2] == pytest.approx(route.seconds, abs=0.01)
+    radius = float(np.median(walk.costs[:5]))
+    result = _cli("--data-dir", str(city_data / "var"), "plan", "optimize", "aed", "--city", "helsinki",
+                  "--demand", str(city_data / "demand.csv"), "--sites", str(city_data / "sites.csv"), "--p", "1",
+                  "--radius", str(radius), "--fixed", "punavuori", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["model"] == "aed" and "punavuori" in out["sites"] and len(out["sites"]) == 2
+    other = max((j for j in range(2)), key=lambda j: covered_weight(walk, (2, j), radius))
+    assert out["objective"] == pytest.approx(covered_weight(walk, (2, other), radius))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--costs", "c.csv", "--city", "helsinki"], "either --costs"),
+    (["--p", "2"], "either --costs"),
+    (["--city", "helsinki", "--demand", "d.csv"], "--city needs --demand and --sites"),
+])
+def test_optimize_needs_one_source_of_costs(args: list[str], message: str) -> None:
+    result = _cli("plan", "optimize", "mclp", "--radius", "60", "--p", "1", *args)
+    assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_places_with_a_repeated_id_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text("id,lat,lon\na,60.1,24.9\nb,60.2,24.9\na,60.3,24.9\n", encoding="utf-8")
+    with pytest.raises(Invalid, match="line 4: id 'a' appears twice"):
+        flows.read_places(path)
+
+
+def test_json_output_is_json_alone(tmp_path: Path) -> None:
+    """`plan optimize --json` in a real process prints nothing but the JSON document on standard output. HiGHS
+    writes its banner straight to the process's stdout (highspy 1.16 did so while building a `Highs`), which
+    CliRunner does not see."""
+    import subprocess
+    import sys
+
+    costs = tmp_path / "costs.csv"
+    costs.write_text("demand_id,site_id,cost\na,x,1\na,y,5\nb,x,5\nb,y,1\nc,y,2\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "lifechain", "plan", "optimize", "mclp", "--costs", str(costs),
+                          "--p", "1", "--radius", "2", "--json"], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["sites"] == ["y"], out.stdout
+
+
+@pytest.mark.parametrize("model", ["pmedian", "pcenter"])
+def test_a_point_no_site_reaches_is_named(model: str) -> None:
+    """p-median and p-center must serve every point: one with no finite cost is refused, by name."""
+    pr = small(3)
+    costs = pr.costs.copy()
+    costs[5] = np.inf
+    bad = core.Problem(demand_ids=pr.demand_ids, site_ids=pr.site_ids, weights=pr.weights, costs=costs)
+    with pytest.raises(Invalid, match=r"1 demand points cannot be reached from any site \(e\.g\. 'd5'\)"):
+        flows.optimize(model, bad, p=2)

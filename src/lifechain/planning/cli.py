@@ -22,7 +22,7 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
             capacity: list[str], fixed: list[str]) -> dict[str, Any]:
     """The keyword arguments a model needs, checking the ones that are required."""
     need = {"mclp": ("p", "radius"), "lscp": ("radius",), "pmedian": ("p",), "pcenter": ("p",),
-            "mexclp": ("units", "radius")}[model]
+            "mexclp": ("units", "radius"), "aed": ("p", "radius")}[model]
     given = {"p": p, "radius": radius, "units": units}
     missing = [n for n in need if given[n] is None]
     if missing:
@@ -36,7 +36,7 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
                 raise typer.BadParameter(f"--capacity expects SITE=N, got {item!r}")
             caps[site] = int(value)
         params.update(busy_fraction=busy_fraction, capacities=caps)
-    if model == "mclp" and fixed:
+    if model in ("mclp", "aed") and fixed:
         params["fixed"] = fixed
     return params
 
@@ -59,38 +59,69 @@ def register(app: typer.Typer) -> None:
 
     @plan_app.command("optimize")
     def optimize_cmd(
-        model: Annotated[str, typer.Argument(help="mclp, lscp, pmedian, pcenter or mexclp")],
-        costs: Annotated[Path, typer.Option(help="Long cost table CSV: demand id, site id, cost.")],
-        demand: Annotated[Path | None, typer.Option(help="Demand CSV with an id and a weight column.")] = None,
-        p: Annotated[int | None, typer.Option("--p", help="Sites to open (mclp, pmedian, pcenter).")] = None,
-        radius: Annotated[float | None, typer.Option(help="Service radius in the cost's unit.")] = None,
+        ctx: typer.Context,
+        model: Annotated[str, typer.Argument(help="mclp, lscp, pmedian, pcenter, mexclp or aed")],
+        costs: Annotated[Path | None, typer.Option(help="Long cost table CSV: demand id, site id, cost.")] = None,
+        city: Annotated[str | None, typer.Option(
+            help="Instead of --costs: travel seconds on this imported city's network, from --sites to --demand "
+                 "(both CSVs with lat and lon columns).")] = None,
+        demand: Annotated[Path | None, typer.Option(
+            help="Demand CSV: an id and a weight column (with --city: lat, lon, optional id and weight).")] = None,
+        sites: Annotated[Path | None, typer.Option(
+            help="Candidate sites CSV with lat, lon and an optional id column (with --city).")] = None,
+        mode: Annotated[str | None, typer.Option(
+            help="Network for --city: drive or walk (default: walk for aed, else drive).")] = None,
+        profile: Annotated[str, typer.Option(help="Driving profile for --city: emergency or regular.")] = "emergency",
+        p: Annotated[int | None, typer.Option("--p", help="Sites to open (mclp, pmedian, pcenter); AEDs to add "
+                                                         "(aed).")] = None,
+        radius: Annotated[float | None, typer.Option(
+            help="Service radius in the cost's unit (seconds with --city); the walking time for aed.")] = None,
         units: Annotated[int | None, typer.Option(help="Ambulances to place (mexclp).")] = None,
         busy_fraction: Annotated[float, typer.Option(help="Probability a unit is busy (mexclp).")] = 0.3,
         capacity: Annotated[list[str], typer.Option(help="SITE=N station capacity (mexclp), repeatable.")] = [],  # noqa: B006
-        fixed: Annotated[list[str], typer.Option(help="Site that must stay open (mclp), repeatable.")] = [],  # noqa: B006
+        fixed: Annotated[list[str], typer.Option(
+            help="Site that must stay open, repeatable (mclp: counted in --p; aed: an AED already there).")] = [],  # noqa: B006
         demand_col: Annotated[str | None, typer.Option(help="Demand id column of the cost table.")] = None,
         site_col: Annotated[str | None, typer.Option(help="Site id column of the cost table.")] = None,
         cost_col: Annotated[str | None, typer.Option(help="Cost column of the cost table.")] = None,
         demand_id_col: Annotated[str | None, typer.Option(help="Id column of the demand file.")] = None,
         weight_col: Annotated[str | None, typer.Option(help="Weight column of the demand file.")] = None,
+        site_id_col: Annotated[str | None, typer.Option(help="Id column of the sites file (with --city).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the solution as JSON.")] = False,
     ) -> None:
-        """Solve a location model exactly (HiGHS) on a cost table."""
+        """Solve a location model exactly (HiGHS) on a cost table or on a city's road or walking network."""
+        from lifechain.cli import offline_settings
         from lifechain.planning import core, flows
 
         if model not in core.MODELS:
             raise typer.BadParameter(f"unknown model {model!r}: expected one of {', '.join(core.MODELS)}")
+        if (costs is None) == (city is None):
+            raise typer.BadParameter("give either --costs (a cost table) or --city (travel times on a city)")
+        if city is not None and (demand is None or sites is None):
+            raise typer.BadParameter("--city needs --demand and --sites (CSV files with lat and lon columns)")
         params = _params(model, p, radius, units, busy_fraction, capacity, fixed)
+        off: dict[str, int] | None = None
         try:
-            problem = flows.read_problem(costs, demand=demand, demand_col=demand_col, site_col=site_col,
-                                         cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
+            if city is not None and demand is not None and sites is not None:
+                problem = flows.problem_on_city(
+                    offline_settings(ctx).cities_dir, city, demand, sites,
+                    mode=mode or ("walk" if model == "aed" else "drive"), profile=profile,
+                    demand_id_col=demand_id_col, weight_col=weight_col, site_id_col=site_id_col)
+                off = flows.unreachable(problem)
+            elif costs is not None:
+                problem = flows.read_problem(costs, demand=demand, demand_col=demand_col, site_col=site_col,
+                                             cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
             solution = flows.optimize(model, problem, **params)
         except DomainError as exc:
             raise _fail(exc) from exc
         if as_json:
-            typer.echo(json.dumps(solution.as_dict(), indent=2))
-        else:
-            _print(solution)
+            typer.echo(json.dumps({**solution.as_dict(), **({"unreachable": off} if off is not None else {})},
+                                  indent=2))
+            return
+        _print(solution)
+        if off and any(off.values()):
+            typer.echo(f"  not on the network or cut off: {off['demand_points']} demand points no site reaches, "
+                       f"{off['sites']} sites that reach no point")
 
     @plan_app.command("run")
     def run_cmd(

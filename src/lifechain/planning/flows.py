@@ -10,7 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lifechain.errors import Invalid
+from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
 from lifechain.planning.travel import ZeroRouter
@@ -83,12 +86,59 @@ def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | N
     return core.problem_from_long(triples, weights)
 
 
+def read_places(path: Path, *, id_col: str | None = None, weight_col: str | None = None,
+                weighted: bool = True) -> list[tuple[str, LatLon, float]]:
+    """(id, position, weight) rows of a CSV with lat/lon columns. The id comes from an id column (`id_col`, or
+    demand_id/NAME/id/name/site_id) or else is the row's number from 1; the weight from a weight column (1 without,
+    and always 1 when not `weighted`)."""
+    header, rows = _rows(path)
+    points = _coordinates(path, header, rows)
+    idc = _pick(header, id_col, (*DEMAND_ID_COLUMNS, "site_id"), "the id", path)
+    ids = [r[idc] for r in rows] if idc else [str(k) for k in range(1, len(rows) + 1)]
+    seen: set[str] = set()
+    for line, ident in enumerate(ids, start=2):
+        if ident in seen:
+            raise Invalid(f"{path}: line {line}: id {ident!r} appears twice")
+        seen.add(ident)
+    wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path) if weighted else None
+    try:
+        weights = [float(r[wc]) if wc else 1.0 for r in rows]
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"{path}: weight column {wc!r} has a non-number: {exc}") from exc
+    return [(ident, LatLon(lat, lon), w) for ident, (lat, lon), w in zip(ids, points, weights, strict=True)]
+
+
+def problem_on_city(cities_dir: Path, city: str, demand: Path, sites: Path, *, mode: str = "drive",
+                    profile: str = "emergency", demand_id_col: str | None = None, weight_col: str | None = None,
+                    site_id_col: str | None = None) -> core.Problem:
+    """A location problem whose costs are travel seconds from every candidate site to every demand point on an
+    imported city's network (`mode` drive or walk), from a demand CSV and a sites CSV with coordinates."""
+    mode, profile = check_mode(mode), check_profile(profile)
+    points = read_places(demand, id_col=demand_id_col, weight_col=weight_col)
+    candidates = read_places(sites, id_col=site_id_col, weighted=False)
+    router = _city_router(cities_dir, city)
+    return core.problem_from_router(router, points, [(ident, pos) for ident, pos, _ in candidates], mode=mode,
+                                    profile=profile)
+
+
+def unreachable(problem: core.Problem) -> dict[str, int]:
+    """Demand points no candidate site reaches and sites that reach no point (off the network or cut off)."""
+    finite = np.isfinite(problem.costs)
+    return {"demand_points": int((~finite.any(axis=1)).sum()), "sites": int((~finite.any(axis=0)).sum())}
+
+
 def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
-    """Run one location model by name with its parameters."""
+    """Run one location model by name with its parameters. For `aed`, `radius` is the walking time and `fixed` the
+    AEDs already in place (p more are added); for `mclp`, fixed sites count in p."""
     if model not in core.MODELS:
         raise Invalid(f"unknown model {model!r}: expected one of {', '.join(core.MODELS)}")
+
+    def aed(pr: core.Problem, *, p: int, radius: float, fixed: Sequence[str] = ()) -> core.Solution:
+        return core.place_aeds(pr, p=p, walk_s=radius, existing=fixed)
+
     solvers: dict[str, Callable[..., core.Solution]] = {
-        "mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter, "mexclp": core.mexclp}
+        "mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter, "mexclp": core.mexclp,
+        "aed": aed}
     return solvers[model](problem, **params)
 
 
@@ -120,6 +170,11 @@ def load_scenario(path: Path) -> core.Scenario:
 def read_points(path: Path) -> list[tuple[float, float]]:
     """(lat, lon) rows of a CSV with `lat`/`latitude` and `lon`/`lng`/`longitude` columns."""
     header, rows = _rows(path)
+    return _coordinates(path, header, rows)
+
+
+def _coordinates(path: Path, header: Sequence[str], rows: Sequence[dict[str, str]]) -> list[tuple[float, float]]:
+    """The (lat, lon) of every row, checked to be degrees."""
     lat = _pick(header, None, ("lat", "latitude", "LAT", "y"), "the latitude", path)
     lon = _pick(header, None, ("lon", "lng", "longitude", "LON", "x"), "the longitude", path)
     if lat is None or lon is None:
@@ -272,13 +327,11 @@ def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int
     snap = getattr(source, "snap", None)
     if snap is None:
         return scenario, 0
-    from lifechain.geo.core import LatLon
 
     snapped = snap([LatLon(p.lat, p.lon) for p in scenario.demand], mode="drive", strict=False)
     off = getattr(snapped, "offroad_m", None)
     if off is None:
         return scenario, 0
-    import numpy as np
 
     ok = np.isfinite(np.asarray(off))
     if not ok.any():
@@ -296,7 +349,6 @@ def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int
 def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple[core.Scenario, core.MatrixRouter,
                                                                                  dict[str, Any]]:
     """The scenario ready to run (AEDs read, off-network demand dropped) and its precomputed travel times."""
-    from lifechain.geo.core import LatLon
 
     scenario = resolve_replay(resolve_aeds(scenario, cities_dir=cities_dir))
     src = source_router(scenario, cities_dir=cities_dir)
@@ -529,7 +581,6 @@ def raster_demand(path: Path, *, block: int = 10) -> list[dict[str, Any]]:
     import io
     import zipfile
 
-    import numpy as np
     import tifffile
 
     if path.suffix == ".zip":
@@ -617,8 +668,6 @@ def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, b
 def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]]:
     """Equally weighted demand at a random sample of the model's road nodes."""
     import zipfile
-
-    import numpy as np
 
     from lifechain.geo.jemss import read_tables
 

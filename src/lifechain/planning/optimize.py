@@ -17,13 +17,14 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from highspy._core import _Highs
 
 from lifechain.errors import Invalid
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-MODELS = ("mclp", "lscp", "pmedian", "pcenter", "mexclp")
+MODELS = ("mclp", "lscp", "pmedian", "pcenter", "mexclp", "aed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +103,11 @@ def problem_from_long(rows: Iterable[tuple[str, str, float]], weights: Mapping[s
 
 def problem_from_router(router: Any, demand: Sequence[tuple[str, Any, float]], sites: Sequence[tuple[str, Any]], *,
                         mode: str = "drive", profile: str = "emergency") -> Problem:
-    """Build a problem whose costs are travel seconds from each site to each demand point, asked of a geo `Router`."""
-    site_pos = [pos for _, pos in sites]
-    demand_pos = [pos for _, pos, _ in demand]
+    """Build a problem whose costs are travel seconds from each site to each demand point, asked of a geo `Router`.
+    A point farther from the network than the router snaps is kept with infinite costs: it can neither serve nor
+    be served (the solution counts it as uncovered; LSCP, p-median and p-center refuse it)."""
+    site_pos = router.snap([pos for _, pos in sites], mode=mode, strict=False)
+    demand_pos = router.snap([pos for _, pos, _ in demand], mode=mode, strict=False)
     matrix = np.asarray(router.matrix(site_pos, demand_pos, mode=mode, profile=profile), dtype=float)
     return Problem(demand_ids=tuple(d for d, _, _ in demand), site_ids=tuple(s for s, _ in sites),
                    weights=np.array([float(w) for _, _, w in demand]), costs=matrix.T.copy())
@@ -127,9 +130,14 @@ class _Mip:
     maximize: bool
 
 
-def _highs(mip: _Mip, options: Mapping[str, Any] | None = None) -> highspy.Highs:
-    """A HiGHS instance holding `mip`, silent, asked for a proven optimum (gap 0)."""
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+def _highs(mip: _Mip, options: Mapping[str, Any] | None = None) -> _Highs:
+    """A HiGHS instance holding `mip`, silent, asked for a proven optimum (gap 0).
+
+    It is the compiled class that highspy's `Highs` extends: from highspy 1.16 `Highs()` prints HiGHS's banner on
+    standard output while it is being built, before any option can silence it, which broke `plan optimize --json`.
+    The wrapper adds only Python callbacks, keyboard-interrupt threads and modelling helpers, none of them used here.
+    """
+    h = _Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("random_seed", 0)
@@ -152,7 +160,7 @@ def _highs(mip: _Mip, options: Mapping[str, Any] | None = None) -> highspy.Highs
     return h
 
 
-def _run(h: highspy.Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
+def _run(h: _Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
     """Run HiGHS (from `start` when given); returns the column values and whether optimality was proven."""
     if start is not None:
         sol = highspy.HighsSolution()
@@ -572,12 +580,19 @@ def lscp(problem: Problem, *, radius: float) -> Solution:
 # ---------------------------------------------------------------------------------------------------- p-median
 
 
+def _check_served(problem: Problem) -> None:
+    """Refuse demand points that no site can reach (every cost infinite: off the network, or a missing pair)."""
+    bare = np.flatnonzero(~np.isfinite(problem.costs).any(axis=1))
+    if bare.size:
+        raise Invalid(f"{bare.size} demand points cannot be reached from any site (e.g. "
+                      f"{problem.demand_ids[bare[0]]!r}): every one must be served")
+
+
 def pmedian(problem: Problem, *, p: int, time_limit_s: float | None = None) -> Solution:
     """p-median (Hakimi 1964): open `p` sites minimising the weighted cost from each point to its nearest open one."""
     _check_p(problem, p)
+    _check_served(problem)
     finite = np.isfinite(problem.costs)
-    if not finite.any(axis=1).all():
-        raise Invalid("some demand points cannot be served by any site (all costs infinite)")
     n, m = problem.costs.shape
     pi, pj = np.nonzero(finite)
     nz = pi.size
@@ -608,6 +623,7 @@ def pcenter(problem: Problem, *, p: int) -> Solution:
     Solved exactly by bisection on the sorted distinct costs, each step an exact set-covering question.
     """
     _check_p(problem, p)
+    _check_served(problem)
     candidates = np.unique(problem.costs[np.isfinite(problem.costs)])
     lo = int(np.searchsorted(candidates, problem.costs.min(axis=1).max()))
     hi = len(candidates) - 1
@@ -625,8 +641,8 @@ def pcenter(problem: Problem, *, p: int) -> Solution:
             best, hi = chosen, mid - 1
         else:
             lo = mid + 1
-    if best is None:
-        raise Invalid("some demand points cannot be served by any site (all costs infinite)")
+    if best is None:  # cannot happen once every point is served: all sites open cover every point
+        raise Invalid("no set of sites covers every demand point")
     best = _pad_sites(problem, best, p)
     radius = float(problem.costs[:, best].min(axis=1).max())
     return _solution("pcenter", problem, best, radius, optimal, radius, p=p)
