@@ -66,9 +66,9 @@ def mip_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, tuple[int, i
     thresholds: list[float] = []
     restrict, mip = opt._restrict, opt._mclp_mip
 
-    def restrict_spy(red: Any, p: int, threshold: float, *args: Any) -> Any:
+    def restrict_spy(red: Any, p: int, threshold: float, *args: Any, **kwargs: Any) -> Any:
         thresholds.append(threshold)
-        return restrict(red, p, threshold, *args)
+        return restrict(red, p, threshold, *args, **kwargs)
 
     def mip_spy(red: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append((thresholds[-1], red.cover.shape))
@@ -192,6 +192,23 @@ def test_swap_search_ends_at_a_local_optimum() -> None:
             for j in set(range(15)) - set(found):
                 swapped = [s for s in found if s != i] + [j]
                 assert opt.covered_weight(cover, pr.weights, swapped) <= value + 1e-9
+
+
+def test_swap_search_takes_the_best_swap_of_every_round() -> None:
+    """Its scores of all swaps at once are exact: it makes the same moves as trying every swap in turn and taking
+    the best, until none improves (weights are continuous, so there are no ties)."""
+    for seed in range(6):
+        pr = clustered(seed, 80, 15)
+        cover = sp.csr_matrix((pr.costs <= 2.5).astype(float))
+        current = list(range(5))
+        while True:
+            value = opt.covered_weight(cover, pr.weights, current)
+            swaps = [[s for s in current if s != i] + [j] for i in current for j in set(range(15)) - set(current)]
+            best = max(swaps, key=lambda sites: opt.covered_weight(cover, pr.weights, sites))
+            if opt.covered_weight(cover, pr.weights, best) <= value + 1e-9:
+                break
+            current = best
+        assert sorted(opt.swap_search(cover, pr.weights, list(range(5)))) == sorted(current)
 
 
 def test_ruin_recreate_never_loses_to_its_start() -> None:

@@ -290,26 +290,37 @@ def covered_weight(cover: sp.csr_matrix, weights: FloatArray, open_sites: Iterab
 
 
 def swap_search(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequence[int], *,
-                max_rounds: int = 500) -> list[int]:
+                max_rounds: int = 500, by_site: sp.csr_matrix | None = None) -> list[int]:
     """Best-improvement 1-swap local search: close one open site and open another while that covers more weight.
 
     The change of each swap (close i, open j) is gain_j - loss_i + (weight only i covers that j covers too), all
-    swaps at once with two sparse products per round.
+    swaps at once per round: the last term adds each singly covered point's weight at (its one open site, every
+    site covering it). `by_site` is `cover` transposed as CSR, when the caller has it already.
     """
     cover = sp.csr_matrix(cover)
-    by_site = sp.csr_matrix(cover.T)
-    is_open = np.zeros(cover.shape[1], dtype=bool)
+    by_site = sp.csr_matrix(cover.T) if by_site is None else by_site
+    m = cover.shape[1]
+    is_open = np.zeros(m, dtype=bool)
     is_open[list(open_sites)] = True
+    index = np.arange(m, dtype=np.float64)
+    position = np.zeros(m, dtype=np.int64)
     tol = 1e-9 * max(1.0, float(weights.sum()))
     for _ in range(max_rounds):
         opened = np.flatnonzero(is_open)
-        if opened.size == 0 or opened.size == cover.shape[1]:
+        if opened.size == 0 or opened.size == m:
             break
+        position[opened] = np.arange(opened.size)
         times = cover @ is_open.astype(np.float64)
         gain = by_site @ (weights * (times == 0))
-        alone = weights * (times == 1)
-        loss = by_site[opened] @ alone
-        kept = (by_site[opened].multiply(alone[None, :]) @ cover).toarray()
+        # Points only one open site covers: the sum of the open sites' indices over such a row is that site.
+        single = np.flatnonzero(times == 1)
+        owner = position[np.rint((cover @ (index * is_open))[single]).astype(np.int64)]
+        alone = weights[single]
+        loss = np.bincount(owner, weights=alone, minlength=opened.size)
+        rows = cover[single]
+        nnz_row = np.repeat(np.arange(single.size), np.diff(rows.indptr))
+        kept = np.bincount(owner[nnz_row] * m + rows.indices, weights=alone[nnz_row],
+                           minlength=opened.size * m).reshape(opened.size, m)
         delta = gain[None, :] - loss[:, None] + kept
         delta[:, is_open] = -np.inf
         i, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
@@ -329,7 +340,7 @@ def ruin_recreate(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequenc
     overlap = sp.csr_matrix(by_site @ cover)
     rng = np.random.default_rng(seed)
     p = len(open_sites)
-    current = swap_search(cover, weights, open_sites)
+    current = swap_search(cover, weights, open_sites, by_site=by_site)
     value = covered_weight(cover, weights, current)
     best, best_value = current, value
     for _ in range(rounds):
@@ -344,7 +355,7 @@ def ruin_recreate(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequenc
             j = int(rng.choice(np.argsort(-gain)[:3]))
             trial.append(j)
             uncovered[cols.indices[cols.indptr[j]:cols.indptr[j + 1]]] = False
-        trial = swap_search(cover, weights, trial)
+        trial = swap_search(cover, weights, trial, by_site=by_site)
         trial_value = covered_weight(cover, weights, trial)
         if trial_value >= value:
             current, value = trial, trial_value
@@ -412,9 +423,11 @@ def _reduce(cover: sp.csr_matrix, weights: FloatArray, sites: IntArray, p: int) 
     return _Reduced(sp.csr_matrix(rows[:, kept]), w, sites[kept])
 
 
-def _restrict(red: _Reduced, p: int, threshold: float, tol: float, lam: FloatArray) -> _Reduced:
+def _restrict(red: _Reduced, p: int, threshold: float, tol: float, lam: FloatArray, *,
+              refresh: bool = True) -> _Reduced:
     """Drop every site whose opening caps the covered weight below `threshold` (Lagrangian test with multipliers
-    `lam` first, then with fresh LP duals while that removes over a tenth of the sites), then reduce again.
+    `lam` first, then, when `refresh`, with fresh LP duals while that removes over a tenth of the sites), then
+    reduce again.
 
     Every solution covering at least `threshold` only uses the sites dropped here never, so when one exists the
     result has the same optimum as `red` (the reductions keep the optimum value, not every solution)."""
@@ -425,7 +438,7 @@ def _restrict(red: _Reduced, p: int, threshold: float, tol: float, lam: FloatArr
             break
         kept = np.flatnonzero(~out)
         smaller = _reduce(sp.csr_matrix(red.cover[:, kept]), red.weights, red.sites[kept], p)
-        done = kept.size > 0.9 * red.cover.shape[1]
+        done = not refresh or kept.size > 0.9 * red.cover.shape[1]
         red = smaller
         if done or red.cover.shape[0] == 0:
             break
@@ -504,7 +517,7 @@ def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequ
 def _search_near(red: _Reduced, p: int, best: list[int], lam: FloatArray, threshold: float) -> list[int]:
     """Iterated local search among the sites that can reach `threshold`, twice: from `best` and from the p sites
     with the largest Lagrangian scores; returns the best of the three (original site indices)."""
-    near = _restrict(red, p, threshold, 0.0, lam)
+    near = _restrict(red, p, threshold, 0.0, lam, refresh=False)
     if near.cover.shape[0] == 0 or near.cover.shape[1] <= p:
         return best
     score = dict(zip(red.sites.tolist(), np.asarray(red.cover.T @ lam).tolist(), strict=True))
