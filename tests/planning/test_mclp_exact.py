@@ -4,6 +4,7 @@ the textbook compact MIP built here straight with highspy, and brute-force enume
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any
 
 import highspy
@@ -137,8 +138,11 @@ def test_lagrangian_bounds_every_solution_whatever_the_multipliers() -> None:
                 assert forced[j] <= bound + 1e-9
 
 
-def test_lp_duals_give_the_lp_bound() -> None:
-    """With the LP's duals the Lagrangian bound is the LP relaxation's value (so it is as tight as it can be)."""
+@pytest.mark.parametrize("solvers", [opt._LP_SOLVERS, *((s,) for s in opt._LP_SOLVERS)])
+def test_lp_duals_give_the_lp_bound(solvers: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the LP's duals the Lagrangian bound is the LP relaxation's value (so it is as tight as it can be),
+    from each interior-point solver alone and from their race."""
+    monkeypatch.setattr(opt, "_LP_SOLVERS", solvers)
     pr = clustered(3, 120, 30)
     cover = sp.csr_matrix((pr.costs <= 1.5).astype(float))
     n, m = cover.shape
@@ -156,6 +160,18 @@ def test_lp_duals_give_the_lp_bound() -> None:
     h.run()
     bound, _ = opt._lagrangian(cover, pr.weights, 5, opt._coverage_lp_duals(cover, pr.weights, 5))
     assert bound == pytest.approx(h.getInfo().objective_function_value, rel=1e-6)
+
+
+@pytest.mark.parametrize("solver", opt._LP_SOLVERS)
+def test_a_solver_that_lost_the_race_stops(solver: str) -> None:
+    """Once another solver has won (the event is set), each solver stops at its next interrupt check instead of
+    running to its end; unstopped it reaches the optimum."""
+    pr = clustered(1, 2000, 200)
+    model = opt._mclp_model(sp.csr_matrix((pr.costs <= 2.5).astype(float)), pr.weights, 10, integer=False)
+    lost = threading.Event()
+    lost.set()
+    assert opt._interior_point(model, solver, lost).getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    assert opt._interior_point(model, solver, threading.Event()).getModelStatus() == highspy.HighsModelStatus.kOptimal
 
 
 def test_restriction_keeps_the_optimum() -> None:

@@ -647,7 +647,7 @@ def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, b
         demand = raster_demand(raster, block=block)
         notes.append(f"demand: population raster {raster.name} summed over {block}x{block} cells")
     else:
-        demand = _road_node_demand(model, seed)
+        demand = road_nodes(model, seed)
         notes.append("demand: population raster not found, 3000 road nodes weighted equally")
     durations = gen.pop("durations")
     return {
@@ -665,8 +665,9 @@ def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, b
     }
 
 
-def _road_node_demand(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]]:
-    """Equally weighted demand at a random sample of the model's road nodes."""
+def road_nodes(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]]:
+    """A seeded random sample of a JEMSS model's road nodes (lat, lon): demand weighted equally when the model has
+    no population raster, or candidate sites."""
     import zipfile
 
     from lifechain.geo.jemss import read_tables
