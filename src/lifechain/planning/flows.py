@@ -59,10 +59,15 @@ def read_weights(path: Path, *, id_col: str | None = None, weight_col: str | Non
     if idc is None:
         raise Invalid(f"{path}: name the demand id column (--demand-id-col); columns: {', '.join(header)}")
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path)
+    return dict(zip((r[idc] for r in rows), _weights(rows, wc, path), strict=True))
+
+
+def _weights(rows: Sequence[dict[str, str]], column: str | None, path: Path) -> list[float]:
+    """The weight of every row from `column`, 1 for every row without one."""
     try:
-        return {r[idc]: float(r[wc]) if wc else 1.0 for r in rows}
+        return [float(r[column]) if column else 1.0 for r in rows]
     except (TypeError, ValueError) as exc:
-        raise Invalid(f"{path}: weight column {wc!r} has a non-number: {exc}") from exc
+        raise Invalid(f"{path}: weight column {column!r} has a non-number: {exc}") from exc
 
 
 def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | None = None,
@@ -101,10 +106,7 @@ def read_places(path: Path, *, id_col: str | None = None, weight_col: str | None
             raise Invalid(f"{path}: line {line}: id {ident!r} appears twice")
         seen.add(ident)
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path) if weighted else None
-    try:
-        weights = [float(r[wc]) if wc else 1.0 for r in rows]
-    except (TypeError, ValueError) as exc:
-        raise Invalid(f"{path}: weight column {wc!r} has a non-number: {exc}") from exc
+    weights = _weights(rows, wc, path)
     return [(ident, LatLon(lat, lon), w) for ident, (lat, lon), w in zip(ids, points, weights, strict=True)]
 
 
