@@ -228,8 +228,9 @@ def test_optimize_on_a_city_uses_its_router(city_data: Path, helsinki_router: An
                   "--demand", str(city_data / "demand.csv"), "--sites", str(city_data / "sites.csv"), "--p", "2",
                   "--radius", str(radius), "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.output, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert out["unreachable"] == {"demand_points": 1, "sites": 0}
+    assert out["max_cost"] is None  # the point in the sea: no open site reaches it
     assert out["objective"] == pytest.approx(covered_weight(problem, best, radius))
     assert out["total_points"] == 6 and out["uncovered_points"] >= 1
 

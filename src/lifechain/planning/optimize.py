@@ -9,6 +9,7 @@ before HiGHS proves the rest (`_mclp_indices`; docs/decisions/planning-solver.md
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,12 +74,16 @@ class Solution:
         return self.total_points - self.covered_points
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view of the solution."""
+        """A JSON-ready view of the solution; a cost no open site reaches (infinite) is null, as JSON has no
+        infinity."""
+        def number(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
         return {"model": self.model, "sites": list(self.sites), "units": dict(self.units),
                 "objective": self.objective, "optimal": self.optimal, "covered_points": self.covered_points,
                 "uncovered_points": self.uncovered_points, "total_points": self.total_points,
                 "covered_share": self.covered_share, "covered_weight_share": self.covered_weight_share,
-                "mean_cost": self.mean_cost, "max_cost": self.max_cost, "params": dict(self.params)}
+                "mean_cost": number(self.mean_cost), "max_cost": number(self.max_cost), "params": dict(self.params)}
 
 
 # ---------------------------------------------------------------------------------------------- building problems
