@@ -238,6 +238,47 @@ def test_ruin_recreate_never_loses_to_its_start() -> None:
         opt.covered_weight(cover, pr.weights, opt.swap_search(cover, pr.weights, start)) - 1e-9
 
 
+def test_dominated_sites_are_inside_a_site_that_stays() -> None:
+    """Every site removed covers a subset of what some kept site covers (of equal sets the lowest index stays), no
+    kept site's set is inside another kept one's, and a site in `keep` or beyond `room` is never removed."""
+    for seed in range(6):
+        pr = clustered(seed, 60, 30)
+        dense = pr.costs <= 1.0
+        dense[:, 7] = dense[:, 3]  # an exact tie
+        cover = sp.csr_matrix(dense.astype(float))
+        out = opt._dominated_sites(cover, set(), room=30)
+        sets = [frozenset(np.flatnonzero(dense[:, j])) for j in range(30)]
+        kept = [k for k in range(30) if not out[k]]
+        assert out[7]  # equal to 3: it goes whether 3 stays (lower index) or goes (inside a larger one)
+        for j in np.flatnonzero(out):
+            assert any(sets[j] <= sets[k] for k in kept if k != j)
+        for j, k in itertools.permutations(kept, 2):
+            assert not sets[j] <= sets[k]
+        assert not opt._dominated_sites(cover, {7}, room=30)[7]
+        assert opt._dominated_sites(cover, set(), room=2).sum() == min(2, int(out.sum()))
+
+
+def test_ruin_recreate_stops_when_patience_runs_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `patience` k, the search ends k rounds after its last improvement rather than after all rounds."""
+    pr = clustered(5, 200, 40)
+    cover = sp.csr_matrix((pr.costs <= 1.2).astype(float))
+    start = opt.greedy_cover(cover, pr.weights, 6)
+    calls = 0
+    swap = opt.swap_search
+
+    def counted(*args: Any, **kwargs: Any) -> list[int]:
+        nonlocal calls
+        calls += 1
+        return swap(*args, **kwargs)
+
+    monkeypatch.setattr(opt, "swap_search", counted)
+    opt.ruin_recreate(cover, pr.weights, start, rounds=400, patience=5)
+    assert 1 + 5 <= calls < 1 + 400
+    calls = 0
+    opt.ruin_recreate(cover, pr.weights, start, rounds=400)
+    assert calls == 1 + 400
+
+
 def test_time_limit_is_reported_as_not_proven(mip_calls: list[tuple[float, tuple[int, int]]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """When HiGHS stops on the time limit the answer is the best found, flagged as not proven optimal."""
