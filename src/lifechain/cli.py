@@ -56,6 +56,12 @@ def offline_settings(ctx: typer.Context) -> Settings:
         return settings_from(ctx, demo_mode=True)
 
 
+def fail(exc: DomainError) -> typer.Exit:
+    """How every command reports a refused request: `error: <the reason>` on standard error, exit status 2."""
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(code=2)
+
+
 def _register_domains() -> None:
     for name in CLI_DOMAINS:
         module = importlib.import_module(f"lifechain.{name}.cli")
@@ -73,5 +79,4 @@ def main() -> None:
     try:
         app()
     except DomainError as exc:  # a command that did not say it itself: the reason, never a traceback
-        typer.echo(f"error: {exc.message}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(fail(exc).exit_code) from None

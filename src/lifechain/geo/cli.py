@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lifechain.cli import fail
 from lifechain.errors import DomainError
 from lifechain.geo.core import check_mode, check_profile, parse_latlon
 from lifechain.settings import Settings
@@ -28,11 +29,6 @@ def _store(settings: Settings) -> CityStore:
     from lifechain.geo.repo import CityStore
 
     return CityStore.from_settings(settings)
-
-
-def _fail(exc: DomainError) -> typer.Exit:
-    typer.echo(f"error: {exc.message}", err=True)
-    return typer.Exit(code=2)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +59,7 @@ def register(app: typer.Typer) -> None:
             manifest = import_city(source, name=name, cities_dir=settings.cities_dir, now=datetime.now(UTC),
                                    options=options)
         except DomainError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         for mode, rep in manifest["networks"].items():
             typer.echo(f"{name} {mode}: {rep['nodes']} nodes, {rep['arcs']} arcs kept; dropped "
                        f"{rep['dropped_nodes']} nodes and {rep['dropped_arcs']} arcs outside the largest strongly "
@@ -96,7 +92,7 @@ def register(app: typer.Typer) -> None:
             result = router.route(parse_latlon(origin), parse_latlon(destination), mode=check_mode(mode),
                                   profile=check_profile(profile))
         except DomainError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         if as_json:
             typer.echo(json.dumps({"seconds": round(result.seconds, 3), "meters": round(result.meters, 1)}))
         else:

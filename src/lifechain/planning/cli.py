@@ -8,14 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from lifechain.cli import fail
 from lifechain.errors import DomainError
 
 plan_app = typer.Typer(help="Planning: location models and city simulations.", no_args_is_help=True)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=2)
 
 
 def _params(model: str, p: int | None, radius: float | None, units: int | None, busy_fraction: float,
@@ -113,7 +109,7 @@ def register(app: typer.Typer) -> None:
                                              cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
             solution = flows.optimize(model, problem, **params)
         except DomainError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         if as_json:
             typer.echo(json.dumps({**solution.as_dict(), **({"unreachable": off} if off is not None else {})},
                                   indent=2))
@@ -150,7 +146,7 @@ def register(app: typer.Typer) -> None:
             if report is not None:
                 flows.write_report(result, report)
         except DomainError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         result.pop("first_run", None)
         result.pop("prepared", None)
         if as_json:
@@ -183,7 +179,7 @@ def register(app: typer.Typer) -> None:
             data = flows.import_jemss(model, city=city, days=days, block=block, seed=seed)
             core.Scenario.model_validate(data)
         except DomainError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         out.write_text(yaml.safe_dump(data, sort_keys=False, width=120), encoding="utf-8")
         typer.echo(f"wrote {out}: {len(data['stations'])} stations, {len(data['units'])} ambulances, "
                    f"{len(data['hospitals'])} hospitals, {len(data['demand'])} demand points; {data['description']}")
