@@ -296,3 +296,18 @@ def test_a_point_no_site_reaches_is_named(model: str) -> None:
     bad = core.Problem(demand_ids=pr.demand_ids, site_ids=pr.site_ids, weights=pr.weights, costs=costs)
     with pytest.raises(Invalid, match=r"1 demand points cannot be reached from any site \(e\.g\. 'd5'\)"):
         flows.optimize(model, bad, p=2)
+
+
+def test_unreached_points_and_idle_sites_are_counted() -> None:
+    """A point with no finite cost is unreached and a site with none is idle; a single finite pair is enough for
+    either to count as reached."""
+    pr = small(4)
+    costs = pr.costs.copy()
+    costs[[2, 9]] = np.inf
+    costs[:, 4] = np.inf
+    costs[11, 4] = 3.0  # site 4 reaches point 11 only
+    costs[:, 6] = np.inf
+    bad = core.Problem(demand_ids=pr.demand_ids, site_ids=pr.site_ids, weights=pr.weights, costs=costs)
+    assert bad.unreached_points().tolist() == [2, 9]
+    assert bad.idle_sites().tolist() == [6]
+    assert flows.unreachable(bad) == {"demand_points": 2, "sites": 1}

@@ -125,8 +125,7 @@ def problem_on_city(cities_dir: Path, city: str, demand: Path, sites: Path, *, m
 
 def unreachable(problem: core.Problem) -> dict[str, int]:
     """Demand points no candidate site reaches and sites that reach no point (off the network or cut off)."""
-    finite = np.isfinite(problem.costs)
-    return {"demand_points": int((~finite.any(axis=1)).sum()), "sites": int((~finite.any(axis=0)).sum())}
+    return {"demand_points": int(problem.unreached_points().size), "sites": int(problem.idle_sites().size)}
 
 
 def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:

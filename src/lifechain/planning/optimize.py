@@ -50,6 +50,14 @@ class Problem:
         if bool(np.any(self.costs < 0)) or bool(np.any(np.isnan(self.costs))):
             raise Invalid("costs must be non-negative numbers (infinity: the site cannot serve the point)")
 
+    def unreached_points(self) -> IntArray:
+        """Indices of the demand points no site can reach (every cost infinite: off the network, or no pair)."""
+        return np.flatnonzero(~np.isfinite(self.costs).any(axis=1))
+
+    def idle_sites(self) -> IntArray:
+        """Indices of the sites that reach no demand point."""
+        return np.flatnonzero(~np.isfinite(self.costs).any(axis=0))
+
 
 @dataclass(frozen=True, slots=True)
 class Solution:
@@ -680,8 +688,8 @@ def lscp(problem: Problem, *, radius: float) -> Solution:
 
 
 def _check_served(problem: Problem) -> None:
-    """Refuse demand points that no site can reach (every cost infinite: off the network, or a missing pair)."""
-    bare = np.flatnonzero(~np.isfinite(problem.costs).any(axis=1))
+    """Refuse demand points that no site can reach."""
+    bare = problem.unreached_points()
     if bare.size:
         raise Invalid(f"{bare.size} demand points cannot be reached from any site (e.g. "
                       f"{problem.demand_ids[bare[0]]!r}): every one must be served")
