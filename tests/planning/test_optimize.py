@@ -119,7 +119,11 @@ def test_bad_input_says_what_is_wrong() -> None:
     (b"lat,lon\n60.1\n", "points", "a coordinate is missing"),
     (b"lat,lon\n60.1,24.9\nnan,24.9\n", "points", "line 3: \\(nan, 24.9\\) is not a latitude"),
     (b"lat,lon\n60.1,240\n", "points", "line 2: .* is not a latitude"),
-], ids=["latin-1", "huge-field", "short-row", "nan-cost", "short-point", "nan-lat", "lon-240"])
+    (b"from,to,minutes\na,s,3\n", "problem",
+     r"no column for the demand id: give --demand-col, or call it demand_id or .* \(columns: from, to, minutes\)"),
+    (b"demand,site,minutes\na,s,3\n", "problem", r"no column for the cost: give --cost-col, or call it cost or"),
+], ids=["latin-1", "huge-field", "short-row", "nan-cost", "short-point", "nan-lat", "lon-240", "unknown-columns",
+        "no-cost-column"])
 def test_bad_csv_files_say_what_is_wrong(tmp_path: Path, content: bytes, reader: str, message: str) -> None:
     """Files the optimiser and the simulation read are refused with `Invalid` (the CLI's one-line error), not a
     traceback: a file in another encoding, a field too large for the csv module and a short row raised
@@ -311,3 +315,13 @@ def test_unreached_points_and_idle_sites_are_counted() -> None:
     assert bad.unreached_points().tolist() == [2, 9]
     assert bad.idle_sites().tolist() == [6]
     assert flows.unreachable(bad) == {"demand_points": 2, "sites": 1}
+
+
+def test_a_long_table_of_demand_site_cost_reads_as_named(tmp_path: Path) -> None:
+    """The plainest header for a long cost table, `demand,site,cost`, needs no column options (it was refused:
+    `demand` was not a known name for the demand id)."""
+    path = tmp_path / "costs.csv"
+    path.write_text("demand,site,cost\na,x,1\nb,x,3\nb,y,1\n")
+    pr = flows.read_problem(path)
+    assert pr.demand_ids == ("a", "b") and pr.site_ids == ("x", "y")
+    assert pr.costs[0].tolist() == [1.0, np.inf] and pr.costs[1].tolist() == [3.0, 1.0]

@@ -158,6 +158,12 @@ def test_bad_scenarios_are_rejected_with_the_reason(tmp_path: Path, monkeypatch:
         flows.load_scenario(path)
     with pytest.raises(Invalid, match="no such scenario"):
         flows.load_scenario(tmp_path / "none.yaml")
+    # One line per problem, as every other refusal: no pydantic input dump or documentation links.
+    path.write_text(yaml.safe_dump({k: v for k, v in {**SCENARIO, "seed": "abc"}.items() if k != "units"}))
+    with pytest.raises(Invalid) as refused:
+        flows.load_scenario(path)
+    assert refused.value.message == (f"{path}: seed: Input should be a valid integer, unable to parse string as an "
+                                     "integer; units: Field required")
     with pytest.raises(Invalid, match=r"no Ray cluster answers at 127\.0\.0\.1:1"):  # at once, not after minutes
         flows.run_scenario(scenario(), replications=1, ray_address="127.0.0.1:1")
     with monkeypatch.context() as m:
@@ -179,21 +185,21 @@ VOLUNTEERS = {"density_per_km2": 5}
 
 @pytest.mark.parametrize(("change", "message"), [
     # Infinite and NaN numbers (YAML .inf/.nan, JSON Infinity/NaN): a weight of .inf made every call's place NaN.
-    ({"demand": [{"lat": 60.16, "lon": 24.93, "weight": math.inf}]}, r"demand\.0\.weight\n.*finite number"),
-    ({"arrest": {"larsen": [0.67, math.nan, 0.011, 0.021]}}, r"arrest\.larsen\.1\n.*finite number"),
+    ({"demand": [{"lat": 60.16, "lon": 24.93, "weight": math.inf}]}, r"demand\.0\.weight: .*finite number"),
+    ({"arrest": {"larsen": [0.67, math.nan, 0.011, 0.021]}}, r"arrest\.larsen\.1: .*finite number"),
     ({"calls": {"rate_per_day": 5, "hourly_profile": [1.0] * 23 + [math.inf]}}, r"hourly_profile\.23"),
     # Values no run can use: they failed deep inside numpy, or ran as something else than was meant.
     ({"calls": {"rate_per_day": 5, "priorities": {5: 1.0}}},
-     r"calls\.priorities\.5\.\[key\]\n.*less than or equal to 4"),
-    ({"calls": {"rate_per_day": 5, "priorities": {1: -1.0, 2: 2.0}}}, r"calls\.priorities\.1\n"),
+     r"calls\.priorities\.5\.\[key\]: .*less than or equal to 4"),
+    ({"calls": {"rate_per_day": 5, "priorities": {1: -1.0, 2: 2.0}}}, r"calls\.priorities\.1: "),
     ({"calls": {"rate_per_day": 5, "priorities": {1: 0.0}}}, "at least one of them positive"),
     ({"calls": {"rate_per_day": 5, "pathways": {"stroke": 2}}},
-     r"calls\.pathways\.stroke\n.*less than or equal to 1"),
+     r"calls\.pathways\.stroke: .*less than or equal to 1"),
     ({"demand": [{"lat": 60.16, "lon": 24.93, "weight": 0}]}, "at least one demand point with a positive weight"),
-    ({"targets_min": [8, 0]}, r"targets_min\.1\n"),
-    ({"units": [{"id": 1, "station": 1, "shifts": [[8, 30]]}]}, r"units\.0\.shifts\.0\.1\n"),
+    ({"targets_min": [8, 0]}, r"targets_min\.1: "),
+    ({"units": [{"id": 1, "station": 1, "shifts": [[8, 30]]}]}, r"units\.0\.shifts\.0\.1: "),
     ({"units": [{"id": 1, "station": 1, "shifts": [[8, 8]]}]}, "different start and end hours"),
-    ({"volunteers": {**VOLUNTEERS, "area_density_per_km2": {"south": -3}}}, r"area_density_per_km2\.south\n"),
+    ({"volunteers": {**VOLUNTEERS, "area_density_per_km2": {"south": -3}}}, r"area_density_per_km2\.south: "),
     # The policies: each key checked against the live policy's field types, as a city's alert policy file is.
     ({"dispatch_policy": {"max_eta_s": "soon"}}, r"dispatch policy: max_eta_s: Input should be a valid number"),
     ({"dispatch_policy": {"max_eat_s": 600}}, r"dispatch policy: max_eat_s: Unexpected keyword argument"),

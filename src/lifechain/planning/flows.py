@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lifechain.errors import Invalid
+from lifechain.errors import Invalid, describe
 from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
@@ -20,7 +20,7 @@ from lifechain.planning.travel import ZeroRouter
 
 DEMAND_ID_COLUMNS = ("demand_id", "NAME", "id", "name")
 WEIGHT_COLUMNS = ("weight", "POP2000", "population", "demand")
-LONG_DEMAND_COLUMNS = ("demand_id", "DestinationName", "demand_name")
+LONG_DEMAND_COLUMNS = ("demand_id", "DestinationName", "demand_name", "demand")
 LONG_SITE_COLUMNS = ("site_id", "name", "site", "OriginName")
 LONG_COST_COLUMNS = ("cost", "distance", "seconds", "time")
 
@@ -32,6 +32,16 @@ def _pick(header: Sequence[str], wanted: str | None, defaults: Sequence[str], wh
             raise Invalid(f"{path}: no column {wanted!r} for {what} (columns: {', '.join(header)})")
         return wanted
     return next((c for c in defaults if c in header), None)
+
+
+def _require(header: Sequence[str], wanted: str | None, defaults: Sequence[str], what: str, path: Path,
+             option: str) -> str:
+    """As `_pick`, for a column the file must have: refused, saying how to name it, when none is found."""
+    column = _pick(header, wanted, defaults, what, path)
+    if column is None:
+        raise Invalid(f"{path}: no column for {what}: give {option}, or call it {' or '.join(defaults)} "
+                      f"(columns: {', '.join(header)})")
+    return column
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -55,9 +65,7 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def read_weights(path: Path, *, id_col: str | None = None, weight_col: str | None = None) -> dict[str, float]:
     """Demand weights from a CSV (id and weight columns; weight 1 for every point when no weight column)."""
     header, rows = _rows(path)
-    idc = _pick(header, id_col, DEMAND_ID_COLUMNS, "the demand id", path)
-    if idc is None:
-        raise Invalid(f"{path}: name the demand id column (--demand-id-col); columns: {', '.join(header)}")
+    idc = _require(header, id_col, DEMAND_ID_COLUMNS, "the demand id", path, "--demand-id-col")
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path)
     return dict(zip((r[idc] for r in rows), _weights(rows, wc, path), strict=True))
 
@@ -75,11 +83,9 @@ def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | N
                  weight_col: str | None = None) -> core.Problem:
     """A location problem from a long cost table (demand, site, cost) and optionally a demand file with weights."""
     header, rows = _rows(costs)
-    dc = _pick(header, demand_col, LONG_DEMAND_COLUMNS, "the demand id", costs)
-    sc = _pick(header, site_col, LONG_SITE_COLUMNS, "the site id", costs)
-    cc = _pick(header, cost_col, LONG_COST_COLUMNS, "the cost", costs)
-    if dc is None or sc is None or cc is None:
-        raise Invalid(f"{costs}: name the demand, site and cost columns (columns: {', '.join(header)})")
+    dc = _require(header, demand_col, LONG_DEMAND_COLUMNS, "the demand id", costs, "--demand-col")
+    sc = _require(header, site_col, LONG_SITE_COLUMNS, "the site id", costs, "--site-col")
+    cc = _require(header, cost_col, LONG_COST_COLUMNS, "the cost", costs, "--cost-col")
     try:
         triples = [(r[dc], r[sc], float(r[cc])) for r in rows]
     except (TypeError, ValueError) as exc:
@@ -156,7 +162,7 @@ def load_scenario(path: Path) -> core.Scenario:
     try:
         sc = core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
-        raise Invalid(f"{path}: {exc}") from exc
+        raise Invalid(f"{path}: {describe(exc)}") from exc
     except yaml.YAMLError as exc:
         raise Invalid(f"{path} is not valid YAML: {exc}") from exc
     if sc.calls.replay_file and not Path(sc.calls.replay_file).is_absolute():
