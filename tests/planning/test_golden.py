@@ -50,5 +50,44 @@ def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 2
     for source in ("Ann Emerg Med 1993;22(11):1652", "Ann Emerg Med 2003;42(2):242", "Circulation 1997;96(10)"):
         assert source in page
+    assert "Key figures" in page and "<td>priority 1</td>" in page and "<th>within 12 min</th>" in page
     assert "all.within_8_min" in page and yaml.safe_load((GOLDEN / "scenario.yaml").read_text())["name"] in page
     assert "Model simplifications that remain" in page and "straight line x 1.3" in page
+
+
+def test_intervals_are_shown_within_what_the_figure_can_be() -> None:
+    """A share's interval is cut at 0% and 100%, a time's at 0; one replication (an infinite half-width) shows the
+    mean alone, a figure no replication had a dash."""
+    from lifechain.planning.report import interval
+
+    assert interval({"mean": 0.948, "low": 0.849, "high": 1.047}, "share") == "94.8% (84.9\u2013100.0)"
+    assert interval({"mean": 1.2, "low": -0.4, "high": 2.8}, "minutes") == "1.2 (0.0\u20132.8)"
+    assert interval({"mean": 2.214, "low": 0.81, "high": 3.612}, "survivors") == "2.21 (0.81\u20133.61)"
+    assert interval({"mean": 5.0, "low": -math.inf, "high": math.inf, "n": 1.0}, "minutes") == "5.0"
+    assert interval({"mean": math.nan, "half_width": math.nan, "n": 0.0}, "share") == "-"
+    assert interval(None, "share") == "-"
+
+
+def test_key_figures_put_priorities_areas_targets_and_arrest_variants_in_tables() -> None:
+    """From the golden summary: one row per priority and area with a column per target, and the arrest figures
+    side by side for EMS alone, with volunteers and with volunteers and AEDs; without volunteers the arrest table
+    has the one column of the care simulated, and without arrests none."""
+    from lifechain.planning.report import key_figures
+
+    summary = json.loads((GOLDEN / "summary.json").read_text())
+    page = key_figures(summary, [8, 12])
+    for row in ("<td>all calls</td>", "<td>priority 1</td>", "<td>priority 3</td>", "<td>area north</td>",
+                "<th>within 8 min</th>", "<th>within 12 min</th>", "<th>EMS and bystanders</th>",
+                "<th>+ volunteers and public AEDs</th>", "expected survivors, Valenzuela 1997"):
+        assert row in page, row
+    p1 = summary["p1.within_8_min"]
+    assert f"{100 * p1['mean']:.1f}% ({100 * p1['low']:.1f}\u2013100.0)" in page  # its t-interval passes 100%
+    assert page.index("all calls") < page.index("priority 1") < page.index("area north")
+
+    no_volunteers = {k: v for k, v in summary.items() if not k.startswith(("arrest.ems.", "arrest.volunteers"))}
+    page = key_figures(no_volunteers, [8, 12])
+    assert "<th>as simulated</th>" in page and "EMS and bystanders" not in page
+    survivors = summary["arrest.larsen_1993"]
+    assert f"<td>{survivors['mean']:.2f} (" in page
+    no_arrests = {**no_volunteers, "arrest.arrests": {"mean": 0.0, "half_width": 0.0, "low": 0.0, "high": 0.0}}
+    assert "Cardiac arrests" not in key_figures(no_arrests, [8, 12])

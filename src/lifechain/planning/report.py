@@ -1,5 +1,7 @@
-"""The HTML report of a simulation run: figures with confidence intervals, response-time curves per priority, a map
-of demand points coloured by response time, and the sources of the survival models (pure: returns a string)."""
+"""The HTML report of a simulation run: the key figures in tables (response times per priority and area, the
+operation, cardiac arrests with and without volunteers and AEDs), response-time curves per priority, a map of demand
+points coloured by response time, every figure with its confidence interval, and the sources of the survival models
+(pure: returns a string)."""
 
 from __future__ import annotations
 
@@ -84,6 +86,75 @@ def coverage_map(run: RunResult, scenario: Scenario, cells: np.ndarray) -> str:
     return _png(fig)
 
 
+VARIANTS = (("ems", "EMS and bystanders"), ("volunteers", "+ volunteers"),
+            ("volunteers_aed", "+ volunteers and public AEDs"))
+ARREST_ROWS = (("median_collapse_to_cpr_min", "median collapse to first CPR (min)", "minutes"),
+               ("median_collapse_to_shock_min", "median collapse to first shock (min)", "minutes"),
+               ("larsen_1993", "expected survivors, Larsen 1993", "survivors"),
+               ("de_maio_2003", "expected survivors, De Maio 2003", "survivors"),
+               ("valenzuela_1997", "expected survivors, Valenzuela 1997", "survivors"))
+# Per kind of figure: the factor it is shown with, its decimals and the most it can be.
+KINDS = {"share": (100.0, 1, 100.0), "minutes": (1.0, 1, math.inf), "seconds": (1.0, 0, math.inf),
+         "number": (1.0, 1, math.inf), "survivors": (1.0, 2, math.inf)}
+
+
+def interval(ci: dict[str, float] | None, kind: str) -> str:
+    """A figure as `mean (low-high)` (`kind`: one of KINDS): shares in per cent and their interval kept within
+    0-100%, every other interval never below 0 (the Student-t interval of a few replications can reach past what
+    the figure can be). One replication has no interval; a figure no replication had is "-"."""
+    if ci is None or ci.get("mean") is None or math.isnan(ci["mean"]):
+        return "-"
+    scale, digits, top = KINDS[kind]
+    mean = ci["mean"] * scale
+    text = f"{mean:.{digits}f}{'%' if kind == 'share' else ''}"
+    low, high = ci.get("low", math.nan) * scale, ci.get("high", math.nan) * scale
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return text
+    return f"{text} ({max(0.0, low):.{digits}f}\u2013{min(top, high):.{digits}f})"
+
+
+def key_figures(summary: dict[str, dict[str, float]], targets_min: list[float]) -> str:
+    """The headline tables: response times for all calls, each priority and each area (with the share within each
+    target), the operation (calls, queueing, utilisation), and for cardiac arrests the time to CPR and to a shock
+    and the expected survivors, with and without volunteers and AEDs side by side."""
+    groups = [k.removesuffix(".mean_response_min") for k in summary if k.endswith(".mean_response_min")]
+    groups.sort(key=lambda g: (g != "all", g.startswith("area:"), g))
+
+    def label(group: str) -> str:
+        if group == "all":
+            return "all calls"
+        return f"area {group[5:]}" if group.startswith("area:") else f"priority {group[1:]}"
+
+    head = "".join(f"<th>within {t:g} min</th>" for t in targets_min)
+    rows = "".join(
+        f"<tr><td>{html.escape(label(g))}</td><td>{interval(summary.get(f'{g}.mean_response_min'), 'minutes')}</td>"
+        f"<td>{interval(summary.get(f'{g}.p50_response_min'), 'minutes')}</td>"
+        f"<td>{interval(summary.get(f'{g}.p90_response_min'), 'minutes')}</td>"
+        + "".join(f"<td>{interval(summary.get(f'{g}.within_{t:g}_min'), 'share')}</td>" for t in targets_min)
+        + "</tr>" for g in groups)
+    out = ("<h3>Call to first unit on scene (minutes; 95% interval over replications)</h3><table><tr><th></th>"
+           f"<th>mean</th><th>median</th><th>90th percentile</th>{head}</tr>{rows}</table>")
+    ops = (("calls", "calls", "number"), ("served", "reached by a unit", "number"),
+           ("queued_share", "waited for a free unit", "share"), ("mean_utilisation", "mean unit utilisation", "share"),
+           ("mean_call_to_notified_s", "mean call to unit notified (s)", "seconds"),
+           ("redispatched_share", "calls whose unit was diverted", "share"))
+    out += "<h3>Operation</h3><table>" + "".join(
+        f"<tr><td>{text}</td><td>{interval(summary.get(key), kind)}</td></tr>" for key, text, kind in ops
+        if key in summary) + "</table>"
+    arrests = summary.get("arrest.arrests", {}).get("mean", 0.0)
+    if not arrests or math.isnan(arrests):
+        return out
+    shown = [(v, text) for v, text in VARIANTS if f"arrest.{v}.larsen_1993" in summary] or [("", "as simulated")]
+    cells = "".join(
+        f"<tr><td>{text}</td>"
+        + "".join(f"<td>{interval(summary.get(f'arrest.{v}.{key}' if v else f'arrest.{key}'), kind)}</td>"
+                  for v, _ in shown) + "</tr>" for key, text, kind in ARREST_ROWS)
+    return out + (f"<h3>Cardiac arrests ({interval(summary['arrest.arrests'], 'number')} reached by EMS; median "
+                  f"collapse to EMS on scene {interval(summary.get('arrest.median_collapse_to_ems_min'), 'minutes')}"
+                  " min)</h3><table><tr><th></th>" + "".join(f"<th>{text}</th>" for _, text in shown)
+                  + f"</tr>{cells}</table>")
+
+
 def _rows(summary: dict[str, dict[str, float]]) -> str:
     def fmt(x: float) -> str:
         return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
@@ -114,9 +185,10 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{t
 {len(scenario.hospitals)} hospitals, {len(scenario.demand)} demand points; travel: {html.escape(str(travel))}.
 Dispatch decisions by the live <code>lifechain.dispatch.core</code>; volunteer alerts by the live
 <code>lifechain.volunteers.core</code>.</p>
+<h2>Key figures</h2>{key_figures(result['summary'], scenario.targets_min)}
 <h2>Response-time curves per priority (replication 1)</h2>{response_curves(run, scenario.targets_min)}
 <h2>Coverage map (replication 1)</h2>{coverage_map(run, scenario, cells)}
-<h2>Figures (mean and 95% confidence half-width over replications)</h2>
+<h2>All figures (mean and 95% confidence half-width over replications)</h2>
 <table><tr><th>figure</th><th>mean</th><th>+/-</th></tr>{_rows(result['summary'])}</table>
 <h2>Model simplifications that remain</h2><ul>{simplified}</ul>
 <h2>Survival models</h2><p>Expected survivors of the simulated cardiac arrests; <code>ems</code> = EMS and bystanders,
