@@ -260,6 +260,50 @@ def test_cli_plan_run_prints_json(tmp_path: Path) -> None:
     assert 0 < out["summary"]["all.within_12_min"]["mean"] <= 1
 
 
+BUSY: dict[str, Any] = {**SCENARIO, "days": 5, "calls": {**SCENARIO["calls"], "rate_per_day": 90}}
+PLUS_ONE: dict[str, Any] = {**BUSY, "name": "plus one", "seed": 99,
+                             "units": [*SCENARIO["units"], {"id": 4, "station": 2}]}
+
+
+def test_a_comparison_runs_both_scenarios_on_the_same_calls() -> None:
+    """The variant runs on the base's seed (its own, 99, is reported as replaced), so every pair of replications
+    has exactly the same calls; +1 ambulance is then a significant drop in queueing."""
+    result = flows.compare_scenarios(core.Scenario.model_validate(BUSY), core.Scenario.model_validate(PLUS_ONE),
+                                     replications=4)
+    assert (result["seed"], result["seed_replaced"], result["replications"]) == (3, 99, 4)
+    same = result["difference"]["calls"]
+    assert (same["mean"], same["half_width"], same["significant"]) == (0.0, 0.0, False)
+    queued = result["difference"]["queued_share"]
+    assert queued["significant"] and queued["high"] < 0
+    assert queued["mean"] == pytest.approx(result["variant_summary"]["queued_share"]["mean"]
+                                           - result["base_summary"]["queued_share"]["mean"])
+    with pytest.raises(Invalid, match="at least 2 replications"):
+        flows.compare_scenarios(core.Scenario.model_validate(BUSY), core.Scenario.model_validate(BUSY),
+                                replications=1)
+
+
+def test_cli_plan_compare_says_which_changes_are_larger_than_the_noise(tmp_path: Path) -> None:
+    """`lifechain plan compare BASE VARIANT` prints base, variant, change and interval per figure and marks the
+    changes whose interval leaves out 0; its JSON holds the same comparison."""
+    from lifechain.cli import _register_domains, app
+
+    base, variant = tmp_path / "base.yaml", tmp_path / "plus.yaml"
+    base.write_text(yaml.safe_dump(BUSY))
+    variant.write_text(yaml.safe_dump(PLUS_ONE))
+    _register_domains()
+    result = CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "3"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:] if line.startswith("  ")}
+    assert "base's seed 3, not its own 99" in result.output
+    assert lines["queued_share"].endswith("larger than the noise")
+    assert not lines["calls"].endswith("noise") and "+0 " in lines["calls"]
+    out = json.loads(CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "3",
+                                              "--json"]).output)
+    assert out["difference"]["queued_share"]["significant"] and out["variant"] == "plus one"
+    refused = CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "1"])
+    assert refused.exit_code == 2 and "at least 2 replications" in refused.output
+
+
 # ------------------------------------------------------------------------------------------------ where units are
 
 # A line of places east of one station, 10 m/s straight-line driving (no detour), fixed durations, replayed calls.
