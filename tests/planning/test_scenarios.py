@@ -65,6 +65,27 @@ def test_auckland_jemss_model_imports_as_a_scenario(tmp_path: Path) -> None:
     assert -37.5 < lat.min() < lat.max() < -36.5
 
 
+@pytest.mark.parametrize(("city", "stations", "ambulances", "hospitals", "per_day", "lat"), [
+    ("edmonton", 17, 16, 5, 8 * 24, (53.3, 53.8)),  # gen_config: Exponential(1/(8*24)) days between calls
+    ("manhattan", 8, 12, 10, 18.8 * 24, (40.6, 40.9)),  # Exponential(1/(18.8*24))
+])
+def test_the_other_jemss_cities_import_and_run(tmp_path: Path, city: str, stations: int, ambulances: int,
+                                               hospitals: int, per_day: float, lat: tuple[float, float]) -> None:
+    """Edmonton and Manhattan (model 1) import as scenarios with every station, ambulance and hospital row of their
+    files, the call rate of their gen_config and demand on their population raster, and a day of each runs."""
+    model = shared_data("jemss", city, "models", "1")
+    data = flows.import_jemss(model, days=1, block=10, seed=0)
+    sc = core.Scenario.model_validate(data)
+    assert (len(sc.stations), len(sc.units), len(sc.hospitals)) == (stations, ambulances, hospitals)
+    assert sc.calls.rate_per_day == pytest.approx(per_day)
+    assert "population raster" in sc.description
+    where = np.array([p.lat for p in sc.demand])
+    assert lat[0] < where.min() < where.max() < lat[1]
+    result = flows.run_scenario(sc, replications=1)["summary"]
+    assert result["calls"]["mean"] > 0.5 * per_day and result["served"]["mean"] == result["calls"]["mean"]
+    assert 0 < result["all.within_12_min"]["mean"] <= 1
+
+
 def test_helsinki_scenario_runs_on_the_geo_router(helsinki_cities_dir: Path) -> None:
     """The shipped Helsinki scenario validates and runs on the imported city's router (no straight lines)."""
     sc = flows.load_scenario(HELSINKI)
