@@ -53,6 +53,9 @@ def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     assert "Key figures" in page and "<td>priority 1</td>" in page and "<th>within 12 min</th>" in page
     assert "all.within_8_min" in page and yaml.safe_load((GOLDEN / "scenario.yaml").read_text())["name"] in page
     assert "Model simplifications that remain" in page and "straight line x 1.3" in page
+    nowhere = tmp_path / "no" / "report.html"
+    refused = CliRunner().invoke(app, ["plan", "run", str(GOLDEN / "scenario.yaml"), "--report", str(nowhere)])
+    assert refused.exit_code == 2 and f"cannot write {nowhere}: No such file or directory" in refused.output
 
 
 def test_intervals_are_shown_within_what_the_figure_can_be() -> None:

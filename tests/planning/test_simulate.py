@@ -260,6 +260,47 @@ def test_cli_plan_run_prints_json(tmp_path: Path) -> None:
     assert 0 < out["summary"]["all.within_12_min"]["mean"] <= 1
 
 
+def test_cli_plan_run_writes_every_call_with_its_time_nodes(tmp_path: Path) -> None:
+    """`plan run --calls FILE` writes one row per call of replication 1, each time node an instant (in order along
+    the call), the response times in it averaging to the summary's, and the arrests' first CPR and shock per
+    variant, volunteers never later than EMS alone; a folder that does not exist is refused by name."""
+    import csv
+    import itertools
+    from datetime import datetime
+
+    from lifechain.cli import _register_domains, app
+
+    path, calls = tmp_path / "s.yaml", tmp_path / "calls.csv"
+    path.write_text(yaml.safe_dump({**SCENARIO, "volunteers": VOLUNTEERS,
+                                    "calls": {**SCENARIO["calls"], "arrest_share": 0.3}}))
+    _register_domains()
+    result = CliRunner().invoke(app, ["plan", "run", str(path), "--calls", str(calls), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["summary"]
+    with calls.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    assert len(header) == len(set(header)) and "volunteers_aed_first_cpr" in header
+    assert len(rows) == summary["calls"]["mean"] > 50
+
+    def at(row: dict[str, str], node: str) -> float:
+        return datetime.fromisoformat(row[node]).timestamp() if row[node] else math.nan
+
+    response = []
+    for row in rows:
+        chain = [at(row, n) for n in ("psap_call", "unit_notified", "unit_en_route", "unit_on_scene")]
+        assert all(a <= b for a, b in itertools.pairwise(chain) if not math.isnan(b))
+        response.append((chain[3] - chain[0]) / 60)
+        if row["is_arrest"] == "True" and row["unit_on_scene"]:
+            assert at(row, "arrest") < chain[0]
+            assert at(row, "volunteers_aed_first_cpr") <= at(row, "ems_first_cpr")
+        elif row["is_arrest"] == "False":
+            assert row["arrest"] == row["ems_first_cpr"] == row["volunteers_aed_first_cpr"] == ""
+    assert np.nanmean(response) == pytest.approx(summary["all.mean_response_min"]["mean"], abs=1e-4)
+    refused = CliRunner().invoke(app, ["plan", "run", str(path), "--calls", str(tmp_path / "no" / "c.csv")])
+    assert refused.exit_code == 2 and f"cannot write {tmp_path / 'no' / 'c.csv'}" in refused.output
+
+
 BUSY: dict[str, Any] = {**SCENARIO, "days": 5, "calls": {**SCENARIO["calls"], "rate_per_day": 90}}
 PLUS_ONE: dict[str, Any] = {**BUSY, "name": "plus one", "seed": 99,
                              "units": [*SCENARIO["units"], {"id": 4, "station": 2}]}

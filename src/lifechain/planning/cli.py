@@ -128,6 +128,8 @@ def register(app: typer.Typer) -> None:
         ray: Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at ADDRESS.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
         report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this file.")] = None,
+        calls: Annotated[Path | None, typer.Option(
+            help="Write every call of replication 1 with its time nodes to this CSV file.")] = None,
     ) -> None:
         """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
         from rich.progress import Progress
@@ -142,9 +144,10 @@ def register(app: typer.Typer) -> None:
                 task = bar.add_task(f"{sc.name}: replications", total=replications)
                 result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,
                                             ray_address=ray, progress=lambda n: bar.advance(task, n),
-                                            keep_first=report is not None)
+                                            keep_first=report is not None or calls is not None)
             if report is not None:
                 flows.write_report(result, report)
+            written = flows.write_calls(result, calls) if calls is not None else 0
         except DomainError as exc:
             raise fail(exc) from exc
         result.pop("first_run", None)
@@ -155,6 +158,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{result['scenario']}: {replications} replication(s), seed {result['seed']}")
         if report is not None:
             typer.echo(f"  report written to {report}")
+        if calls is not None:
+            typer.echo(f"  {written} calls of replication 1 written to {calls}")
         for key, ci in result["summary"].items():
             typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -447,13 +448,66 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
             "difference": core.compare(a["runs"], b["runs"])}
 
 
+def write_calls(result: dict[str, Any], path: Path) -> int:
+    """Write every call of replication 1 of a `run_scenario(..., keep_first=True)` result as a CSV row: its place,
+    priority, area, whether it was an arrest, waited for a unit, was transported or lost its unit to a diversion,
+    the unit that took it (empty: none), and each time node under its timeline name as an ISO 8601 UTC instant to the
+    millisecond (empty: never reached); for arrests simulated with volunteers, first CPR and shock of each variant
+    too. Returns the number of calls."""
+    run, scenario = _first_run(result)
+    start = scenario.aware_start()
+    variants = sorted(run.arrest_variants)
+
+    def when(seconds: float) -> str:
+        return (start + timedelta(seconds=float(seconds))).isoformat(timespec="milliseconds") \
+            if math.isfinite(seconds) else ""
+
+    diverted = run.diverted if run.diverted is not None else np.zeros(len(run.priority), bool)
+    cells = run.cell
+    assert cells is not None  # _first_run checked it
+    with _writing(path) as fh:
+        out = csv.writer(fh)
+        out.writerow(["call", "priority", "area", "lat", "lon", "is_arrest", "queued", "transported", "diverted",
+                      "unit", *(k.value for k in core.NODES),
+                      *(f"{v}_{node}" for v in variants for node in ("first_cpr", "first_defibrillation"))])
+        for i in range(len(run.priority)):
+            place = scenario.demand[int(cells[i])]
+            arrest = bool(run.arrest[i])
+            out.writerow([i + 1, int(run.priority[i]), run.area[i], place.lat, place.lon, arrest, bool(run.queued[i]),
+                          bool(run.transported[i]), bool(diverted[i]), int(run.unit[i]) if run.unit[i] >= 0 else "",
+                          *(when(x) for x in run.times[i]),
+                          *(when(x) if arrest else "" for v in variants for x in run.arrest_variants[v][i])])
+    return len(run.priority)
+
+
 def write_report(result: dict[str, Any], path: Path) -> Path:
     """Write the HTML report of a `run_scenario(..., keep_first=True)` result."""
+    run, scenario = _first_run(result)
+    assert run.cell is not None  # _first_run checked it
+    page = core.render_report(result, scenario, run, run.cell)
+    with _writing(path) as fh:
+        fh.write(page)
+    return path
+
+
+def _first_run(result: dict[str, Any]) -> tuple[core.RunResult, core.Scenario]:
+    """Replication 1 of a run and the scenario as run, which `run_scenario(..., keep_first=True)` keeps."""
     run, scenario = result.get("first_run"), result.get("prepared")
     if run is None or scenario is None or run.cell is None:
-        raise Invalid("a report needs the run's first replication (run_scenario(..., keep_first=True))")
-    path.write_text(core.render_report(result, scenario, run, run.cell), encoding="utf-8")
-    return path
+        raise Invalid("the report and the calls need the run's first replication (run_scenario(..., "
+                      "keep_first=True))")
+    return run, scenario
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[TextIO]:
+    """A text file opened for writing; a folder that does not exist or cannot be written is refused by name."""
+    try:
+        fh = path.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise Invalid(f"cannot write {path}: {exc.strerror or exc}") from exc
+    with fh:
+        yield fh
 
 
 # What any gRPC server, as Ray's GCS and Ray Client servers are, answers at once to an HTTP/2 client preface: a frame
