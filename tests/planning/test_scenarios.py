@@ -69,8 +69,8 @@ def test_auckland_jemss_model_imports_as_a_scenario(tmp_path: Path) -> None:
     ("edmonton", 17, 16, 5, 8 * 24, (53.3, 53.8)),  # gen_config: Exponential(1/(8*24)) days between calls
     ("manhattan", 8, 12, 10, 18.8 * 24, (40.6, 40.9)),  # Exponential(1/(18.8*24))
 ])
-def test_the_other_jemss_cities_import_and_run(tmp_path: Path, city: str, stations: int, ambulances: int,
-                                               hospitals: int, per_day: float, lat: tuple[float, float]) -> None:
+def test_the_other_jemss_cities_import_and_run(city: str, stations: int, ambulances: int, hospitals: int,
+                                               per_day: float, lat: tuple[float, float]) -> None:
     """Edmonton and Manhattan (model 1) import as scenarios with every station, ambulance and hospital row of their
     files, the call rate of their gen_config and demand on their population raster, and a day of each runs."""
     model = shared_data("jemss", city, "models", "1")

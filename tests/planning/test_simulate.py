@@ -345,6 +345,23 @@ def test_cli_plan_compare_says_which_changes_are_larger_than_the_noise(tmp_path:
     assert refused.exit_code == 2 and "at least 2 replications" in refused.output
 
 
+def test_cli_plan_compare_prints_a_figure_no_replication_had(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A figure NaN in every replication (say, no call was ever notified) has no interval: a dash, not a KeyError."""
+    from lifechain.cli import _register_domains, app
+
+    nan = {"mean": math.nan, "half_width": math.nan, "n": 0.0}
+    monkeypatch.setattr(flows, "compare_scenarios", lambda *a, **k: {
+        "base": "a", "variant": "b", "seed": 3, "replications": 2, "seed_replaced": None,
+        "base_summary": {"mean_call_to_notified_s": nan}, "variant_summary": {"mean_call_to_notified_s": nan},
+        "difference": {"mean_call_to_notified_s": {**nan, "significant": False}}})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    _register_domains()
+    result = CliRunner().invoke(app, ["plan", "compare", str(path), str(path), "--replications", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("nan  -")
+
+
 # ------------------------------------------------------------------------------------------------ where units are
 
 # A line of places east of one station, 10 m/s straight-line driving (no detour), fixed durations, replayed calls.

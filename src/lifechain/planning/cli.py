@@ -201,9 +201,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  {'figure':42s} {'base':>10s} {'variant':>10s} {'change':>10s}  95% interval")
         for key, diff in result["difference"].items():
             verdict = "larger than the noise" if diff["significant"] else ""
+            span = f"[{diff['low']:+.4g}, {diff['high']:+.4g}]" if "low" in diff else "-"  # no replication had it
             typer.echo(f"  {key:42s} {result['base_summary'][key]['mean']:10.4g} "
-                       f"{result['variant_summary'][key]['mean']:10.4g} {diff['mean']:+10.4g}  "
-                       f"[{diff['low']:+.4g}, {diff['high']:+.4g}] {verdict}".rstrip())
+                       f"{result['variant_summary'][key]['mean']:10.4g} {diff['mean']:+10.4g}  {span} {verdict}"
+                       .rstrip())
 
     @plan_app.command("import-jemss")
     def import_jemss_cmd(
