@@ -397,7 +397,7 @@ def ruin_recreate(cover: sp.csr_matrix, weights: FloatArray, open_sites: Sequenc
             gain[trial] = -1.0
             j = int(rng.choice(np.argsort(-gain)[:3]))
             trial.append(j)
-            rows = by_site.indices[by_site.indptr[j]:by_site.indptr[j + 1]]
+            rows = _covering(by_site, [j])
             newly = rows[uncovered[rows]]
             uncovered[newly] = False
             lost = cover[newly]  # these points no longer add to the gain of the sites covering them
