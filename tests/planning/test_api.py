@@ -142,3 +142,97 @@ def test_only_one_process_claims_a_run(settings: Settings) -> None:
         assert run is not None and run.attempts == 1 and run.status == "running"
     assert (first, second) == (True, False)
     app.state.engine.dispose()
+
+
+def test_a_finished_simulation_serves_its_report_and_every_call(client: TestClient) -> None:
+    """A done run lists report.html and calls.csv; the report is the HTML page of the run and the calls are,
+    byte for byte, what `plan run --calls` writes for the same scenario (a seed gives the same calls)."""
+    import csv
+    import io
+
+    from lifechain.planning import flows
+    from lifechain.planning.simulate import Scenario
+
+    analyst = signed_in(client, "ana5", Role.ANALYST)
+    run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
+    done = wait(client, run_id, analyst)
+    assert done["status"] == "done" and done["kind"] == "simulation" and done["variant"] is None
+    assert done["files"] == ["calls.csv", "report.html"] and "first_run" not in done["result"]
+    page = client.get(f"/api/v1/planning/runs/{run_id}/report.html", headers=analyst)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Planning report: toy" in page.text and "Key figures" in page.text
+    calls = client.get(f"/api/v1/planning/runs/{run_id}/calls.csv", headers=analyst)
+    assert calls.status_code == 200 and calls.headers["content-type"].startswith("text/csv")
+    assert f"planning-{run_id}-calls.csv" in calls.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(calls.text)))
+    assert len(rows) == done["result"]["runs"][0]["calls"] > 50
+    expected = io.StringIO()
+    flows.calls_csv(flows.run_scenario(Scenario.model_validate(SCENARIO), keep_first=True), expected)
+    assert calls.text == expected.getvalue()
+    assert client.get(f"/api/v1/planning/runs/{run_id}/calls.csv", headers=signed_in(
+        client, "disp5", Role.DISPATCHER)).status_code == 403
+
+
+def test_a_comparison_over_the_api_pairs_the_replications(client: TestClient) -> None:
+    """scenario + variant runs `plan compare`: the same figures as `flows.compare_scenarios`, significant where the
+    interval leaves out 0, no files; one replication is a 422 naming the field; replications default to 10."""
+    from lifechain.planning import flows
+    from lifechain.planning.simulate import Scenario
+
+    analyst = signed_in(client, "ana6", Role.ANALYST)
+    busy = {**SCENARIO, "calls": {**SCENARIO["calls"], "rate_per_day": 150}}
+    more = {**busy, "name": "toy+1", "units": [*SCENARIO["units"], {"id": 4, "station": 2}]}
+    res = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": busy, "variant": more,
+                                                                      "replications": 1})
+    assert res.status_code == 422 and "a comparison needs at least 2" in res.text, res.text
+    assert [e["field"] for e in res.json()["errors"]] == ["body"], res.json()
+    res = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": busy, "variant": more,
+                                                                      "replications": 3})
+    assert res.status_code == 202, res.text
+    assert (res.json()["kind"], res.json()["scenario"], res.json()["variant"]) == ("comparison", "toy", "toy+1")
+    done = wait(client, res.json()["id"], analyst)
+    assert done["status"] == "done" and done["files"] == [], done
+    expected = flows.compare_scenarios(Scenario.model_validate(busy), Scenario.model_validate(more), replications=3)
+    assert done["result"]["difference"] == flows._finite(expected["difference"])
+    assert done["result"]["difference"]["calls"]["mean"] == 0  # the same calls in every pair
+    queueing = done["result"]["difference"]["queued_share"]
+    assert queueing["mean"] < 0 and queueing["significant"] is True
+    report = client.get(f"/api/v1/planning/runs/{done['id']}/report.html", headers=analyst)
+    assert report.status_code == 404 and "is a comparison" in report.text
+    defaulted = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO, "variant": SCENARIO})
+    assert defaulted.status_code == 202 and defaulted.json()["replications"] == 10
+
+
+def test_runs_are_listed_newest_first_without_results(settings: Settings) -> None:
+    """GET /planning/runs pages newest first, filters by status and leaves results out; a file of a run that has not
+    finished, or failed, is a 409 saying so."""
+    from datetime import timedelta
+
+    from lifechain.db import transaction
+    from lifechain.planning.simulate import Scenario
+    from lifechain.planning.tables import PlanningRun
+
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    app = create_app(settings, clock=ManualClock(now))
+    scenario = Scenario.model_validate(SCENARIO).model_dump(mode="json")
+    with transaction(app.state.sessionmaker) as s:
+        for k, status in enumerate(["done", "failed", "running", "done"]):
+            s.add(PlanningRun(id=f"r{k}", status=status, scenario_name=f"s{k}", scenario=scenario, replications=1,
+                              created_by="user:ana", created_at=now - timedelta(hours=4 - k), heartbeat_at=now,
+                              attempts=1, result={"summary": {}} if status == "done" else None,
+                              error="ValueError: boom" if status == "failed" else None))
+    with TestClient(app) as client:
+        analyst = signed_in(client, "ana7", Role.ANALYST)
+        listed = client.get("/api/v1/planning/runs", headers=analyst).json()
+        assert [r["id"] for r in listed] == ["r3", "r2", "r1", "r0"] and all("result" not in r for r in listed)
+        page = client.get("/api/v1/planning/runs?limit=2&offset=1", headers=analyst).json()
+        assert [r["id"] for r in page] == ["r2", "r1"]
+        done = client.get("/api/v1/planning/runs?status=done", headers=analyst).json()
+        assert [r["id"] for r in done] == ["r3", "r0"]
+        assert client.get("/api/v1/planning/runs?status=lost", headers=analyst).status_code == 422
+        running = client.get("/api/v1/planning/runs/r2/report.html", headers=analyst)
+        assert running.status_code == 409 and "is running" in running.text
+        failed = client.get("/api/v1/planning/runs/r1/calls.csv", headers=analyst)
+        assert failed.status_code == 409 and "failed (ValueError: boom)" in failed.text
+        assert client.get("/api/v1/planning/runs/nope/calls.csv", headers=analyst).status_code == 404
+        assert client.get("/api/v1/planning/runs", headers=signed_in(client, "d7", Role.DISPATCHER)).status_code == 403

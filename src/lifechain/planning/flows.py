@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -449,7 +450,15 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
 
 
 def write_calls(result: dict[str, Any], path: Path) -> int:
-    """Write every call of replication 1 of a `run_scenario(..., keep_first=True)` result as a CSV row: its place,
+    """Write every call of replication 1 of a `run_scenario(..., keep_first=True)` result as a CSV file
+    (`calls_csv`). Returns the number of calls."""
+    _first_run(result)  # refused before the file is made
+    with _writing(path) as fh:
+        return calls_csv(result, fh)
+
+
+def calls_csv(result: dict[str, Any], fh: TextIO) -> int:
+    """Every call of replication 1 of a `run_scenario(..., keep_first=True)` result as a CSV row: its place,
     priority, area, whether it was an arrest, waited for a unit, was transported or lost its unit to a diversion,
     the unit that took it (empty: none), and each time node under its timeline name as an ISO 8601 UTC instant to the
     millisecond (empty: never reached); for arrests simulated with volunteers, first CPR and shock of each variant
@@ -465,29 +474,33 @@ def write_calls(result: dict[str, Any], path: Path) -> int:
     diverted = run.diverted if run.diverted is not None else np.zeros(len(run.priority), bool)
     cells = run.cell
     assert cells is not None  # _first_run checked it
-    with _writing(path) as fh:
-        out = csv.writer(fh)
-        out.writerow(["call", "priority", "area", "lat", "lon", "is_arrest", "queued", "transported", "diverted",
-                      "unit", *(k.value for k in core.NODES),
-                      *(f"{v}_{node}" for v in variants for node in ("first_cpr", "first_defibrillation"))])
-        for i in range(len(run.priority)):
-            place = scenario.demand[int(cells[i])]
-            arrest = bool(run.arrest[i])
-            out.writerow([i + 1, int(run.priority[i]), run.area[i], place.lat, place.lon, arrest, bool(run.queued[i]),
-                          bool(run.transported[i]), bool(diverted[i]), int(run.unit[i]) if run.unit[i] >= 0 else "",
-                          *(when(x) for x in run.times[i]),
-                          *(when(x) if arrest else "" for v in variants for x in run.arrest_variants[v][i])])
+    out = csv.writer(fh)
+    out.writerow(["call", "priority", "area", "lat", "lon", "is_arrest", "queued", "transported", "diverted",
+                  "unit", *(k.value for k in core.NODES),
+                  *(f"{v}_{node}" for v in variants for node in ("first_cpr", "first_defibrillation"))])
+    for i in range(len(run.priority)):
+        place = scenario.demand[int(cells[i])]
+        arrest = bool(run.arrest[i])
+        out.writerow([i + 1, int(run.priority[i]), run.area[i], place.lat, place.lon, arrest, bool(run.queued[i]),
+                      bool(run.transported[i]), bool(diverted[i]), int(run.unit[i]) if run.unit[i] >= 0 else "",
+                      *(when(x) for x in run.times[i]),
+                      *(when(x) if arrest else "" for v in variants for x in run.arrest_variants[v][i])])
     return len(run.priority)
 
 
 def write_report(result: dict[str, Any], path: Path) -> Path:
     """Write the HTML report of a `run_scenario(..., keep_first=True)` result."""
-    run, scenario = _first_run(result)
-    assert run.cell is not None  # _first_run checked it
-    page = core.render_report(result, scenario, run, run.cell)
+    page = report_html(result)
     with _writing(path) as fh:
         fh.write(page)
     return path
+
+
+def report_html(result: dict[str, Any]) -> str:
+    """The HTML report of a `run_scenario(..., keep_first=True)` result."""
+    run, scenario = _first_run(result)
+    assert run.cell is not None  # _first_run checked it
+    return core.render_report(result, scenario, run, run.cell)
 
 
 def _first_run(result: dict[str, Any]) -> tuple[core.RunResult, core.Scenario]:
@@ -783,8 +796,9 @@ class RunStore:
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
 
-    def start(self, scenario: Any, replications: int, *, actor: str) -> dict[str, Any]:
-        """Store a queued run and hand it to the worker; returns its record (status `queued`)."""
+    def start(self, scenario: Any, replications: int, *, actor: str, variant: Any = None) -> dict[str, Any]:
+        """Store a queued run (with a `variant`, a comparison of the two scenarios) and hand it to the worker;
+        returns its record (status `queued`)."""
         import uuid
 
         from lifechain.db import transaction
@@ -792,11 +806,12 @@ class RunStore:
         from lifechain.planning.tables import PlanningRun
 
         run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
-                          scenario=scenario.model_dump(mode="json"), replications=replications, created_by=actor,
-                          created_at=self.clock.now(), attempts=0)
+                          scenario=scenario.model_dump(mode="json"),
+                          variant=None if variant is None else variant.model_dump(mode="json"),
+                          replications=replications, created_by=actor, created_at=self.clock.now(), attempts=0)
         with transaction(self.sessionmaker) as session:
             repo.add(session=session, run=run)
-            record = _record(run)
+            record = _record(run, files=[])
         self.pool.submit(self._run, run.id)
         return record
 
@@ -824,23 +839,34 @@ class RunStore:
                 return
             row = repo.get(session=session, run_id=run_id)
             assert row is not None
-            stored, replications = dict(row.scenario), row.replications
+            stored, variant, replications = dict(row.scenario), row.variant, row.replications
         done = threading.Event()
         beating = threading.Thread(target=self._beat, args=(run_id, done), name=f"planning-beat-{run_id[:8]}",
                                    daemon=True)
         beating.start()
         try:
-            result = run_scenario(Scenario.model_validate(stored), replications=replications,
-                                  cities_dir=self.cities_dir)
+            outcome = self._outcome(run_id, Scenario.model_validate(stored),
+                                    None if variant is None else Scenario.model_validate(variant), replications)
         except Exception as exc:
-            outcome: dict[str, Any] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        else:
-            outcome = {"status": "done", "result": _finite(result)}
+            outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         finally:
             done.set()
             beating.join()
         with transaction(self.sessionmaker) as session:
             repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)
+
+    def _outcome(self, run_id: str, scenario: Any, variant: Any, replications: int) -> dict[str, Any]:
+        """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison."""
+        if variant is not None:
+            return {"status": "done", "result": _finite(compare_scenarios(
+                scenario, variant, replications=replications, cities_dir=self.cities_dir))}
+        result = run_scenario(scenario, replications=replications, cities_dir=self.cities_dir, keep_first=True)
+        calls = io.StringIO()
+        calls_csv(result, calls)
+        files = [_file(run_id, REPORT, "text/html; charset=utf-8", report_html(result)),
+                 _file(run_id, CALLS, "text/csv; charset=utf-8", calls.getvalue())]
+        del result["first_run"], result["prepared"]
+        return {"status": "done", "result": _finite(result), "files": files}
 
     def _beat(self, run_id: str, done: Any) -> None:
         from lifechain.db import transaction
@@ -853,24 +879,78 @@ class RunStore:
     def get(self, run_id: str) -> dict[str, Any]:
         """The record of a run; raises `NotFound` for an unknown id."""
         from lifechain.db import transaction
-        from lifechain.errors import NotFound
         from lifechain.planning import repo
 
         with transaction(self.sessionmaker) as session:
-            run = repo.get(session=session, run_id=run_id)
-            if run is None:
-                raise NotFound(f"no planning run {run_id!r}")
-            return _record(run)
+            run = _found(session, run_id)
+            return _record(run, files=repo.file_names(session=session, run_ids=[run_id])[run_id])
+
+    def runs(self, *, limit: int, offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+        """Runs newest first, without their results (which may be large): `get` one for that."""
+        from lifechain.db import transaction
+        from lifechain.planning import repo
+
+        with transaction(self.sessionmaker) as session:
+            runs = repo.list_runs(session=session, limit=limit, offset=offset, status=status)
+            names = repo.file_names(session=session, run_ids=[r.id for r in runs])
+            return [{**_record(r, files=names[r.id]), "result": None} for r in runs]
+
+    def file(self, run_id: str, name: str) -> tuple[str, bytes]:
+        """A file a finished run made, as (media type, content); `NotFound` for an unknown run or a comparison (it
+        makes none), `Conflict` while the run has not finished or when it failed."""
+        import gzip
+
+        from lifechain.db import transaction
+        from lifechain.errors import Conflict, NotFound
+        from lifechain.planning import repo
+
+        with transaction(self.sessionmaker) as session:
+            run = _found(session, run_id)
+            if run.variant is not None:
+                raise NotFound(f"planning run {run_id!r} is a comparison: it has results, no {name}")
+            if run.status != "done":
+                why = f"failed ({run.error})" if run.status == "failed" else f"is {run.status}"
+                raise Conflict(f"planning run {run_id!r} {why}: its {name} comes with its results")
+            found = repo.get_file(session=session, run_id=run_id, name=name)
+            if found is None:
+                raise NotFound(f"planning run {run_id!r} has no {name}: it finished before runs kept one")
+            return found.media_type, gzip.decompress(found.content)
 
     def close(self) -> None:
         """Stop taking runs; a running one finishes (or, if the process dies, is queued again at the next start)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _record(run: Any) -> dict[str, Any]:
-    return {"id": run.id, "status": run.status, "scenario": run.scenario_name, "replications": run.replications,
-            "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
-            "error": run.error, "result": run.result}
+REPORT, CALLS = "report.html", "calls.csv"
+
+
+def _record(run: Any, *, files: list[str]) -> dict[str, Any]:
+    variant = run.variant["name"] if run.variant is not None else None
+    return {"id": run.id, "status": run.status, "kind": "simulation" if variant is None else "comparison",
+            "scenario": run.scenario_name, "variant": variant, "replications": run.replications,
+            "created_by": run.created_by, "created_at": run.created_at, "started_at": run.started_at,
+            "finished_at": run.finished_at, "error": run.error, "result": run.result, "files": files}
+
+
+def _found(session: Any, run_id: str) -> Any:
+    from lifechain.errors import NotFound
+    from lifechain.planning import repo
+
+    run = repo.get(session=session, run_id=run_id)
+    if run is None:
+        raise NotFound(f"no planning run {run_id!r}")
+    return run
+
+
+def _file(run_id: str, name: str, media_type: str, text: str) -> Any:
+    """A run's file, gzip-compressed for the database."""
+    import gzip
+
+    from lifechain.planning.tables import PlanningRunFile
+
+    data = text.encode("utf-8")
+    return PlanningRunFile(run_id=run_id, name=name, media_type=media_type, size=len(data),
+                           content=gzip.compress(data, compresslevel=6))
 
 
 def _finite(value: Any) -> Any:

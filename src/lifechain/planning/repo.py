@@ -1,14 +1,16 @@
-"""Storage of planning runs: add, read, claim (exactly one process runs a run), beat, finish, requeue."""
+"""Storage of planning runs: add, read, list, claim (exactly one process runs a run), beat, finish with the files it
+made, requeue."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from lifechain.planning.tables import PlanningRun
+from lifechain.planning.tables import PlanningRun, PlanningRunFile
 
 
 def add(*, session: Session, run: PlanningRun) -> PlanningRun:
@@ -21,6 +23,29 @@ def add(*, session: Session, run: PlanningRun) -> PlanningRun:
 def get(*, session: Session, run_id: str) -> PlanningRun | None:
     """A run by id, or None."""
     return session.get(PlanningRun, run_id)
+
+
+def list_runs(*, session: Session, limit: int, offset: int = 0, status: str | None = None) -> list[PlanningRun]:
+    """Runs, newest first (ties by id, so pages do not overlap), optionally in one status."""
+    query = select(PlanningRun).order_by(PlanningRun.created_at.desc(), PlanningRun.id.desc())
+    if status is not None:
+        query = query.where(PlanningRun.status == status)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def file_names(*, session: Session, run_ids: list[str]) -> dict[str, list[str]]:
+    """The names of the files each of these runs made, sorted."""
+    names: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
+    rows = session.execute(select(PlanningRunFile.run_id, PlanningRunFile.name)
+                           .where(PlanningRunFile.run_id.in_(run_ids)).order_by(PlanningRunFile.name))
+    for run_id, name in rows:
+        names[run_id].append(name)
+    return names
+
+
+def get_file(*, session: Session, run_id: str, name: str) -> PlanningRunFile | None:
+    """One file of a run, or None."""
+    return session.get(PlanningRunFile, (run_id, name))
 
 
 def claim(*, session: Session, run_id: str, now: datetime) -> bool:
@@ -39,10 +64,13 @@ def beat(*, session: Session, run_id: str, now: datetime) -> None:
 
 
 def finish(*, session: Session, run_id: str, now: datetime, status: str, result: dict[str, Any] | None = None,
-           error: str | None = None) -> None:
-    """Record the end of a run (done with its result, or failed with the reason)."""
+           error: str | None = None, files: Sequence[PlanningRunFile] = ()) -> None:
+    """Record the end of a run (done with its result and the files it made, or failed with the reason), in one
+    transaction: a run is never done without its files. Files of an earlier attempt are replaced."""
     session.execute(update(PlanningRun).where(PlanningRun.id == run_id)
                     .values(status=status, finished_at=now, heartbeat_at=now, result=result, error=error))
+    session.execute(delete(PlanningRunFile).where(PlanningRunFile.run_id == run_id))
+    session.add_all(files)
 
 
 def has_unfinished(*, session: Session) -> bool:

@@ -3,30 +3,61 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lifechain.planning.simulate import Scenario
 
+# `plan compare`'s default: enough replications for the paired intervals to tell a few percent from noise.
+COMPARISON_REPLICATIONS = 10
+
 
 class RunIn(BaseModel):
-    """Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications."""
+    """Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications (default 1).
+
+    With a `variant`, compare the two instead (as `lifechain plan compare`): both run on the scenario's seed, so
+    replication k of each sees the same calls, and each figure's paired change comes with its 95% interval and whether
+    it is larger than the noise. A comparison needs at least 2 replications (default 10)."""
 
     model_config = ConfigDict(extra="forbid")
     scenario: Scenario
-    replications: int = Field(1, ge=1, le=50)
+    variant: Scenario | None = None
+    replications: int | None = Field(None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _replications(self) -> Self:
+        if self.replications is None:
+            self.replications = 1 if self.variant is None else COMPARISON_REPLICATIONS
+        elif self.variant is not None and self.replications < 2:
+            raise ValueError("replications: a comparison needs at least 2, since one gives no interval to tell a "
+                             "difference from noise")
+        return self
 
 
-class RunOut(BaseModel):
-    """A simulation run: where it stands and, once done, its summary with confidence intervals."""
+class RunBrief(BaseModel):
+    """A planning run without its results: a simulation of `scenario`, or a comparison of `variant` with it."""
 
     id: str
     status: Literal["queued", "running", "done", "failed"]
+    kind: Literal["simulation", "comparison"]
     scenario: str
+    variant: str | None = None
     replications: int
+    created_by: str
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    files: list[str] = Field(default_factory=list,
+                             description="The files GET /planning/runs/{id}/{name} serves once the run is done: a "
+                                         "simulation's report.html and calls.csv (every call of replication 1 "
+                                         "with each time node); a comparison makes none.")
+
+
+class RunOut(RunBrief):
+    """A planning run: where it stands and, once done, its results. A simulation's are the summary with 95%
+    intervals over the replications and each replication's figures; a comparison's are both summaries and, figure by
+    figure, the paired change (`difference`: mean, interval, `significant`)."""
+
     result: dict[str, Any] | None = None

@@ -1,16 +1,19 @@
-"""HTTP routes of the planning domain: start a simulation run in the background and fetch its results."""
+"""HTTP routes of the planning domain: start a simulation run or a comparison in the background, list runs, fetch
+their results and files."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
 
+from lifechain.api import CsvResponse
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
-from lifechain.planning.schemas import RunIn, RunOut
+from lifechain.planning.schemas import RunBrief, RunIn, RunOut
 
 if TYPE_CHECKING:
     from lifechain.planning.flows import RunStore
@@ -81,13 +84,46 @@ def _store(request: Request) -> RunStore:
 
 @router.post("/planning/runs", response_model=RunOut, status_code=202)
 def start_run(body: RunIn, request: Request, user: Analyst) -> RunOut:
-    """Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+    """Start simulating the scenario in the body (replications with confidence intervals), or with a `variant`
+    comparing the two on the same calls. Analyst, admin.
 
     The run is stored before this answers: a server restart takes it up again."""
-    return RunOut.model_validate(_store(request).start(body.scenario, body.replications, actor=user.actor))
+    assert body.replications is not None  # RunIn fills it in
+    return RunOut.model_validate(_store(request).start(body.scenario, body.replications, actor=user.actor,
+                                                       variant=body.variant))
+
+
+@router.get("/planning/runs", response_model=list[RunBrief])
+def list_runs(request: Request, _user: Analyst, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+              offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+              status: Annotated[Literal["queued", "running", "done", "failed"] | None, Query()] = None,
+              ) -> list[RunBrief]:
+    """Planning runs, newest first, without their results (GET one run for them). Analyst, admin."""
+    return [RunBrief.model_validate(r) for r in _store(request).runs(limit=limit, offset=offset, status=status)]
 
 
 @router.get("/planning/runs/{run_id}", response_model=RunOut)
 def get_run(run_id: str, request: Request, _user: Analyst) -> RunOut:
     """Where a run stands and, once done, its results. Analyst, admin."""
     return RunOut.model_validate(_store(request).get(run_id))
+
+
+@router.get("/planning/runs/{run_id}/report.html", response_class=HTMLResponse)
+def run_report(run_id: str, request: Request, _user: Analyst) -> HTMLResponse:
+    """The HTML report of a finished simulation run (key figures with intervals, response-time curves, a coverage
+    map), as `lifechain plan run --report` writes it. 409 while the run has not finished. Analyst, admin."""
+    from lifechain.planning.flows import REPORT
+
+    media_type, content = _store(request).file(run_id, REPORT)
+    return HTMLResponse(content, media_type=media_type)
+
+
+@router.get("/planning/runs/{run_id}/calls.csv", response_class=CsvResponse)
+def run_calls(run_id: str, request: Request, _user: Analyst) -> CsvResponse:
+    """Every call of replication 1 of a finished simulation run, one CSV row each with every time node as an
+    ISO 8601 UTC instant (as `lifechain plan run --calls`). 409 while the run has not finished. Analyst, admin."""
+    from lifechain.planning.flows import CALLS
+
+    media_type, content = _store(request).file(run_id, CALLS)
+    return CsvResponse(content, media_type=media_type,
+                       headers={"Content-Disposition": f'attachment; filename="planning-{run_id}-calls.csv"'})
