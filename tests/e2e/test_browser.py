@@ -35,3 +35,16 @@ def test_arrest_from_call_to_hospital_across_three_browsers(
     assert "console shows the volunteer accepted (live)" in done.stdout
     assert "stream reconnected and caught up" in done.stdout
     assert "leaving 127.0.0.1: 0" in done.stdout
+
+
+def test_planning_page_runs_compares_and_refuses(
+    demo_server: object, run_script: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    """An analyst starts a simulation from a scenario file, reads its figures, fetches report and calls, compares a
+    variant; bad files are refused with what was wrong; a dispatcher is turned away."""
+    done = run_script("planning.mjs")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "planning: OK" in done.stdout
+    assert "bad files and scenarios refused with what was wrong" in done.stdout
+    assert "comparison done: queueing change larger than the noise" in done.stdout
+    assert "leaving 127.0.0.1: 0" in done.stdout

@@ -1,8 +1,10 @@
-// Three faces of Lifechain, one bundle: /console (dispatcher), /volunteer (first responder PWA), /crew (ambulance).
+// The faces of Lifechain, one bundle: /console (dispatcher), /volunteer (first responder PWA), /crew (ambulance),
+// /planning (analyst: simulation runs and comparisons).
 import { useEffect, useState, type ReactNode } from 'react';
 import { RequireLogin } from './auth/session';
 import { Console } from './dispatch/Console';
 import { CrewApp } from './fleet/CrewApp';
+import { Planning } from './planning/Planning';
 import { LangSwitch, useI18n } from './i18n';
 import { VolunteerApp } from './volunteers/VolunteerApp';
 import { useCity } from './geo/city';
@@ -41,6 +43,9 @@ export function App() {
   if (path.startsWith('/crew')) {
     return <RequireLogin title={t('crew_app')}>{(me, out) => <WithCity>{(city) => <CrewApp me={me} city={city} onSignOut={out} />}</WithCity>}</RequireLogin>;
   }
+  if (path.startsWith('/planning')) {
+    return <RequireLogin title={t('planning')}>{(me, out) => <Planning me={me} onSignOut={out} />}</RequireLogin>;
+  }
   return (
     <div className="home">
       <header className="home-head">
@@ -52,6 +57,7 @@ export function App() {
         <a href="/volunteer" data-testid="open-volunteer">{t('volunteer_app')}</a>
         <a href="/crew" data-testid="open-crew">{t('crew_app')}</a>
         <a href="/map" data-testid="open-map">{t('city_map')}</a>
+        <a href="/planning" data-testid="open-planning">{t('planning')}</a>
       </nav>
       <p className="muted small" data-testid="version">v{version}</p>
     </div>

@@ -40,7 +40,7 @@ export async function http<T>(method: string, path: string, body?: unknown, head
   }
   const data = text ? safeJson(text) : undefined;
   if (!resp.ok) {
-    const detail = data && typeof data === 'object' && 'detail' in data ? String((data as { detail: unknown }).detail) : text;
+    const detail = data && typeof data === 'object' && 'detail' in data ? errorText(data as ErrorBody) : text;
     const code = data && typeof data === 'object' && 'code' in data ? String((data as { code: unknown }).code) : undefined;
     throw new ApiError(resp.status, detail || resp.statusText, code);
   }
@@ -67,8 +67,23 @@ export function idempotencyKey(): string {
 export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
   if (error !== undefined || data === undefined) {
-    const body = error as { detail?: unknown; code?: unknown } | undefined;
-    throw new ApiError(response.status, String(body?.detail ?? response.statusText), body?.code as string | undefined);
+    const body = error as ErrorBody | undefined;
+    throw new ApiError(response.status, body?.detail !== undefined ? errorText(body) : response.statusText, body?.code as string | undefined);
   }
   return data;
+}
+
+interface ErrorBody {
+  detail?: unknown;
+  code?: unknown;
+  errors?: { field?: string; message?: string }[];
+}
+
+/** The server's message, with what was wrong in each field of a 422 ("invalid request: scenario.seed: ..."). */
+function errorText(body: ErrorBody): string {
+  const fields = (Array.isArray(body.errors) ? body.errors : []).filter((e) => e.message).map((e) => {
+    const where = (e.field ?? '').replace(/^(body|query|path)\.?/, '');
+    return where ? `${where}: ${e.message}` : String(e.message);
+  });
+  return fields.length ? `${String(body.detail)}: ${fields.join('; ')}` : String(body.detail);
 }

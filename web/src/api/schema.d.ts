@@ -788,11 +788,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Runs
+         * @description Planning runs, newest first, without their results (GET one run for them). Analyst, admin.
+         */
+        get: operations["list_runs_api_v1_planning_runs_get"];
         put?: never;
         /**
          * Start Run
-         * @description Start simulating the scenario in the body (replications with confidence intervals). Analyst, admin.
+         * @description Start simulating the scenario in the body (replications with confidence intervals), or with a `variant`
+         *     comparing the two on the same calls. Analyst, admin.
          *
          *     The run is stored before this answers: a server restart takes it up again.
          */
@@ -815,6 +820,48 @@ export interface paths {
          * @description Where a run stands and, once done, its results. Analyst, admin.
          */
         get: operations["get_run_api_v1_planning_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/runs/{run_id}/calls.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Calls
+         * @description Every call of replication 1 of a finished simulation run, one CSV row each with every time node as an
+         *     ISO 8601 UTC instant (as `lifechain plan run --calls`). 409 while the run has not finished. Analyst, admin.
+         */
+        get: operations["run_calls_api_v1_planning_runs__run_id__calls_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/planning/runs/{run_id}/report.html": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Report
+         * @description The HTML report of a finished simulation run (key figures with intervals, response-time curves, a coverage
+         *     map), as `lifechain plan run --report` writes it. 409 while the run has not finished. Analyst, admin.
+         */
+        get: operations["run_report_api_v1_planning_runs__run_id__report_html_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2555,20 +2602,66 @@ export interface components {
             seconds: number;
         };
         /**
+         * RunBrief
+         * @description A planning run without its results: a simulation of `scenario`, or a comparison of `variant` with it.
+         */
+        RunBrief: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Error */
+            error?: string | null;
+            /**
+             * Files
+             * @description The files GET /planning/runs/{id}/{name} serves once the run is done: a simulation's report.html and calls.csv (every call of replication 1 with each time node); a comparison makes none.
+             */
+            files?: string[];
+            /** Finished At */
+            finished_at?: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "simulation" | "comparison";
+            /** Replications */
+            replications: number;
+            /** Scenario */
+            scenario: string;
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            /** Variant */
+            variant?: string | null;
+        };
+        /**
          * RunIn
-         * @description Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications.
+         * @description Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications (default 1).
+         *
+         *     With a `variant`, compare the two instead (as `lifechain plan compare`): both run on the scenario's seed, so
+         *     replication k of each sees the same calls, and each figure's paired change comes with its 95% interval and whether
+         *     it is larger than the noise. A comparison needs at least 2 replications (default 10).
          */
         RunIn: {
-            /**
-             * Replications
-             * @default 1
-             */
-            replications: number;
+            /** Replications */
+            replications?: number | null;
             scenario: components["schemas"]["Scenario"];
+            variant?: components["schemas"]["Scenario"] | null;
         };
         /**
          * RunOut
-         * @description A simulation run: where it stands and, once done, its summary with confidence intervals.
+         * @description A planning run: where it stands and, once done, its results. A simulation's are the summary with 95%
+         *     intervals over the replications and each replication's figures; a comparison's are both summaries and, figure by
+         *     figure, the paired change (`difference`: mean, interval, `significant`).
          */
         RunOut: {
             /**
@@ -2576,12 +2669,24 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Created By */
+            created_by: string;
             /** Error */
             error?: string | null;
+            /**
+             * Files
+             * @description The files GET /planning/runs/{id}/{name} serves once the run is done: a simulation's report.html and calls.csv (every call of replication 1 with each time node); a comparison makes none.
+             */
+            files?: string[];
             /** Finished At */
             finished_at?: string | null;
             /** Id */
             id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "simulation" | "comparison";
             /** Replications */
             replications: number;
             /** Result */
@@ -2597,6 +2702,8 @@ export interface components {
              * @enum {string}
              */
             status: "queued" | "running" | "done" | "failed";
+            /** Variant */
+            variant?: string | null;
         };
         /**
          * Scenario
@@ -4948,6 +5055,48 @@ export interface operations {
             };
         };
     };
+    list_runs_api_v1_planning_runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: ("queued" | "running" | "done" | "failed") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunBrief"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     start_run_api_v1_planning_runs_post: {
         parameters: {
             query?: never;
@@ -5008,6 +5157,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    run_calls_api_v1_planning_runs__run_id__calls_csv_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    run_report_api_v1_planning_runs__run_id__report_html_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             /** @description Validation Error */

@@ -1,0 +1,104 @@
+// The planning page: an analyst starts a simulation from a scenario file, reads its key figures, fetches its report
+// and every call, then compares a variant (+1 ambulance) on the same calls; bad files and bad scenarios are refused
+// with what was wrong, and a dispatcher is turned away.
+import { BASE, check, context, log, run, shot } from './lib.mjs';
+
+const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
+const T = 20000;
+const RUN_T = 120000;
+
+// A small scenario (as `lifechain plan run` reads it): two days of central Helsinki, straight-line travel.
+const scenario = (extra = '', { name = 'e2e-toy', rate = 60, units = 3 } = {}) => `name: ${name}
+seed: 3
+days: 2
+stations:
+- {id: 1, lat: 60.17, lon: 24.94}
+- {id: 2, lat: 60.19, lon: 24.96}
+units:
+${Array.from({ length: units }, (_, k) => `- {id: ${k + 1}, station: ${(k % 2) + 1}}`).join('\n')}
+hospitals:
+- {id: 1, lat: 60.18, lon: 24.92, capabilities: [ed, pci_24_7]}
+demand:
+- {lat: 60.16, lon: 24.93, weight: 3, area: south}
+- {lat: 60.20, lon: 24.97, area: north}
+calls: {rate_per_day: ${rate}, priorities: {1: 0.3, 2: 0.7}, arrest_share: 0.05}
+${extra}`;
+
+const file = (name, text) => ({ name, mimeType: 'text/yaml', buffer: Buffer.from(text) });
+
+async function login(page, username, testid) {
+  await page.goto(`${BASE}/planning`);
+  await page.getByTestId('login-form').waitFor({ timeout: T });
+  await page.locator('input[name=username]').fill(username);
+  await page.locator('input[name=password]').fill(PASSWORD);
+  await page.locator('form[data-testid=login-form] button[type=submit]').click();
+  await page.getByTestId(testid).waitFor({ timeout: T });
+}
+
+async function start(page, scenarioFile, variantFile, replications) {
+  const form = page.getByTestId('start-run');
+  await form.locator('input[name=scenario]').setInputFiles(scenarioFile ?? []);
+  await form.locator('input[name=variant]').setInputFiles(variantFile ?? []);
+  await form.locator('input[name=replications]').fill(replications ? String(replications) : '');
+  await form.locator('button[type=submit]').click();
+}
+
+async function startError(page) {
+  await page.getByTestId('start-error').waitFor({ timeout: T });
+  return page.getByTestId('start-error').textContent();
+}
+
+await run('planning', async (browser) => {
+  const ctx = await context(browser, { locale: 'en-US', name: 'analyst' });
+  const page = await ctx.newPage();
+  await login(page, 'analyst', 'start-run');
+
+  // Refusals, before anything is stored.
+  await start(page, null, null, null);
+  check((await startError(page)).includes('Choose a scenario file first'), 'no file: asked for one');
+  await start(page, file('broken.yaml', 'name: x\nseed: ['), null, null);
+  check((await startError(page)).includes('broken.yaml: not a scenario'), 'a file that is not YAML is refused by name');
+  await start(page, file('bad-seed.yaml', scenario().replace('seed: 3', 'seed: three')), null, null);
+  const seedError = await startError(page);
+  check(seedError.includes('scenario.seed') && seedError.includes('valid integer'), `a bad seed is named: ${seedError}`);
+  await start(page, file('toy.yaml', scenario()), file('toy.yaml', scenario()), 1);
+  check((await startError(page)).includes('a comparison needs at least 2'), 'a comparison of one replication is refused');
+  check((await page.getByTestId('run-row').count()) === 0, 'no run was stored by the refused requests');
+  log('bad files and scenarios refused with what was wrong');
+
+  // A simulation: key figures with intervals, the report and every call.
+  await start(page, file('toy.yaml', scenario()), null, 2);
+  await page.locator('[data-testid=run-detail][data-status=done]').waitFor({ timeout: RUN_T });
+  const all = await page.getByTestId('figures-all').textContent();
+  check(/\d+\.\d min/.test(all) && /\d+\.\d%/.test(all), `the all-calls row has minutes and shares: ${all}`);
+  check(await page.getByTestId('figures-p1').isVisible(), 'a row for priority 1');
+  check(await page.getByTestId('figures-area:north').isVisible(), 'a row for the north area');
+  await shot(page, 'planning-run-1366.png');
+  const report = await ctx.request.get(new URL(await page.getByTestId('run-report').getAttribute('href'), BASE).href);
+  check(report.ok() && (await report.text()).includes('Planning report: e2e-toy'), `the report opens (${report.status()})`);
+  const calls = await ctx.request.get(new URL(await page.getByTestId('run-calls').getAttribute('href'), BASE).href);
+  const lines = (await calls.text()).trim().split('\n');
+  check(calls.ok() && lines[0].includes('psap_call') && lines.length > 50, `every call as CSV (${lines.length - 1} rows)`);
+  log(`simulation done: report and ${lines.length - 1} calls fetched`);
+
+  // A comparison: +1 ambulance on a busy system, the same calls in both.
+  const busy = { rate: 150 };
+  await start(page, file('busy.yaml', scenario('', busy)), file('busy+1.yaml', scenario('', { ...busy, name: 'e2e-toy+1', units: 4 })), 3);
+  await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: RUN_T });
+  check((await page.getByTestId('diff-calls').getAttribute('data-significant')) === 'false', 'the same calls: no change in calls');
+  check((await page.getByTestId('diff-queued_share').getAttribute('data-significant')) === 'true', 'queueing drops beyond the noise');
+  check((await page.getByTestId('run-row').count()) === 2, 'two runs listed');
+  await shot(page, 'planning-compare-1366.png');
+  log('comparison done: queueing change larger than the noise');
+
+  await page.getByTestId('lang-switch').click();
+  await page.getByText('规划').first().waitFor({ timeout: T });
+  await shot(page, 'planning-compare-zh-1366.png');
+  await ctx.close();
+
+  const other = await context(browser, { locale: 'en-US', name: 'dispatcher' });
+  const page2 = await other.newPage();
+  await login(page2, 'dispatcher', 'planning-refused');
+  log('a dispatcher is told planning is for analysts');
+  await other.close();
+});

@@ -1,0 +1,287 @@
+// The planning page (analyst): start a simulation of a scenario file, or compare a variant with it, follow the runs,
+// read the key figures with their intervals, open the report and download every call.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { Me } from '../auth/session';
+import { LangSwitch, useI18n, type Key, type T } from '../i18n';
+import {
+  fileUrl, getRun, groups, listRuns, readScenario, startRun, targets, within,
+  type Figure, type RunBrief, type RunOut, type Summary,
+} from './api';
+
+const PLANNERS = ['analyst', 'admin'];
+const POLL_MS = 2000;
+
+export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+  const { t } = useI18n();
+  const [runs, setRuns] = useState<RunBrief[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [run, setRun] = useState<RunOut | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const allowed = (me.roles ?? [me.role]).some((r) => PLANNERS.includes(r));
+
+  const refresh = useCallback(async () => {
+    try {
+      setRuns(await listRuns());
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }, []);
+  useEffect(() => {
+    if (allowed) void refresh();
+  }, [allowed, refresh]);
+  // While a run is queued or running, ask again every two seconds.
+  const busy = runs.some((r) => r.status === 'queued' || r.status === 'running');
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(() => void refresh(), POLL_MS);
+    return () => clearInterval(timer);
+  }, [busy, refresh]);
+  // The selected run with its results, fetched again when its status changes.
+  const status = runs.find((r) => r.id === selected)?.status;
+  useEffect(() => {
+    if (!selected) return;
+    getRun(selected).then(setRun).catch((err: Error) => setError(err.message));
+  }, [selected, status]);
+
+  return (
+    <div className="planning">
+      <header className="topbar">
+        <b>{t('app_name')} · {t('planning')}</b>
+        <span className="spacer" />
+        <LangSwitch />
+        <span className="muted small">{me.display_name ?? me.username}</span>
+        <button onClick={onSignOut}>{t('logout')}</button>
+      </header>
+      {!allowed ? (
+        <p className="panel" data-testid="planning-refused">{t('planning_analysts_only', { role: me.role })}</p>
+      ) : (
+        <main className="planning-body">
+          <section className="planning-side">
+            <StartForm onStarted={(r) => { setSelected(r.id); void refresh(); }} />
+            <h2>{t('runs')}</h2>
+            {error && <div className="error" role="alert">{error}</div>}
+            <RunList runs={runs} selected={selected} onSelect={setSelected} />
+          </section>
+          <section className="planning-main">{run && run.id === selected && <RunDetail run={run} />}</section>
+        </main>
+      )}
+    </div>
+  );
+}
+
+function StartForm({ onStarted }: { onStarted: (run: RunOut) => void }) {
+  const { t } = useI18n();
+  const [scenario, setScenario] = useState<File | null>(null);
+  const [variant, setVariant] = useState<File | null>(null);
+  const [replications, setReplications] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+
+  const read = async (file: File) => {
+    try {
+      return readScenario(await file.text());
+    } catch (err) {
+      throw new Error(t('bad_scenario_file', { name: file.name, msg: (err as Error).message }));
+    }
+  };
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault();
+    setError(null);
+    if (!scenario) return setError(t('choose_scenario'));
+    setSending(true);
+    try {
+      const base = await read(scenario);
+      const other = variant ? await read(variant) : null;
+      onStarted(await startRun(base, other, replications ? Number(replications) : null));
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setSending(false);
+    }
+  };
+  return (
+    <form className="panel start-run" onSubmit={submit} data-testid="start-run">
+      <h2>{t('start_run')}</h2>
+      <label>
+        {t('scenario_file')}
+        <input type="file" name="scenario" accept=".yaml,.yml,.json" onChange={(e) => setScenario(e.target.files?.[0] ?? null)} />
+      </label>
+      <label>
+        {t('variant_file')}
+        <input type="file" name="variant" accept=".yaml,.yml,.json" onChange={(e) => setVariant(e.target.files?.[0] ?? null)} />
+      </label>
+      <label>
+        {t('replications')} <span className="muted small">({t('replications_hint')})</span>
+        <input type="number" name="replications" min={1} max={50} value={replications} onChange={(e) => setReplications(e.target.value)} />
+      </label>
+      {error && <div className="error" role="alert" data-testid="start-error">{error}</div>}
+      <button type="submit" className="primary" disabled={sending}>{t('start')}</button>
+    </form>
+  );
+}
+
+function RunList({ runs, selected, onSelect }: { runs: RunBrief[]; selected: string | null; onSelect: (id: string) => void }) {
+  const { t } = useI18n();
+  if (!runs.length) return <p className="muted">{t('no_runs')}</p>;
+  return (
+    <ul className="run-list" data-testid="runs">
+      {runs.map((r) => (
+        <li key={r.id} className={r.id === selected ? 'sel' : ''} onClick={() => onSelect(r.id)} data-testid="run-row" data-status={r.status}>
+          <span className={`run-status ${r.status}`}>{t(`status_${r.status}`)}</span>
+          <span>
+            <b>{r.variant ? `${r.variant} / ${r.scenario}` : r.scenario}</b>
+            <span className="muted small"> · {t(`kind_${r.kind}`)} · {r.replications} · {when(r.created_at)}</span>
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function RunDetail({ run }: { run: RunOut }) {
+  const { t } = useI18n();
+  const result = run.result as Record<string, unknown> | null | undefined;
+  const files = run.files ?? [];
+  return (
+    <div className="run-detail" data-testid="run-detail" data-status={run.status}>
+      <h2>{run.variant ? `${run.variant} / ${run.scenario}` : run.scenario}</h2>
+      <p className="muted small">
+        {t(`kind_${run.kind}`)} · {t(`status_${run.status}`)} · {t('by')} {run.created_by.replace(/^user:/, '')} · {t('created')} {when(run.created_at)}
+        {run.finished_at && ` · ${t('finished')} ${when(run.finished_at)}`}
+      </p>
+      {run.status === 'failed' && <div className="error" role="alert" data-testid="run-error">{run.error}</div>}
+      {(run.status === 'queued' || run.status === 'running') && <p className="muted">{t('run_waiting')}</p>}
+      {files.length > 0 && (
+        <p className="run-files">
+          {files.includes('report.html') && <a href={fileUrl(run.id, 'report.html')} target="_blank" rel="noreferrer" data-testid="run-report">{t('report')}</a>}
+          {files.includes('calls.csv') && <a href={fileUrl(run.id, 'calls.csv')} download data-testid="run-calls">{t('calls_csv')}</a>}
+        </p>
+      )}
+      {run.status === 'done' && result && run.kind === 'simulation' && <KeyFigures summary={result.summary as Summary} n={run.replications} />}
+      {run.status === 'done' && result && run.kind === 'comparison' && <Comparison run={run} result={result} />}
+    </div>
+  );
+}
+
+function KeyFigures({ summary, n }: { summary: Summary; n: number }) {
+  const { t } = useI18n();
+  const minutes = targets(summary);
+  const arrests = summary['arrest.arrests']?.mean ?? 0;
+  // With volunteers the simulation times each arrest three ways; without, once ('' = as simulated).
+  const variants = ARREST_VARIANTS.filter((v) => `arrest.${v}.larsen_1993` in summary);
+  const shown = variants.length ? variants : [''];
+  return (
+    <div data-testid="key-figures">
+      <h3>{t('key_figures', { n })}</h3>
+      <table className="figures">
+        <thead>
+          <tr>
+            <th>{t('group')}</th><th>{t('response_mean')}</th><th>{t('response_p90')}</th>
+            {minutes.map((m) => <th key={m}>{t('within_min', { m })}</th>)}
+          </tr>
+        </thead>
+        <tbody>
+          {groups(summary).map((g) => (
+            <tr key={g} data-testid={`figures-${g}`}>
+              <th>{groupName(g, t)}</th>
+              <td>{minutesCell(summary[`${g}.mean_response_min`])}</td>
+              <td>{minutesCell(summary[`${g}.p90_response_min`])}</td>
+              {minutes.map((m) => <td key={m}>{share(within(summary, g, m))}</td>)}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>{t('operation')}</h3>
+      <table className="figures">
+        <tbody>
+          <tr><th>{t('calls')}</th><td>{count(summary.calls)}</td></tr>
+          <tr><th>{t('queued_share')}</th><td>{share(summary.queued_share)}</td></tr>
+          <tr><th>{t('utilisation')}</th><td>{share(summary.mean_utilisation)}</td></tr>
+        </tbody>
+      </table>
+      {arrests > 0 && (
+        <>
+          <h3>{t('arrests')}: {count(summary['arrest.arrests'])} · {t('collapse_to_ems')} {minutesCell(summary['arrest.median_collapse_to_ems_min'])}</h3>
+          <table className="figures" data-testid="arrest-figures">
+            <thead>
+              <tr><th />{shown.map((v) => <th key={v}>{v ? t(`arrest_${v}` as Key) : t('as_simulated')}</th>)}</tr>
+            </thead>
+            <tbody>
+              {ARREST_ROWS.map(([key, label, kind]) => (
+                <tr key={key}>
+                  <th>{label(t)}</th>
+                  {shown.map((v) => {
+                    const f = summary[v ? `arrest.${v}.${key}` : `arrest.${key}`];
+                    return <td key={v}>{kind === 'minutes' ? minutesCell(f) : count(f, 2)}</td>;
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  );
+}
+
+function Comparison({ run, result }: { run: RunOut; result: Record<string, unknown> }) {
+  const { t } = useI18n();
+  const base = result.base_summary as Summary;
+  const variant = result.variant_summary as Summary;
+  const diff = result.difference as Summary;
+  const keys = Object.keys(diff).sort((a, b) => Number(!!diff[b].significant) - Number(!!diff[a].significant) || a.localeCompare(b));
+  return (
+    <div data-testid="comparison">
+      <h3>{t('difference', { variant: String(result.variant), base: String(result.base), n: run.replications })}</h3>
+      {result.seed_replaced != null && <p className="muted small">{t('seed_replaced', { seed: String(result.seed_replaced) })}</p>}
+      <table className="figures">
+        <thead>
+          <tr><th>{t('figure')}</th><th>{String(result.base)}</th><th>{String(result.variant)}</th><th>{t('change')}</th><th /></tr>
+        </thead>
+        <tbody>
+          {keys.map((k) => (
+            <tr key={k} className={diff[k].significant ? 'significant' : ''} data-testid={`diff-${k}`} data-significant={String(!!diff[k].significant)}>
+              <th>{k}</th>
+              <td>{num(base[k]?.mean)}</td>
+              <td>{num(variant[k]?.mean)}</td>
+              <td>{num(diff[k].mean)} ({num(diff[k].low)} – {num(diff[k].high)})</td>
+              <td className="small">{diff[k].significant ? t('larger_than_noise') : t('noise')}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const ARREST_VARIANTS = ['ems', 'volunteers', 'volunteers_aed'] as const;
+// Rows of the arrest table: the summary key, its label and how it is shown (the survival models of DOMAIN.md §5).
+const ARREST_ROWS: [string, (t: T) => string, 'minutes' | 'survivors'][] = [
+  ['median_collapse_to_cpr_min', (t) => t('collapse_to_cpr'), 'minutes'],
+  ['median_collapse_to_shock_min', (t) => t('collapse_to_shock'), 'minutes'],
+  ['larsen_1993', (t) => t('survivors', { model: 'Larsen 1993' }), 'survivors'],
+  ['de_maio_2003', (t) => t('survivors', { model: 'De Maio 2003' }), 'survivors'],
+  ['valenzuela_1997', (t) => t('survivors', { model: 'Valenzuela 1997' }), 'survivors'],
+];
+
+function groupName(group: string, t: T): string {
+  if (group === 'all') return t('group_all');
+  if (group.startsWith('area:')) return t('group_area', { a: group.slice(5) });
+  return t('group_priority', { p: group.slice(1) });
+}
+
+const clip = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** mean (low–high) with the unit after the mean, the interval cut to what the figure can be (as the HTML report). */
+function interval(f: Figure | undefined, fmt: (x: number) => string, unit: string, lo: number, hi: number): string {
+  if (!f || !finite(f.mean)) return '–';
+  const mean = `${fmt(clip(f.mean, lo, hi))}${unit}`;
+  if (!finite(f.low) || !finite(f.high) || (f.n ?? 1) < 2) return mean;
+  return `${mean} (${fmt(clip(f.low, lo, hi))}–${fmt(clip(f.high, lo, hi))})`;
+}
+const share = (f: Figure | undefined) => interval(f, (x) => (100 * x).toFixed(1), '%', 0, 1);
+const minutesCell = (f: Figure | undefined) => interval(f, (x) => x.toFixed(1), ' min', 0, Infinity);
+const count = (f: Figure | undefined, digits = 0) => interval(f, (x) => x.toFixed(digits), '', 0, Infinity);
+const num = (x: number | null | undefined) => (finite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : '–');
+const when = (iso: string) => new Date(iso).toLocaleString();
