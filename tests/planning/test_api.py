@@ -161,6 +161,7 @@ def test_a_finished_simulation_serves_its_report_and_every_call(client: TestClie
     page = client.get(f"/api/v1/planning/runs/{run_id}/report.html", headers=analyst)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Planning report: toy" in page.text and "Key figures" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]  # a name with <script> runs nothing
     calls = client.get(f"/api/v1/planning/runs/{run_id}/calls.csv", headers=analyst)
     assert calls.status_code == 200 and calls.headers["content-type"].startswith("text/csv")
     assert f"planning-{run_id}-calls.csv" in calls.headers["content-disposition"]

@@ -76,6 +76,12 @@ await run('planning', async (browser) => {
   await shot(page, 'planning-run-1366.png');
   const report = await ctx.request.get(new URL(await page.getByTestId('run-report').getAttribute('href'), BASE).href);
   check(report.ok() && (await report.text()).includes('Planning report: e2e-toy'), `the report opens (${report.status()})`);
+  // Opened from its link, in a tab of its own: the plots draw under the report's content security policy.
+  const [tab] = await Promise.all([ctx.waitForEvent('page'), page.getByTestId('run-report').click()]);
+  await tab.getByText('Key figures').first().waitFor({ timeout: T });
+  const widths = await tab.evaluate(() => [...document.images].map((img) => img.naturalWidth));
+  check(widths.length >= 2 && widths.every((w) => w > 0), `the report's plots are drawn (${widths.join(', ')} px wide)`);
+  await tab.close();
   const calls = await ctx.request.get(new URL(await page.getByTestId('run-calls').getAttribute('href'), BASE).href);
   const lines = (await calls.text()).trim().split('\n');
   check(calls.ok() && lines[0].includes('psap_call') && lines.length > 50, `every call as CSV (${lines.length - 1} rows)`);

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["planning"])
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.ADMIN))]
 _STORE_LOCK = threading.Lock()
+_REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
 def setup(app: FastAPI) -> None:
@@ -115,7 +116,9 @@ def run_report(run_id: str, request: Request, _user: Analyst) -> HTMLResponse:
     from lifechain.planning.flows import REPORT
 
     media_type, content = _store(request).file(run_id, REPORT)
-    return HTMLResponse(content, media_type=media_type)
+    # The page is static (plots inline as data: images): whatever a scenario's names hold, nothing in it may run or
+    # load anything, on the origin that holds the user's session.
+    return HTMLResponse(content, media_type=media_type, headers={"Content-Security-Policy": _REPORT_CSP})
 
 
 @router.get("/planning/runs/{run_id}/calls.csv", response_class=CsvResponse)
