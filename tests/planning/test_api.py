@@ -198,6 +198,8 @@ def test_a_comparison_over_the_api_pairs_the_replications(client: TestClient) ->
     assert done["result"]["difference"]["calls"]["mean"] == 0  # the same calls in every pair
     queueing = done["result"]["difference"]["queued_share"]
     assert queueing["mean"] < 0 and queueing["significant"] is True
+    listed = client.get("/api/v1/planning/runs?status=done", headers=analyst).json()
+    assert [(r["kind"], r["variant"]) for r in listed if r["id"] == done["id"]] == [("comparison", "toy+1")]
     report = client.get(f"/api/v1/planning/runs/{done['id']}/report.html", headers=analyst)
     assert report.status_code == 404 and "is a comparison" in report.text
     defaulted = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO, "variant": SCENARIO})

@@ -892,8 +892,8 @@ class RunStore:
 
         with transaction(self.sessionmaker) as session:
             runs = repo.list_runs(session=session, limit=limit, offset=offset, status=status)
-            names = repo.file_names(session=session, run_ids=[r.id for r in runs])
-            return [{**_record(r, files=names[r.id]), "result": None} for r in runs]
+            names = repo.file_names(session=session, run_ids=[r.id for r, _ in runs])
+            return [_brief(r, variant=variant, files=names[r.id]) for r, variant in runs]
 
     def file(self, run_id: str, name: str) -> tuple[str, bytes]:
         """A file a finished run made, as (media type, content); `NotFound` for an unknown run or a comparison (it
@@ -925,11 +925,17 @@ REPORT, CALLS = "report.html", "calls.csv"
 
 
 def _record(run: Any, *, files: list[str]) -> dict[str, Any]:
+    """A run with its results."""
     variant = run.variant["name"] if run.variant is not None else None
+    return {**_brief(run, variant=variant, files=files), "result": run.result}
+
+
+def _brief(run: Any, *, variant: str | None, files: list[str]) -> dict[str, Any]:
+    """A run without its results (`variant`: the variant scenario's name, None for a simulation)."""
     return {"id": run.id, "status": run.status, "kind": "simulation" if variant is None else "comparison",
             "scenario": run.scenario_name, "variant": variant, "replications": run.replications,
             "created_by": run.created_by, "created_at": run.created_at, "started_at": run.started_at,
-            "finished_at": run.finished_at, "error": run.error, "result": run.result, "files": files}
+            "finished_at": run.finished_at, "error": run.error, "files": files}
 
 
 def _found(session: Any, run_id: str) -> Any:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from lifechain.planning.tables import PlanningRun, PlanningRunFile
 
@@ -25,12 +25,19 @@ def get(*, session: Session, run_id: str) -> PlanningRun | None:
     return session.get(PlanningRun, run_id)
 
 
-def list_runs(*, session: Session, limit: int, offset: int = 0, status: str | None = None) -> list[PlanningRun]:
-    """Runs, newest first (ties by id, so pages do not overlap), optionally in one status."""
-    query = select(PlanningRun).order_by(PlanningRun.created_at.desc(), PlanningRun.id.desc())
+def list_runs(*, session: Session, limit: int, offset: int = 0, status: str | None = None,
+              ) -> list[tuple[PlanningRun, str | None]]:
+    """Runs, newest first (ties by id, so pages do not overlap), optionally in one status, each with the name of its
+    variant (None: a simulation). Without the scenarios and results: a city's scenario holds thousands of demand
+    points, and the planning page lists runs every two seconds while one is running."""
+    query = (select(PlanningRun, PlanningRun.variant["name"].as_string())
+             .options(load_only(PlanningRun.id, PlanningRun.status, PlanningRun.scenario_name,
+                                PlanningRun.replications, PlanningRun.created_by, PlanningRun.created_at,
+                                PlanningRun.started_at, PlanningRun.finished_at, PlanningRun.error, raiseload=True))
+             .order_by(PlanningRun.created_at.desc(), PlanningRun.id.desc()))
     if status is not None:
         query = query.where(PlanningRun.status == status)
-    return list(session.scalars(query.limit(limit).offset(offset)))
+    return [(run, variant) for run, variant in session.execute(query.limit(limit).offset(offset))]
 
 
 def file_names(*, session: Session, run_ids: list[str]) -> dict[str, list[str]]:
