@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,12 @@ def test_survival_models_match_their_formulas() -> None:
     assert s["larsen_1993"] == pytest.approx(0.67 - 0.023 * 4 - 0.011 * 14 - 0.021 * 12)
     assert s["de_maio_2003"] == pytest.approx(1 / (1 + math.exp(0.679 + 0.262 * 10)))
     assert s["valenzuela_1997"] == pytest.approx(1 / (1 + math.exp(-0.260 + 0.106 * 4 + 0.139 * 14)))
+    # An overloaded scenario's arrest reached after two days: no survivor, and no overflow warning on the way.
+    times[0, [col[K.UNIT_ON_SCENE], col[K.FIRST_CPR], col[K.FIRST_DEFIBRILLATION]]] = 2 * 86400.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        late = core.survival(core.Scenario.model_fields["arrest"].default_factory(), run)  # type: ignore[misc]
+    assert max(late["de_maio_2003"], late["valenzuela_1997"]) < 1e-300
 
 
 def test_comparison_detects_an_extra_ambulance_and_not_noise() -> None:

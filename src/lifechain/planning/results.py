@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import stdtrit
+from scipy.special import expit, stdtrit
 
 from lifechain.planning.simulate import COL, ArrestIn, RunResult
 from lifechain.timeline.core import EventKind as K
@@ -24,9 +24,9 @@ def _models(arrest: ArrestIn, cpr: np.ndarray, shock: np.ndarray, ems: np.ndarra
     a, b1, b2, b3 = arrest.larsen
     larsen = np.clip(a - b1 * cpr - b2 * shock - b3 * ems, 0, 1)
     d0, d1 = arrest.de_maio
-    de_maio = 1 / (1 + np.exp(d0 + d1 * response))
+    de_maio = expit(-(d0 + d1 * response))  # 1 / (1 + e^(d0 + d1 t)), without overflow for an hours-long wait
     v0, v1, v2 = arrest.valenzuela
-    valenzuela = 1 / (1 + np.exp(-v0 + v1 * cpr + v2 * shock))
+    valenzuela = expit(v0 - v1 * cpr - v2 * shock)
     return {"larsen_1993": float(larsen.sum()), "de_maio_2003": float(de_maio.sum()),
             "valenzuela_1997": float(valenzuela.sum()), "median_collapse_to_cpr_min": float(np.median(cpr)),
             "median_collapse_to_shock_min": float(np.median(shock))}
