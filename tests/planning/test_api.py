@@ -239,3 +239,147 @@ def test_runs_are_listed_newest_first_without_results(settings: Settings) -> Non
         assert failed.status_code == 409 and "failed (ValueError: boom)" in failed.text
         assert client.get("/api/v1/planning/runs/nope/calls.csv", headers=analyst).status_code == 404
         assert client.get("/api/v1/planning/runs", headers=signed_in(client, "d7", Role.DISPATCHER)).status_code == 403
+
+
+LONG = {**SCENARIO, "name": "long", "days": 365, "calls": {**SCENARIO["calls"], "rate_per_day": 300}}
+
+
+def running_process(app: Any, run_id: str) -> Any:
+    """The child process running a run, once it has started."""
+    for _ in range(400):
+        store = app.state.planning_runs
+        child = store.processes.get(run_id) if store is not None else None
+        if child is not None:
+            return child
+        time.sleep(0.05)
+    raise AssertionError("the run's process did not start")
+
+
+def stored(app: Any, run_id: str) -> Any:
+    from lifechain.db import transaction
+    from lifechain.planning import repo
+
+    with transaction(app.state.sessionmaker) as s:
+        run = repo.get(session=s, run_id=run_id)
+        assert run is not None
+        s.expunge(run)
+        return run
+
+
+def test_a_run_works_in_a_process_of_its_own_that_the_server_stops_and_requeues(settings: Settings) -> None:
+    """The simulation runs in a child process, not in the server's: stopping the server ends it at once (a year of
+    calls would take long) and gives the run back to the queue with its attempt not counted; the next start takes it
+    up again."""
+    import os
+
+    app = create_app(settings, clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))
+    with TestClient(app) as client:
+        analyst = signed_in(client, "ana8", Role.ANALYST)
+        run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": LONG}).json()["id"]
+        child = running_process(app, run_id)
+        assert child.pid != os.getpid() and child.is_alive()
+        assert client.get(f"/api/v1/planning/runs/{run_id}", headers=analyst).json()["status"] == "running"
+    child.join(timeout=10)
+    assert child.exitcode == -15  # SIGTERM from close(), not the end of the year
+    run = stored(app, run_id)
+    assert (run.status, run.attempts, run.started_at, run.progress) == ("queued", 0, None, None)
+    app.state.engine.dispose()
+    again = create_app(settings, clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))
+    with TestClient(again):
+        running_process(again, run_id)
+        assert stored(again, run_id).status == "running"
+    again.state.engine.dispose()
+
+
+def test_a_run_whose_process_dies_fails_saying_how(client: TestClient) -> None:
+    """A run's process killed (out of memory, say) fails its run with the signal; the server carries on."""
+    import os
+    import signal
+
+    analyst = signed_in(client, "ana9", Role.ANALYST)
+    run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": LONG}).json()["id"]
+    os.kill(running_process(client.app, run_id).pid, signal.SIGKILL)
+    done = wait(client, run_id, analyst)
+    assert (done["status"], done["error"]) == ("failed", "the run's process ended without a result (killed by SIGKILL)")
+    after = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
+    assert wait(client, after, analyst)["status"] == "done"
+
+
+def test_a_run_reports_its_progress_and_then_its_outcome() -> None:
+    """`run_job` (the body of a run's process) sends the share of replications done after each one (a comparison
+    runs each twice), then the outcome with a simulation's files compressed."""
+    import gzip
+
+    from lifechain.planning import flows
+
+    class Sender:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, Any]] = []
+
+        def send(self, message: tuple[str, Any]) -> None:
+            self.sent.append(message)
+
+        def close(self) -> None:
+            self.sent.append(("closed", None))
+
+    sim = Sender()
+    flows.run_job(flows.RunJob("r1", SCENARIO, None, 3, None), sim)
+    assert [m for m in sim.sent if m[0] == "progress"] == [("progress", 1 / 3), ("progress", 2 / 3), ("progress", 1.0)]
+    kind, outcome = sim.sent[-2]
+    assert kind == "outcome" and outcome["status"] == "done" and sim.sent[-1] == ("closed", None)
+    files = {f["name"]: f for f in outcome["files"]}
+    rows = gzip.decompress(files["calls.csv"]["content"]).decode().count("\n")
+    assert rows == outcome["result"]["runs"][0]["calls"] + 1  # the header and every call
+    assert len(gzip.decompress(files["report.html"]["content"])) == files["report.html"]["size"]
+    comparison = Sender()
+    flows.run_job(flows.RunJob("r2", SCENARIO, {**SCENARIO, "name": "same"}, 2, None), comparison)
+    assert [v for k, v in comparison.sent if k == "progress"] == [0.25, 0.5, 0.75, 1.0]
+    failed = Sender()
+    flows.run_job(flows.RunJob("r3", {**SCENARIO, "travel": {"kind": "city", "city": "atlantis"}}, None, 1, None),
+                  failed)
+    assert failed.sent[-2] == ("outcome", {"status": "failed", "error": "Invalid: travel.kind 'city' needs travel.city "
+                                                                        "and an imported city (lifechain city import)"})
+
+
+def test_a_run_process_ends_when_its_server_is_killed(tmp_path: Any) -> None:
+    """A server killed outright cannot stop its run's process: the process sees it gone and ends within seconds,
+    instead of holding a core for the rest of the run."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, multiprocessing, sys, time\n"
+        "from lifechain.planning import flows\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    results, sender = ctx.Pipe(duplex=False)\n"
+        "    job = flows.RunJob('r', json.loads(sys.argv[1]), None, 1, None)\n"
+        "    child = ctx.Process(target=flows.run_job, args=(job, sender))\n"
+        "    child.start()\n"
+        "    print(child.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script, json.dumps({**LONG, "days": 3650})],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        pid = int(server.stdout.readline())  # type: ignore[union-attr]
+        time.sleep(2)  # into the year of calls
+        assert _alive(pid)
+    finally:
+        server.kill()
+        server.wait()
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie nobody reaped has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

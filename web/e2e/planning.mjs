@@ -8,9 +8,9 @@ const T = 20000;
 const RUN_T = 120000;
 
 // A small scenario (as `lifechain plan run` reads it): two days of central Helsinki, straight-line travel.
-const scenario = (extra = '', { name = 'e2e-toy', rate = 60, units = 3 } = {}) => `name: ${name}
+const scenario = (extra = '', { name = 'e2e-toy', rate = 60, units = 3, days = 2 } = {}) => `name: ${name}
 seed: 3
-days: 2
+days: ${days}
 stations:
 - {id: 1, lat: 60.17, lon: 24.94}
 - {id: 2, lat: 60.19, lon: 24.96}
@@ -96,6 +96,22 @@ await run('planning', async (browser) => {
   check((await page.getByTestId('run-row').count()) === 2, 'two runs listed');
   await shot(page, 'planning-compare-1366.png');
   log('comparison done: queueing change larger than the noise');
+
+  // A longer run shows how far it has got, replication by replication.
+  await start(page, file('long.yaml', scenario('', { name: 'e2e-long', rate: 300, days: 10 })), null, 6);
+  // Read in one go: the bar is gone once the run is done.
+  const seen = await page.waitForFunction(() => {
+    const bar = document.querySelector('[data-testid=run-progress]');
+    const value = Number(bar?.getAttribute('value'));
+    return value > 0 ? { value, text: bar.parentElement.textContent } : null;
+  }, null, { timeout: RUN_T });
+  const { value: progress, text } = await seen.jsonValue();
+  check(progress > 0 && progress < 1, `a running run shows its progress (${progress})`);
+  check(/\d+% of the replications done/.test(text), `the progress in words: ${text}`);
+  await page.locator('[data-testid=run-detail][data-status=done]').waitFor({ timeout: RUN_T });
+  log(`a long run showed its progress (${Math.round(100 * progress)}%) and finished`);
+  await page.getByTestId('run-row').nth(1).click(); // the comparison again, for its picture in Chinese
+  await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: T });
 
   await page.getByTestId('lang-switch').click();
   await page.getByText('规划').first().waitFor({ timeout: T });

@@ -8,6 +8,7 @@ import io
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -781,20 +782,31 @@ def road_nodes(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]
 
 
 class RunStore:
-    """Simulation runs started over the API, kept in the database and run one at a time in a background thread.
+    """Simulation runs started over the API, kept in the database and run one at a time, each in a process of its
+    own.
 
     A run is stored `queued` before the request is answered, so an accepted run is never lost: whichever server
     process claims it runs it (one claim wins), beating `heartbeat_at` while it works. At start, and before each new
     run, runs whose process stopped beating are queued again (and failed after `max_attempts`).
+
+    The simulation itself runs in a child process (spawned, so it shares no lock or connection with the server's
+    threads); a thread of the server only waits for it, beats and stores what it sends. A year of a city is minutes of
+    pure-Python work: in a thread it would hold the interpreter's lock that live dispatch requests need, and the
+    memory of its calls would stay with the server. The child ends with its run (or with the server): `close`
+    stops it and gives its run back to the queue.
     """
 
     def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
                  stale_after_s: float = 120.0, max_attempts: int = 3) -> None:
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
+        self.processes: dict[str, Any] = {}  # run id -> its running child process
+        self._lock = threading.Lock()
+        self._closed = False
 
     def start(self, scenario: Any, replications: int, *, actor: str, variant: Any = None) -> dict[str, Any]:
         """Store a queued run (with a `variant`, a comparison of the two scenarios) and hand it to the worker;
@@ -828,53 +840,61 @@ class RunStore:
         return queued
 
     def _run(self, run_id: str) -> None:
-        import threading
+        import multiprocessing
 
         from lifechain.db import transaction
         from lifechain.planning import repo
-        from lifechain.planning.simulate import Scenario
 
         with transaction(self.sessionmaker) as session:
             if not repo.claim(session=session, run_id=run_id, now=self.clock.now()):
                 return
             row = repo.get(session=session, run_id=run_id)
             assert row is not None
-            stored, variant, replications = dict(row.scenario), row.variant, row.replications
-        done = threading.Event()
-        beating = threading.Thread(target=self._beat, args=(run_id, done), name=f"planning-beat-{run_id[:8]}",
-                                   daemon=True)
-        beating.start()
-        try:
-            outcome = self._outcome(run_id, Scenario.model_validate(stored),
-                                    None if variant is None else Scenario.model_validate(variant), replications)
-        except Exception as exc:
-            outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        finally:
-            done.set()
-            beating.join()
+            job = RunJob(run_id=run_id, scenario=dict(row.scenario), variant=row.variant,
+                         replications=row.replications, cities_dir=self.cities_dir)
+        ctx = multiprocessing.get_context("spawn")
+        results, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=run_job, args=(job, sender), name=f"planning-run-{run_id[:8]}", daemon=True)
+        with self._lock:
+            if not self._closed:
+                child.start()
+                self.processes[run_id] = child
+        sender.close()  # the child holds the sending end: its end (or death) is an end of file here
+        outcome = self._wait(run_id, results) if child.pid is not None else None
+        results.close()
+        with self._lock:
+            self.processes.pop(run_id, None)
+            closed = self._closed
+        if child.pid is not None:
+            child.join()
         with transaction(self.sessionmaker) as session:
+            if outcome is None and closed:
+                repo.release(session=session, run_id=run_id)  # the server stopped it: the next start runs it
+                return
+            if outcome is None:
+                outcome = {"status": "failed", "error": f"the run's process ended without a result "
+                                                        f"({_exit_reason(child.exitcode)})"}
+            if outcome.get("files"):
+                outcome["files"] = [_file(run_id, **f) for f in outcome["files"]]
             repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)
 
-    def _outcome(self, run_id: str, scenario: Any, variant: Any, replications: int) -> dict[str, Any]:
-        """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison."""
-        if variant is not None:
-            return {"status": "done", "result": _finite(compare_scenarios(
-                scenario, variant, replications=replications, cities_dir=self.cities_dir))}
-        result = run_scenario(scenario, replications=replications, cities_dir=self.cities_dir, keep_first=True)
-        calls = io.StringIO()
-        calls_csv(result, calls)
-        files = [_file(run_id, REPORT, "text/html; charset=utf-8", report_html(result)),
-                 _file(run_id, CALLS, "text/csv; charset=utf-8", calls.getvalue())]
-        del result["first_run"], result["prepared"]
-        return {"status": "done", "result": _finite(result), "files": files}
-
-    def _beat(self, run_id: str, done: Any) -> None:
+    def _wait(self, run_id: str, results: Any) -> dict[str, Any] | None:
+        """What the child sends: its progress (stored with a heartbeat), then its outcome; None if it ended first."""
         from lifechain.db import transaction
         from lifechain.planning import repo
 
-        while not done.wait(self.heartbeat_s):
+        while True:
+            progress = None
+            if results.poll(self.heartbeat_s):
+                try:
+                    kind, value = results.recv()
+                except EOFError:
+                    return None
+                if kind == "outcome":
+                    return dict(value)
+                progress = float(value)
             with transaction(self.sessionmaker) as session:
-                repo.beat(session=session, run_id=run_id, now=self.clock.now())
+                repo.beat(session=session, run_id=run_id, now=self.clock.now(), progress=progress)
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The record of a run; raises `NotFound` for an unknown id."""
@@ -917,11 +937,96 @@ class RunStore:
             return found.media_type, gzip.decompress(found.content)
 
     def close(self) -> None:
-        """Stop taking runs; a running one finishes (or, if the process dies, is queued again at the next start)."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking runs and stop the running one; returns once its run is back in the queue for the next start."""
+        with self._lock:
+            self._closed = True
+            running = list(self.processes.values())
+        for child in running:
+            child.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 REPORT, CALLS = "report.html", "calls.csv"
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What a run's process is given: the run, its scenario (and a comparison's variant) as stored, where cities
+    are."""
+
+    run_id: str
+    scenario: dict[str, Any]
+    variant: dict[str, Any] | None
+    replications: int
+    cities_dir: Path | None
+
+
+def run_job(job: RunJob, sender: Any) -> None:
+    """The body of a run's process: sends ("progress", share of replications done) after each replication, then
+    ("outcome", what `repo.finish` records): done with the result (and a simulation's files, gzip-compressed), or
+    failed with the reason."""
+    _end_with_parent()
+    done, total = 0, job.replications * (1 if job.variant is None else 2)
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        sender.send(("progress", done / total))
+
+    try:
+        outcome = _outcome(job, progress)
+    except Exception as exc:
+        outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    sender.send(("outcome", outcome))
+    sender.close()
+
+
+def _outcome(job: RunJob, progress: Callable[[int], None]) -> dict[str, Any]:
+    """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison."""
+    from lifechain.planning.simulate import Scenario
+
+    scenario = Scenario.model_validate(job.scenario)
+    if job.variant is not None:
+        return {"status": "done", "result": _finite(compare_scenarios(
+            scenario, Scenario.model_validate(job.variant), replications=job.replications,
+            cities_dir=job.cities_dir, progress=progress))}
+    result = run_scenario(scenario, replications=job.replications, cities_dir=job.cities_dir, keep_first=True,
+                          progress=progress)
+    calls = io.StringIO()
+    calls_csv(result, calls)
+    files = [_packed(REPORT, "text/html; charset=utf-8", report_html(result)),
+             _packed(CALLS, "text/csv; charset=utf-8", calls.getvalue())]
+    del result["first_run"], result["prepared"]
+    return {"status": "done", "result": _finite(result), "files": files}
+
+
+def _packed(name: str, media_type: str, text: str) -> dict[str, Any]:
+    """A file for the database: its size and its content gzip-compressed."""
+    import gzip
+
+    data = text.encode("utf-8")
+    return {"name": name, "media_type": media_type, "size": len(data),
+            "content": gzip.compress(data, compresslevel=6)}
+
+
+def _end_with_parent() -> None:
+    """End this process when the one that started it is gone (killed before it could stop us): a run nobody waits
+    for would hold a core until its end. multiprocessing gives a spawned child its parent's sentinel, which is ready
+    once the parent has ended, even if that was before this call."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:  # called in the process itself (tests)
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="planning-parent-watch", daemon=True).start()
 
 
 def _record(run: Any, *, files: list[str]) -> dict[str, Any]:
@@ -935,7 +1040,7 @@ def _brief(run: Any, *, variant: str | None, files: list[str]) -> dict[str, Any]
     return {"id": run.id, "status": run.status, "kind": "simulation" if variant is None else "comparison",
             "scenario": run.scenario_name, "variant": variant, "replications": run.replications,
             "created_by": run.created_by, "created_at": run.created_at, "started_at": run.started_at,
-            "finished_at": run.finished_at, "error": run.error, "files": files}
+            "finished_at": run.finished_at, "progress": run.progress, "error": run.error, "files": files}
 
 
 def _found(session: Any, run_id: str) -> Any:
@@ -948,15 +1053,20 @@ def _found(session: Any, run_id: str) -> Any:
     return run
 
 
-def _file(run_id: str, name: str, media_type: str, text: str) -> Any:
-    """A run's file, gzip-compressed for the database."""
-    import gzip
-
+def _file(run_id: str, *, name: str, media_type: str, size: int, content: bytes) -> Any:
+    """A run's file (content gzip-compressed) as a row."""
     from lifechain.planning.tables import PlanningRunFile
 
-    data = text.encode("utf-8")
-    return PlanningRunFile(run_id=run_id, name=name, media_type=media_type, size=len(data),
-                           content=gzip.compress(data, compresslevel=6))
+    return PlanningRunFile(run_id=run_id, name=name, media_type=media_type, size=size, content=content)
+
+
+def _exit_reason(code: int | None) -> str:
+    """How a process ended, from its exit code."""
+    import signal
+
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 def _finite(value: Any) -> Any:

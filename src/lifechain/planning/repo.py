@@ -1,5 +1,5 @@
-"""Storage of planning runs: add, read, list, claim (exactly one process runs a run), beat, finish with the files it
-made, requeue."""
+"""Storage of planning runs: add, read, list, claim (exactly one process runs a run), beat (with progress),
+finish with the files it made, release, requeue."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def list_runs(*, session: Session, limit: int, offset: int = 0, status: str | No
     query = (select(PlanningRun, PlanningRun.variant["name"].as_string())
              .options(load_only(PlanningRun.id, PlanningRun.status, PlanningRun.scenario_name,
                                 PlanningRun.replications, PlanningRun.created_by, PlanningRun.created_at,
-                                PlanningRun.started_at, PlanningRun.finished_at, PlanningRun.error, raiseload=True))
+                                PlanningRun.started_at, PlanningRun.finished_at, PlanningRun.error,
+                                PlanningRun.progress, raiseload=True))
              .order_by(PlanningRun.created_at.desc(), PlanningRun.id.desc()))
     if status is not None:
         query = query.where(PlanningRun.status == status)
@@ -59,23 +60,36 @@ def claim(*, session: Session, run_id: str, now: datetime) -> bool:
     """Move a queued run to running for this process; False if another process (or an earlier attempt) has it."""
     res = session.execute(update(PlanningRun)
                           .where(PlanningRun.id == run_id, PlanningRun.status == "queued")
-                          .values(status="running", started_at=now, heartbeat_at=now,
+                          .values(status="running", started_at=now, heartbeat_at=now, progress=0.0,
                                   attempts=PlanningRun.attempts + 1))
     return bool(getattr(res, "rowcount", 0) == 1)
 
 
-def beat(*, session: Session, run_id: str, now: datetime) -> None:
-    """The running process is alive."""
+def beat(*, session: Session, run_id: str, now: datetime, progress: float | None = None) -> None:
+    """The running process is alive (and, when given, has done this share of the run's replications)."""
+    values: dict[str, Any] = {"heartbeat_at": now}
+    if progress is not None:
+        values["progress"] = progress
     session.execute(update(PlanningRun).where(PlanningRun.id == run_id, PlanningRun.status == "running")
-                    .values(heartbeat_at=now))
+                    .values(**values))
+
+
+def release(*, session: Session, run_id: str) -> None:
+    """Give a running run back to the queue, its attempt not counted: this server stopped it, not the run itself."""
+    session.execute(update(PlanningRun).where(PlanningRun.id == run_id, PlanningRun.status == "running")
+                    .values(status="queued", started_at=None, heartbeat_at=None, progress=None,
+                            attempts=PlanningRun.attempts - 1))
 
 
 def finish(*, session: Session, run_id: str, now: datetime, status: str, result: dict[str, Any] | None = None,
            error: str | None = None, files: Sequence[PlanningRunFile] = ()) -> None:
     """Record the end of a run (done with its result and the files it made, or failed with the reason), in one
     transaction: a run is never done without its files. Files of an earlier attempt are replaced."""
-    session.execute(update(PlanningRun).where(PlanningRun.id == run_id)
-                    .values(status=status, finished_at=now, heartbeat_at=now, result=result, error=error))
+    values: dict[str, Any] = {"status": status, "finished_at": now, "heartbeat_at": now, "result": result,
+                              "error": error}
+    if status == "done":
+        values["progress"] = 1.0
+    session.execute(update(PlanningRun).where(PlanningRun.id == run_id).values(**values))
     session.execute(delete(PlanningRunFile).where(PlanningRunFile.run_id == run_id))
     session.add_all(files)
 
@@ -96,7 +110,7 @@ def requeue_stale(*, session: Session, now: datetime, stale_after_s: float, max_
             run.status, run.finished_at = "failed", now
             run.error = f"the server stopped while running it, {run.attempts} times: given up"
         else:
-            run.status = "queued"
+            run.status, run.progress = "queued", None
     session.flush()
     return list(session.scalars(select(PlanningRun.id).where(PlanningRun.status == "queued")
                                 .order_by(PlanningRun.created_at)))

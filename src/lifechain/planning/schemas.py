@@ -48,6 +48,8 @@ class RunBrief(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    progress: float | None = Field(None, ge=0, le=1, description="The share of the run's replications done (a "
+                                   "comparison runs each twice), from 0 when it starts to 1 when it is done.")
     error: str | None = None
     files: list[str] = Field(default_factory=list,
                              description="The files GET /planning/runs/{id}/{name} serves once the run is done: a "

@@ -2629,6 +2629,11 @@ export interface components {
              * @enum {string}
              */
             kind: "simulation" | "comparison";
+            /**
+             * Progress
+             * @description The share of the run's replications done (a comparison runs each twice), from 0 when it starts to 1 when it is done.
+             */
+            progress?: number | null;
             /** Replications */
             replications: number;
             /** Scenario */
@@ -2687,6 +2692,11 @@ export interface components {
              * @enum {string}
              */
             kind: "simulation" | "comparison";
+            /**
+             * Progress
+             * @description The share of the run's replications done (a comparison runs each twice), from 0 when it starts to 1 when it is done.
+             */
+            progress?: number | null;
             /** Replications */
             replications: number;
             /** Result */

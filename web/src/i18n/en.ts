@@ -182,5 +182,6 @@ export const en = {
   arrest_volunteers: '+ volunteers',
   arrest_volunteers_aed: '+ volunteers and public AEDs',
   as_simulated: 'As simulated',
+  replications_done: '{share} of the replications done',
   run_waiting: 'The results come when the run is done.',
 } as const;

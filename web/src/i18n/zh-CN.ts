@@ -177,5 +177,6 @@ export const zhCN: Record<keyof typeof en, string> = {
   arrest_volunteers: '+ 志愿者',
   arrest_volunteers_aed: '+ 志愿者与公共 AED',
   as_simulated: '按仿真',
+  replications_done: '重复运行已完成 {share}',
   run_waiting: '运行完成后显示结果。',
 };

@@ -36,8 +36,9 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     const timer = setInterval(() => void refresh(), POLL_MS);
     return () => clearInterval(timer);
   }, [busy, refresh]);
-  // The selected run with its results, fetched again when its status changes.
-  const status = runs.find((r) => r.id === selected)?.status;
+  // The selected run with its results, fetched again when its status changes; its progress comes with the list.
+  const brief = runs.find((r) => r.id === selected);
+  const status = brief?.status;
   useEffect(() => {
     if (!selected) return;
     getRun(selected).then(setRun).catch((err: Error) => setError(err.message));
@@ -62,7 +63,7 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             {error && <div className="error" role="alert">{error}</div>}
             <RunList runs={runs} selected={selected} onSelect={setSelected} />
           </section>
-          <section className="planning-main">{run && run.id === selected && <RunDetail run={run} />}</section>
+          <section className="planning-main">{run && run.id === selected && <RunDetail run={run} progress={brief?.progress ?? run.progress} />}</section>
         </main>
       )}
     </div>
@@ -127,7 +128,7 @@ function RunList({ runs, selected, onSelect }: { runs: RunBrief[]; selected: str
     <ul className="run-list" data-testid="runs">
       {runs.map((r) => (
         <li key={r.id} className={r.id === selected ? 'sel' : ''} onClick={() => onSelect(r.id)} data-testid="run-row" data-status={r.status}>
-          <span className={`run-status ${r.status}`}>{t(`status_${r.status}`)}</span>
+          <span className={`run-status ${r.status}`}>{t(`status_${r.status}`)}{r.status === 'running' && r.progress != null && ` ${percent(r.progress)}`}</span>
           <span>
             <b>{r.variant ? `${r.variant} / ${r.scenario}` : r.scenario}</b>
             <span className="muted small"> · {t(`kind_${r.kind}`)} · {r.replications} · {when(r.created_at)}</span>
@@ -138,7 +139,7 @@ function RunList({ runs, selected, onSelect }: { runs: RunBrief[]; selected: str
   );
 }
 
-function RunDetail({ run }: { run: RunOut }) {
+function RunDetail({ run, progress }: { run: RunOut; progress: number | null | undefined }) {
   const { t } = useI18n();
   const result = run.result as Record<string, unknown> | null | undefined;
   const files = run.files ?? [];
@@ -150,6 +151,11 @@ function RunDetail({ run }: { run: RunOut }) {
         {run.finished_at && ` · ${t('finished')} ${when(run.finished_at)}`}
       </p>
       {run.status === 'failed' && <div className="error" role="alert" data-testid="run-error">{run.error}</div>}
+      {run.status === 'running' && progress != null && (
+        <p className="run-progress">
+          <progress value={progress} max={1} data-testid="run-progress" /> {t('replications_done', { share: percent(progress) })}
+        </p>
+      )}
       {(run.status === 'queued' || run.status === 'running') && <p className="muted">{t('run_waiting')}</p>}
       {files.length > 0 && (
         <p className="run-files">
@@ -285,3 +291,4 @@ const minutesCell = (f: Figure | undefined) => interval(f, (x) => x.toFixed(1), 
 const count = (f: Figure | undefined, digits = 0) => interval(f, (x) => x.toFixed(digits), '', 0, Infinity);
 const num = (x: number | null | undefined) => (finite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : '–');
 const when = (iso: string) => new Date(iso).toLocaleString();
+const percent = (x: number) => `${Math.floor(100 * x)}%`;
