@@ -47,5 +47,5 @@ def test_planning_page_runs_compares_and_refuses(
     assert "planning: OK" in done.stdout
     assert "bad files and scenarios refused with what was wrong" in done.stdout
     assert "comparison done: queueing change larger than the noise" in done.stdout
-    assert "a long run showed its progress" in done.stdout
+    assert "and was stopped and deleted" in done.stdout
     assert "leaving 127.0.0.1: 0" in done.stdout

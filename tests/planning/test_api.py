@@ -383,3 +383,60 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_runs_are_deleted_by_their_analyst_or_an_admin_and_a_running_one_stops(client: TestClient) -> None:
+    """DELETE removes a run with its files (its creator or an admin; another analyst gets 403 saying who started it);
+    a running run's process is stopped and nothing of it is recorded later; a queued one never runs; the queue goes
+    on."""
+    ana, other = signed_in(client, "ana10", Role.ANALYST), signed_in(client, "ana11", Role.ANALYST)
+    admin = signed_in(client, "root10", Role.ADMIN)
+    done_id = client.post("/api/v1/planning/runs", headers=ana, json={"scenario": SCENARIO}).json()["id"]
+    assert wait(client, done_id, ana)["status"] == "done"
+    refused = client.delete(f"/api/v1/planning/runs/{done_id}", headers=other)
+    assert refused.status_code == 403 and "started by user:ana10" in refused.text
+    gone = client.delete(f"/api/v1/planning/runs/{done_id}", headers=ana)
+    assert gone.status_code == 200 and gone.json()["status"] == "done"
+    assert gone.json()["files"] == ["calls.csv", "report.html"]
+    assert client.get(f"/api/v1/planning/runs/{done_id}", headers=ana).status_code == 404
+    assert client.get(f"/api/v1/planning/runs/{done_id}/calls.csv", headers=ana).status_code == 404
+    assert client.delete(f"/api/v1/planning/runs/{done_id}", headers=ana).status_code == 404
+
+    long_id = client.post("/api/v1/planning/runs", headers=ana, json={"scenario": LONG}).json()["id"]
+    queued_id = client.post("/api/v1/planning/runs", headers=ana, json={"scenario": SCENARIO}).json()["id"]
+    child = running_process(client.app, long_id)
+    assert client.delete(f"/api/v1/planning/runs/{queued_id}", headers=admin).json()["status"] == "queued"
+    assert client.delete(f"/api/v1/planning/runs/{long_id}", headers=admin).json()["status"] == "running"
+    child.join(timeout=10)
+    assert child.exitcode == -15
+    after = client.post("/api/v1/planning/runs", headers=ana, json={"scenario": SCENARIO}).json()["id"]
+    assert wait(client, after, ana)["status"] == "done"
+    listed = {r["id"] for r in client.get("/api/v1/planning/runs", headers=ana).json()}
+    assert listed == {after}  # neither deleted run came back when its thread ended
+
+
+def test_a_run_deleted_by_another_server_process_stops_at_the_next_heartbeat(settings: Settings) -> None:
+    """Another process deletes the row: this store's next heartbeat finds it gone and stops the run's process."""
+    from lifechain.db import transaction
+    from lifechain.planning import repo
+    from lifechain.planning.flows import RunStore
+    from lifechain.planning.simulate import Scenario
+
+    clock = ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
+    app = create_app(settings, clock=clock)
+    store = RunStore(sessionmaker=app.state.sessionmaker, cities_dir=None, clock=clock, heartbeat_s=0.2)
+    try:
+        run_id = store.start(Scenario.model_validate(LONG), 1, actor="user:ana12")["id"]
+        for _ in range(400):
+            child = store.processes.get(run_id)
+            if child is not None:
+                break
+            time.sleep(0.05)
+        assert child is not None
+        with transaction(app.state.sessionmaker) as s:
+            repo.remove(session=s, run_id=run_id)
+        child.join(timeout=10)
+        assert child.exitcode == -15
+    finally:
+        store.close()
+        app.state.engine.dispose()

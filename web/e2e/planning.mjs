@@ -1,6 +1,6 @@
 // The planning page: an analyst starts a simulation from a scenario file, reads its key figures, fetches its report
-// and every call, then compares a variant (+1 ambulance) on the same calls; bad files and bad scenarios are refused
-// with what was wrong, and a dispatcher is turned away.
+// and every call, then compares a variant (+1 ambulance) on the same calls, follows a longer run's progress and stops
+// it; bad files and bad scenarios are refused with what was wrong, and a dispatcher is turned away.
 import { BASE, check, context, log, run, shot } from './lib.mjs';
 
 const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
@@ -97,8 +97,8 @@ await run('planning', async (browser) => {
   await shot(page, 'planning-compare-1366.png');
   log('comparison done: queueing change larger than the noise');
 
-  // A longer run shows how far it has got, replication by replication.
-  await start(page, file('long.yaml', scenario('', { name: 'e2e-long', rate: 300, days: 10 })), null, 6);
+  // A longer run shows how far it has got, replication by replication; its analyst stops and deletes it.
+  await start(page, file('long.yaml', scenario('', { name: 'e2e-long', rate: 300, days: 10 })), null, 20);
   // Read in one go: the bar is gone once the run is done.
   const seen = await page.waitForFunction(() => {
     const bar = document.querySelector('[data-testid=run-progress]');
@@ -108,9 +108,17 @@ await run('planning', async (browser) => {
   const { value: progress, text } = await seen.jsonValue();
   check(progress > 0 && progress < 1, `a running run shows its progress (${progress})`);
   check(/\d+% of the replications done/.test(text), `the progress in words: ${text}`);
-  await page.locator('[data-testid=run-detail][data-status=done]').waitFor({ timeout: RUN_T });
-  log(`a long run showed its progress (${Math.round(100 * progress)}%) and finished`);
-  await page.getByTestId('run-row').nth(1).click(); // the comparison again, for its picture in Chinese
+  await shot(page, 'planning-progress-1366.png');
+  // Stopped and deleted from the page, after a confirmation.
+  check((await page.getByTestId('run-delete').textContent()) === 'Stop and delete', 'a running run offers to stop');
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.getByTestId('run-delete').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
+  check((await page.getByTestId('run-detail').count()) === 0, 'the deleted run is no longer shown');
+  const gone = await ctx.request.get(`${BASE}/api/v1/planning/runs?status=running`);
+  check(gone.ok() && (await gone.json()).length === 0, 'nothing is running any more');
+  log(`a long run showed its progress (${Math.round(100 * progress)}%) and was stopped and deleted`);
+  await page.getByTestId('run-row').first().click(); // the comparison again, for its picture in Chinese
   await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: T });
 
   await page.getByTestId('lang-switch').click();

@@ -876,7 +876,7 @@ class RunStore:
                                                         f"({_exit_reason(child.exitcode)})"}
             if outcome.get("files"):
                 outcome["files"] = [_file(run_id, **f) for f in outcome["files"]]
-            repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)
+            repo.finish(session=session, run_id=run_id, now=self.clock.now(), **outcome)  # False: it was deleted
 
     def _wait(self, run_id: str, results: Any) -> dict[str, Any] | None:
         """What the child sends: its progress (stored with a heartbeat), then its outcome; None if it ended first."""
@@ -894,7 +894,9 @@ class RunStore:
                     return dict(value)
                 progress = float(value)
             with transaction(self.sessionmaker) as session:
-                repo.beat(session=session, run_id=run_id, now=self.clock.now(), progress=progress)
+                running = repo.beat(session=session, run_id=run_id, now=self.clock.now(), progress=progress)
+            if not running:  # deleted, by a request to another server process
+                self._stop(run_id)
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The record of a run; raises `NotFound` for an unknown id."""
@@ -935,6 +937,33 @@ class RunStore:
             if found is None:
                 raise NotFound(f"planning run {run_id!r} has no {name}: it finished before runs kept one")
             return found.media_type, gzip.decompress(found.content)
+
+    def delete(self, run_id: str, *, user: Any) -> dict[str, Any]:
+        """Delete a run with its results and files, stopping it first if it is running: its creator or an admin.
+        Returns its record as it was (without results). A run another server process is running stops at that
+        process's next heartbeat."""
+        from lifechain.auth.core import Role
+        from lifechain.db import transaction
+        from lifechain.errors import Forbidden
+        from lifechain.planning import repo
+
+        with transaction(self.sessionmaker) as session:
+            run = _found(session, run_id)
+            if run.created_by != user.actor and Role.ADMIN not in user.roles:
+                raise Forbidden(f"planning run {run_id!r} was started by {run.created_by}: only they or an admin "
+                                f"may delete it")
+            record = _brief(run, variant=run.variant["name"] if run.variant is not None else None,
+                            files=repo.file_names(session=session, run_ids=[run_id])[run_id])
+            repo.remove(session=session, run_id=run_id)
+        self._stop(run_id)
+        return record
+
+    def _stop(self, run_id: str) -> None:
+        """Stop the process running this run here, if any (its thread then finds the run gone and records nothing)."""
+        with self._lock:
+            child = self.processes.get(run_id)
+        if child is not None:
+            child.terminate()
 
     def close(self) -> None:
         """Stop taking runs and stop the running one; returns once its run is back in the queue for the next start."""

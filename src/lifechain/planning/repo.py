@@ -1,5 +1,5 @@
 """Storage of planning runs: add, read, list, claim (exactly one process runs a run), beat (with progress),
-finish with the files it made, release, requeue."""
+finish with the files it made, release, requeue, remove."""
 
 from __future__ import annotations
 
@@ -65,13 +65,15 @@ def claim(*, session: Session, run_id: str, now: datetime) -> bool:
     return bool(getattr(res, "rowcount", 0) == 1)
 
 
-def beat(*, session: Session, run_id: str, now: datetime, progress: float | None = None) -> None:
-    """The running process is alive (and, when given, has done this share of the run's replications)."""
+def beat(*, session: Session, run_id: str, now: datetime, progress: float | None = None) -> bool:
+    """The running process is alive (and, when given, has done this share of the run's replications); False when
+    the run is no longer running here (deleted meanwhile)."""
     values: dict[str, Any] = {"heartbeat_at": now}
     if progress is not None:
         values["progress"] = progress
-    session.execute(update(PlanningRun).where(PlanningRun.id == run_id, PlanningRun.status == "running")
-                    .values(**values))
+    res = session.execute(update(PlanningRun).where(PlanningRun.id == run_id, PlanningRun.status == "running")
+                          .values(**values))
+    return bool(getattr(res, "rowcount", 0) == 1)
 
 
 def release(*, session: Session, run_id: str) -> None:
@@ -82,16 +84,26 @@ def release(*, session: Session, run_id: str) -> None:
 
 
 def finish(*, session: Session, run_id: str, now: datetime, status: str, result: dict[str, Any] | None = None,
-           error: str | None = None, files: Sequence[PlanningRunFile] = ()) -> None:
+           error: str | None = None, files: Sequence[PlanningRunFile] = ()) -> bool:
     """Record the end of a run (done with its result and the files it made, or failed with the reason), in one
-    transaction: a run is never done without its files. Files of an earlier attempt are replaced."""
+    transaction: a run is never done without its files. Files of an earlier attempt are replaced. False, and nothing
+    recorded, when the run was deleted meanwhile."""
     values: dict[str, Any] = {"status": status, "finished_at": now, "heartbeat_at": now, "result": result,
                               "error": error}
     if status == "done":
         values["progress"] = 1.0
-    session.execute(update(PlanningRun).where(PlanningRun.id == run_id).values(**values))
+    res = session.execute(update(PlanningRun).where(PlanningRun.id == run_id).values(**values))
+    if getattr(res, "rowcount", 0) != 1:
+        return False
     session.execute(delete(PlanningRunFile).where(PlanningRunFile.run_id == run_id))
     session.add_all(files)
+    return True
+
+
+def remove(*, session: Session, run_id: str) -> None:
+    """Delete a run and its files."""
+    session.execute(delete(PlanningRunFile).where(PlanningRunFile.run_id == run_id))
+    session.execute(delete(PlanningRun).where(PlanningRun.id == run_id))
 
 
 def has_unfinished(*, session: Session) -> bool:

@@ -1,5 +1,5 @@
 """HTTP routes of the planning domain: start a simulation run or a comparison in the background, list runs, fetch
-their results and files."""
+their results and files, delete them (stopping a running one)."""
 
 from __future__ import annotations
 
@@ -107,6 +107,13 @@ def list_runs(request: Request, _user: Analyst, limit: Annotated[int, Query(ge=1
 def get_run(run_id: str, request: Request, _user: Analyst) -> RunOut:
     """Where a run stands and, once done, its results. Analyst, admin."""
     return RunOut.model_validate(_store(request).get(run_id))
+
+
+@router.delete("/planning/runs/{run_id}", response_model=RunBrief)
+def delete_run(run_id: str, request: Request, user: Analyst) -> RunBrief:
+    """Delete a run with its results and files; a queued run never starts and a running one is stopped. Its creator
+    or an admin (403 for another analyst). Returns the run as it was. Analyst, admin."""
+    return RunBrief.model_validate(_store(request).delete(run_id, user=user))
 
 
 @router.get("/planning/runs/{run_id}/report.html", response_class=HTMLResponse)

@@ -822,7 +822,12 @@ export interface paths {
         get: operations["get_run_api_v1_planning_runs__run_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Run
+         * @description Delete a run with its results and files; a queued run never starts and a running one is stopped. Its creator
+         *     or an admin (403 for another analyst). Returns the run as it was. Analyst, admin.
+         */
+        delete: operations["delete_run_api_v1_planning_runs__run_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -5167,6 +5172,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_run_api_v1_planning_runs__run_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunBrief"];
                 };
             };
             /** @description Validation Error */

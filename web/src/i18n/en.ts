@@ -182,6 +182,10 @@ export const en = {
   arrest_volunteers: '+ volunteers',
   arrest_volunteers_aed: '+ volunteers and public AEDs',
   as_simulated: 'As simulated',
+  delete_run: 'Delete',
+  stop_delete: 'Stop and delete',
+  delete_confirm: 'Delete the run of {name} with its results and files?',
+  stop_delete_confirm: 'Stop the run of {name} and delete it?',
   replications_done: '{share} of the replications done',
   run_waiting: 'The results come when the run is done.',
 } as const;

@@ -177,6 +177,10 @@ export const zhCN: Record<keyof typeof en, string> = {
   arrest_volunteers: '+ 志愿者',
   arrest_volunteers_aed: '+ 志愿者与公共 AED',
   as_simulated: '按仿真',
+  delete_run: '删除',
+  stop_delete: '停止并删除',
+  delete_confirm: '删除 {name} 的运行及其结果和文件？',
+  stop_delete_confirm: '停止 {name} 的运行并删除？',
   replications_done: '重复运行已完成 {share}',
   run_waiting: '运行完成后显示结果。',
 };

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { Me } from '../auth/session';
 import { LangSwitch, useI18n, type Key, type T } from '../i18n';
 import {
-  fileUrl, getRun, groups, listRuns, readScenario, startRun, targets, within,
+  deleteRun, fileUrl, getRun, groups, listRuns, readScenario, startRun, targets, within,
   type Figure, type RunBrief, type RunOut, type Summary,
 } from './api';
 
@@ -63,7 +63,11 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             {error && <div className="error" role="alert">{error}</div>}
             <RunList runs={runs} selected={selected} onSelect={setSelected} />
           </section>
-          <section className="planning-main">{run && run.id === selected && <RunDetail run={run} progress={brief?.progress ?? run.progress} />}</section>
+          <section className="planning-main">{run && run.id === selected && (
+            <RunDetail run={run} progress={brief?.progress ?? run.progress}
+              canDelete={run.created_by === `user:${me.username}` || (me.roles ?? [me.role]).includes('admin')}
+              onDeleted={() => { setSelected(null); setRun(null); void refresh(); }} onError={setError} />
+          )}</section>
         </main>
       )}
     </div>
@@ -139,8 +143,15 @@ function RunList({ runs, selected, onSelect }: { runs: RunBrief[]; selected: str
   );
 }
 
-function RunDetail({ run, progress }: { run: RunOut; progress: number | null | undefined }) {
+function RunDetail({ run, progress, canDelete, onDeleted, onError }: {
+  run: RunOut; progress: number | null | undefined; canDelete: boolean; onDeleted: () => void; onError: (msg: string) => void;
+}) {
   const { t } = useI18n();
+  const active = run.status === 'queued' || run.status === 'running';
+  const remove = () => {
+    if (!window.confirm(t(active ? 'stop_delete_confirm' : 'delete_confirm', { name: run.scenario }))) return;
+    deleteRun(run.id).then(onDeleted).catch((err: Error) => onError(err.message));
+  };
   const result = run.result as Record<string, unknown> | null | undefined;
   const files = run.files ?? [];
   return (
@@ -149,6 +160,7 @@ function RunDetail({ run, progress }: { run: RunOut; progress: number | null | u
       <p className="muted small">
         {t(`kind_${run.kind}`)} · {t(`status_${run.status}`)} · {t('by')} {run.created_by.replace(/^user:/, '')} · {t('created')} {when(run.created_at)}
         {run.finished_at && ` · ${t('finished')} ${when(run.finished_at)}`}
+        {canDelete && <button className="danger run-delete" onClick={remove} data-testid="run-delete">{t(active ? 'stop_delete' : 'delete_run')}</button>}
       </p>
       {run.status === 'failed' && <div className="error" role="alert" data-testid="run-error">{run.error}</div>}
       {run.status === 'running' && progress != null && (

@@ -1,4 +1,4 @@
-// Planning runs over the API: start a simulation or a comparison, list runs, fetch one with its results.
+// Planning runs over the API: start a simulation or a comparison, list runs, fetch one with its results, delete one.
 import { parse } from 'yaml';
 import { API, must, typed, type Schemas } from '../api/client';
 
@@ -18,6 +18,8 @@ export type Summary = Record<string, Figure>;
 
 export const listRuns = () => must(typed.GET('/api/v1/planning/runs', { params: { query: { limit: 50 } } }));
 export const getRun = (id: string) => must(typed.GET('/api/v1/planning/runs/{run_id}', { params: { path: { run_id: id } } }));
+/** Delete a run with its results and files; a running one is stopped (its creator or an admin). */
+export const deleteRun = (id: string) => must(typed.DELETE('/api/v1/planning/runs/{run_id}', { params: { path: { run_id: id } } }));
 
 export function startRun(scenario: object, variant: object | null, replications: number | null): Promise<RunOut> {
   const body = { scenario, ...(variant ? { variant } : {}), ...(replications ? { replications } : {}) };
