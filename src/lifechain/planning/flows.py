@@ -976,6 +976,7 @@ class RunStore:
 
 
 REPORT, CALLS = "report.html", "calls.csv"
+RUN_NICENESS = 10  # a run's process, below the server's requests
 
 
 @dataclass(frozen=True)
@@ -994,7 +995,7 @@ def run_job(job: RunJob, sender: Any) -> None:
     """The body of a run's process: sends ("progress", share of replications done) after each replication, then
     ("outcome", what `repo.finish` records): done with the result (and a simulation's files, gzip-compressed), or
     failed with the reason."""
-    _end_with_parent()
+    _as_background_process()
     done, total = 0, job.replications * (1 if job.variant is None else 2)
 
     def progress(n: int) -> None:
@@ -1038,17 +1039,21 @@ def _packed(name: str, media_type: str, text: str) -> dict[str, Any]:
             "content": gzip.compress(data, compresslevel=6)}
 
 
-def _end_with_parent() -> None:
-    """End this process when the one that started it is gone (killed before it could stop us): a run nobody waits
-    for would hold a core until its end. multiprocessing gives a spawned child its parent's sentinel, which is ready
-    once the parent has ended, even if that was before this call."""
+def _as_background_process() -> None:
+    """In a run's own process: yield the CPU to the server's requests, and end when the server is gone.
+
+    Priority: nice 10, so that when the cores are short, live dispatch requests run first (`bench/dispatch_api.py`
+    measures the recommendation while a year of Auckland runs). End: a server killed before it could stop us leaves
+    a run nobody waits for, which would hold a core until its end. multiprocessing gives a spawned child its
+    parent's sentinel, which is ready once the parent has ended, even if that was before this call."""
     import multiprocessing
     import threading
     from multiprocessing.connection import wait
 
     parent = multiprocessing.parent_process()
-    if parent is None:  # called in the process itself (tests)
+    if parent is None:  # called in the server's process itself (tests)
         return
+    os.nice(RUN_NICENESS)
     sentinel = parent.sentinel
 
     def watch() -> None:
