@@ -93,6 +93,11 @@ await run('planning', async (browser) => {
   await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: RUN_T });
   check((await page.getByTestId('diff-calls').getAttribute('data-significant')) === 'false', 'the same calls: no change in calls');
   check((await page.getByTestId('diff-queued_share').getAttribute('data-significant')) === 'true', 'queueing drops beyond the noise');
+  const words = [await page.locator('[data-testid=diff-queued_share] th').textContent(),
+    await page.locator('[data-testid="diff-p1.within_8_min"] th').textContent()];
+  check(words[0] === 'Waited for a unit' && words[1] === 'Priority 1 · Within 8 min', `figures named in words: ${words.join(' / ')}`);
+  const change = await page.locator('[data-testid=diff-queued_share] td').nth(2).textContent();
+  check(/^-\d+\.\d pp \(/.test(change), `a change of a share in percentage points: ${change}`);
   check((await page.getByTestId('run-row').count()) === 2, 'two runs listed');
   await shot(page, 'planning-compare-1366.png');
   log('comparison done: queueing change larger than the noise');

@@ -259,10 +259,10 @@ function Comparison({ run, result }: { run: RunOut; result: Record<string, unkno
         <tbody>
           {keys.map((k) => (
             <tr key={k} className={diff[k].significant ? 'significant' : ''} data-testid={`diff-${k}`} data-significant={String(!!diff[k].significant)}>
-              <th>{k}</th>
-              <td>{num(base[k]?.mean)}</td>
-              <td>{num(variant[k]?.mean)}</td>
-              <td>{num(diff[k].mean)} ({num(diff[k].low)} – {num(diff[k].high)})</td>
+              <th title={k}>{figureName(k, t)}</th>
+              <td>{value(k, base[k]?.mean)}</td>
+              <td>{value(k, variant[k]?.mean)}</td>
+              <td>{value(k, diff[k].mean, true)} ({value(k, diff[k].low, true)} – {value(k, diff[k].high, true)})</td>
               <td className="small">{diff[k].significant ? t('larger_than_noise') : t('noise')}</td>
             </tr>
           ))}
@@ -286,6 +286,40 @@ function groupName(group: string, t: T): string {
   if (group === 'all') return t('group_all');
   if (group.startsWith('area:')) return t('group_area', { a: group.slice(5) });
   return t('group_priority', { p: group.slice(1) });
+}
+
+// The operation figures of a summary: key, label.
+const OPERATION: Record<string, Key> = {
+  calls: 'calls', served: 'served', queued_share: 'queued_share', mean_utilisation: 'utilisation',
+  mean_call_to_notified_s: 'call_to_notified', redispatches: 'redispatches', redispatched_share: 'redispatched_share',
+};
+const RESPONSE: Record<string, Key> = { mean: 'response_mean', p50: 'response_median', p90: 'response_p90' };
+
+/** A summary key in words ("p1.within_8_min": "Priority 1 · Within 8 min"); the key itself when it is not known. */
+export function figureName(key: string, t: T): string {
+  if (key in OPERATION) return t(OPERATION[key]);
+  const arrest = /^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$/.exec(key);
+  if (arrest) {
+    const [, variant, figure] = arrest;
+    const row = ARREST_ROWS.find(([k]) => k === figure);
+    const name = row ? row[1](t) : figure === 'arrests' ? t('arrests') : figure === 'median_collapse_to_ems_min' ? t('collapse_to_ems') : null;
+    if (name === null) return key;
+    return variant ? `${name} · ${t(`arrest_${variant}` as Key)}` : name;
+  }
+  const response = /^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min|within_(\d+(?:\.\d+)?)_min)$/.exec(key);
+  if (!response) return key;
+  const [, group, stat, minutes] = response;
+  return `${groupName(group, t)} · ${stat ? t(RESPONSE[stat]) : t('within_min', { m: minutes })}`;
+}
+
+/** A figure's value as its kind reads (a share in %, minutes, seconds); a change of a share in percentage points. */
+function value(key: string, x: number | null | undefined, change = false): string {
+  if (!finite(x)) return '–';
+  const sign = change && x > 0 ? '+' : '';
+  if (/(_share|within_[\d.]+_min|utilisation)$/.test(key)) return `${sign}${(100 * x).toFixed(1)}${change ? ' pp' : '%'}`;
+  if (key.endsWith('_min')) return `${sign}${x.toFixed(1)} min`;
+  if (key.endsWith('_s')) return `${sign}${x.toFixed(0)} s`;
+  return `${sign}${num(x)}`;
 }
 
 const clip = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
