@@ -952,8 +952,8 @@ class RunStore:
             if run.created_by != user.actor and Role.ADMIN not in user.roles:
                 raise Forbidden(f"planning run {run_id!r} was started by {run.created_by}: only they or an admin "
                                 f"may delete it")
-            record = _brief(run, variant=run.variant["name"] if run.variant is not None else None,
-                            files=repo.file_names(session=session, run_ids=[run_id])[run_id])
+            record = _record(run, files=repo.file_names(session=session, run_ids=[run_id])[run_id])
+            del record["result"]
             repo.remove(session=session, run_id=run_id)
         self._stop(run_id)
         return record

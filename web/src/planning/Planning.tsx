@@ -296,7 +296,7 @@ const OPERATION: Record<string, Key> = {
 const RESPONSE: Record<string, Key> = { mean: 'response_mean', p50: 'response_median', p90: 'response_p90' };
 
 /** A summary key in words ("p1.within_8_min": "Priority 1 · Within 8 min"); the key itself when it is not known. */
-export function figureName(key: string, t: T): string {
+function figureName(key: string, t: T): string {
   if (key in OPERATION) return t(OPERATION[key]);
   const arrest = /^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$/.exec(key);
   if (arrest) {
