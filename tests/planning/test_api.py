@@ -447,3 +447,23 @@ def test_a_run_deleted_by_another_server_process_stops_at_the_next_heartbeat(set
     finally:
         store.close()
         app.state.engine.dispose()
+
+
+def test_a_run_whose_process_cannot_start_fails_saying_why(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process for a run (file descriptors or memory exhausted): the run fails at once with the reason, instead of
+    staying `running` until a restart finds it stale; the next run works."""
+    import errno
+    import multiprocessing.context
+
+    def refuse(self: Any) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    analyst = signed_in(client, "ana13", Role.ANALYST)
+    with monkeypatch.context() as patch:
+        patch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
+        run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
+        done = wait(client, run_id, analyst)
+    assert (done["status"], done["error"]) == ("failed", "the run's process could not start: [Errno 24] Too many "
+                                                         "open files")
+    after = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
+    assert wait(client, after, analyst)["status"] == "done"

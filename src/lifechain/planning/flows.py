@@ -855,12 +855,16 @@ class RunStore:
         ctx = multiprocessing.get_context("spawn")
         results, sender = ctx.Pipe(duplex=False)
         child = ctx.Process(target=run_job, args=(job, sender), name=f"planning-run-{run_id[:8]}", daemon=True)
+        not_started: dict[str, Any] | None = None
         with self._lock:
             if not self._closed:
-                child.start()
-                self.processes[run_id] = child
+                try:
+                    child.start()
+                    self.processes[run_id] = child
+                except OSError as exc:  # no memory or file descriptors left for a process
+                    not_started = {"status": "failed", "error": f"the run's process could not start: {exc}"}
         sender.close()  # the child holds the sending end: its end (or death) is an end of file here
-        outcome = self._wait(run_id, results) if child.pid is not None else None
+        outcome = self._wait(run_id, results) if child.pid is not None else not_started
         results.close()
         with self._lock:
             self.processes.pop(run_id, None)
