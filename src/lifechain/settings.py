@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     vapid_subject: str = Field(default="mailto:ops@lifechain.invalid", description="Web Push contact (VAPID sub).")
     web_dist: Path | None = Field(default=None, description="Built browser bundle; defaults to the packaged one.")
     cors_origins: list[str] = []
+    planning_runs_at_once: int = Field(
+        default=1, ge=1, le=64,
+        description="Planning runs one server process works on at the same time, each in a process of its own (one "
+                    "core each); the rest wait in the queue. Keep a core for live dispatch.")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

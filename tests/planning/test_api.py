@@ -467,3 +467,20 @@ def test_a_run_whose_process_cannot_start_fails_saying_why(client: TestClient, m
                                                          "open files")
     after = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO}).json()["id"]
     assert wait(client, after, analyst)["status"] == "done"
+
+
+def test_a_server_may_work_on_several_runs_at_once(settings: Settings) -> None:
+    """planning_runs_at_once = 2: two long runs work side by side, each in its process; a third waits in the queue
+    until one of them ends (here: is deleted)."""
+    app = create_app(settings.model_copy(update={"planning_runs_at_once": 2}),
+                     clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))
+    with TestClient(app) as client:
+        analyst = signed_in(client, "ana14", Role.ANALYST)
+        first, second, third = (client.post("/api/v1/planning/runs", headers=analyst,
+                                            json={"scenario": LONG}).json()["id"] for _ in range(3))
+        a, b = running_process(app, first), running_process(app, second)
+        assert a.pid != b.pid and a.is_alive() and b.is_alive()
+        assert client.get(f"/api/v1/planning/runs/{third}", headers=analyst).json()["status"] == "queued"
+        client.delete(f"/api/v1/planning/runs/{first}", headers=analyst)
+        assert running_process(app, third).is_alive()
+    app.state.engine.dispose()

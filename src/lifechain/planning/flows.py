@@ -782,8 +782,8 @@ def road_nodes(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]
 
 
 class RunStore:
-    """Simulation runs started over the API, kept in the database and run one at a time, each in a process of its
-    own.
+    """Simulation runs started over the API, kept in the database and run `at_once` at a time (default one), each in
+    a process of its own.
 
     A run is stored `queued` before the request is answered, so an accepted run is never lost: whichever server
     process claims it runs it (one claim wins), beating `heartbeat_at` while it works. At start, and before each new
@@ -797,13 +797,13 @@ class RunStore:
     """
 
     def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
-                 stale_after_s: float = 120.0, max_attempts: int = 3) -> None:
+                 stale_after_s: float = 120.0, max_attempts: int = 3, at_once: int = 1) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning-run")
+        self.pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="planning-run")
         self.processes: dict[str, Any] = {}  # run id -> its running child process
         self._lock = threading.Lock()
         self._closed = False

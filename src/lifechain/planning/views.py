@@ -57,7 +57,7 @@ def _store_of(state: Any) -> RunStore | None:
             from lifechain.planning.flows import RunStore
 
             state.planning_runs = RunStore(sessionmaker=state.sessionmaker, cities_dir=state.settings.cities_dir,
-                                           clock=state.clock)
+                                           clock=state.clock, at_once=state.settings.planning_runs_at_once)
         store: RunStore | None = state.planning_runs
         return store
 
