@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64,
         description="Planning runs one server process works on at the same time, each in a process of its own (one "
                     "core each); the rest wait in the queue. Keep a core for live dispatch.")
+    planning_workers_per_run: int = Field(
+        default=1, ge=1, le=64,
+        description="Processes one planning run spreads its replications over (a core each).")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -484,3 +484,48 @@ def test_a_server_may_work_on_several_runs_at_once(settings: Settings) -> None:
         client.delete(f"/api/v1/planning/runs/{first}", headers=analyst)
         assert running_process(app, third).is_alive()
     app.state.engine.dispose()
+
+
+def _children(pid: int) -> set[int]:
+    """The processes a process started (Linux /proc)."""
+    from pathlib import Path
+
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_run_spreads_its_replications_over_processes_that_end_with_it(settings: Settings) -> None:
+    """planning_workers_per_run = 2: a run's replications work in two processes of its own, with the same results as
+    one after another; when the run is stopped, they end too (they watch the run's process)."""
+    from lifechain.planning import flows
+    from lifechain.planning.simulate import Scenario
+
+    app = create_app(settings.model_copy(update={"planning_workers_per_run": 2}),
+                     clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))
+    with TestClient(app) as client:
+        analyst = signed_in(client, "ana15", Role.ANALYST)
+        run_id = client.post("/api/v1/planning/runs", headers=analyst,
+                             json={"scenario": SCENARIO, "replications": 3}).json()["id"]
+        done = wait(client, run_id, analyst)
+        expected = flows.run_scenario(Scenario.model_validate(SCENARIO), replications=3)
+        assert done["status"] == "done" and done["result"]["summary"] == flows._finite(expected["summary"])
+
+        long_id = client.post("/api/v1/planning/runs", headers=analyst,
+                              json={"scenario": LONG, "replications": 2}).json()["id"]
+        child = running_process(app, long_id)
+        for _ in range(200):
+            workers = _children(child.pid)
+            if len(workers) >= 2:
+                break
+            time.sleep(0.05)
+        assert len(workers) >= 2, workers  # the pool's processes (and nothing else the test would mistake for them)
+        client.delete(f"/api/v1/planning/runs/{long_id}", headers=analyst)
+        child.join(timeout=10)
+        for _ in range(100):
+            if not any(_alive(w) for w in workers):
+                break
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    app.state.engine.dispose()

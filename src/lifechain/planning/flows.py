@@ -405,7 +405,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     elif workers > 1 and replications > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent) as pool:
             outs = []
             for out in pool.map(_one, jobs):
                 outs.append(out)
@@ -797,12 +797,14 @@ class RunStore:
     """
 
     def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
-                 stale_after_s: float = 120.0, max_attempts: int = 3, at_once: int = 1) -> None:
+                 stale_after_s: float = 120.0, max_attempts: int = 3, at_once: int = 1,
+                 workers_per_run: int = 1) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
+        self.workers_per_run = workers_per_run
         self.pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="planning-run")
         self.processes: dict[str, Any] = {}  # run id -> its running child process
         self._lock = threading.Lock()
@@ -851,10 +853,12 @@ class RunStore:
             row = repo.get(session=session, run_id=run_id)
             assert row is not None
             job = RunJob(run_id=run_id, scenario=dict(row.scenario), variant=row.variant,
-                         replications=row.replications, cities_dir=self.cities_dir)
+                         replications=row.replications, cities_dir=self.cities_dir, workers=self.workers_per_run)
         ctx = multiprocessing.get_context("spawn")
         results, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=run_job, args=(job, sender), name=f"planning-run-{run_id[:8]}", daemon=True)
+        # A daemon cannot start the processes of parallel replications; `close` stops the child either way.
+        child = ctx.Process(target=run_job, args=(job, sender), name=f"planning-run-{run_id[:8]}",
+                            daemon=job.workers == 1)
         not_started: dict[str, Any] | None = None
         with self._lock:
             if not self._closed:
@@ -993,6 +997,7 @@ class RunJob:
     variant: dict[str, Any] | None
     replications: int
     cities_dir: Path | None
+    workers: int = 1  # processes for the replications
 
 
 def run_job(job: RunJob, sender: Any) -> None:
@@ -1022,10 +1027,10 @@ def _outcome(job: RunJob, progress: Callable[[int], None]) -> dict[str, Any]:
     scenario = Scenario.model_validate(job.scenario)
     if job.variant is not None:
         return {"status": "done", "result": _finite(compare_scenarios(
-            scenario, Scenario.model_validate(job.variant), replications=job.replications,
+            scenario, Scenario.model_validate(job.variant), replications=job.replications, workers=job.workers,
             cities_dir=job.cities_dir, progress=progress))}
-    result = run_scenario(scenario, replications=job.replications, cities_dir=job.cities_dir, keep_first=True,
-                          progress=progress)
+    result = run_scenario(scenario, replications=job.replications, workers=job.workers, cities_dir=job.cities_dir,
+                          keep_first=True, progress=progress)
     calls = io.StringIO()
     calls_csv(result, calls)
     files = [_packed(REPORT, "text/html; charset=utf-8", report_html(result)),
@@ -1047,17 +1052,27 @@ def _as_background_process() -> None:
     """In a run's own process: yield the CPU to the server's requests, and end when the server is gone.
 
     Priority: nice 10, so that when the cores are short, live dispatch requests run first (`bench/dispatch_api.py`
-    measures the recommendation while a year of Auckland runs). End: a server killed before it could stop us leaves
-    a run nobody waits for, which would hold a core until its end. multiprocessing gives a spawned child its
-    parent's sentinel, which is ready once the parent has ended, even if that was before this call."""
+    measures the recommendation while a year of Auckland runs). The processes of its parallel replications inherit
+    it."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:  # called in the server's process itself (tests)
+        return
+    os.nice(RUN_NICENESS)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this process when the one that started it is gone: a server (or a run, or a `plan run`) killed before it
+    could stop its children would leave work nobody waits for, holding a core until its end. multiprocessing gives a
+    child its parent's sentinel, which is ready once the parent has ended, even if that was before this call."""
     import multiprocessing
     import threading
     from multiprocessing.connection import wait
 
     parent = multiprocessing.parent_process()
-    if parent is None:  # called in the server's process itself (tests)
+    if parent is None:
         return
-    os.nice(RUN_NICENESS)
     sentinel = parent.sentinel
 
     def watch() -> None:

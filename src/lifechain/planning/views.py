@@ -57,7 +57,8 @@ def _store_of(state: Any) -> RunStore | None:
             from lifechain.planning.flows import RunStore
 
             state.planning_runs = RunStore(sessionmaker=state.sessionmaker, cities_dir=state.settings.cities_dir,
-                                           clock=state.clock, at_once=state.settings.planning_runs_at_once)
+                                           clock=state.clock, at_once=state.settings.planning_runs_at_once,
+                                           workers_per_run=state.settings.planning_workers_per_run)
         store: RunStore | None = state.planning_runs
         return store
 
