@@ -89,6 +89,12 @@ def pg_schema(url: str) -> tuple[str, str]:
     return schema, f"{url}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
 
 
+def auckland_model() -> Path | None:
+    """JEMSS Auckland model 1 in ../shared/data beside the checkout (or beside a parent of it), if there."""
+    return next((p / "shared" / "data" / "jemss" / "auckland" / "models" / "1" for p in ROOT.parents
+                 if (p / "shared" / "data" / "jemss" / "auckland" / "models" / "1").is_dir()), None)
+
+
 def prepare_city(data_dir: Path, cities_dir: Path | None) -> str:
     """Cities for the bench: reuse `cities_dir`, or import Auckland (JEMSS) when present, else central Helsinki."""
     target = data_dir / "cities"
@@ -97,8 +103,7 @@ def prepare_city(data_dir: Path, cities_dir: Path | None) -> str:
         return "auckland" if (cities_dir / "auckland").is_dir() else "helsinki"
     from lifechain.geo.flows import import_city
 
-    model = next((p / "shared" / "data" / "jemss" / "auckland" / "models" / "1" for p in ROOT.parents
-                  if (p / "shared" / "data" / "jemss" / "auckland" / "models" / "1").is_dir()), None)
+    model = auckland_model()
     target.mkdir(parents=True)
     if model is not None:
         print("importing JEMSS Auckland for the recommendation bench (a minute or two) ...", flush=True)
@@ -294,8 +299,7 @@ def planning_scenario() -> dict[str, Any]:
 
     from lifechain.planning import flows
 
-    model = next((p / "shared" / "data" / "jemss" / "auckland" / "models" / "1" for p in ROOT.parents
-                  if (p / "shared" / "data" / "jemss" / "auckland" / "models" / "1").is_dir()), None)
+    model = auckland_model()
     if model is not None:
         data = flows.import_jemss(model, days=365.0, block=10, seed=1)
         data["dispatch_policy"] = {"redispatch": []}

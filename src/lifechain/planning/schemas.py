@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lifechain.planning.simulate import Scenario
 
+RunStatus = Literal["queued", "running", "done", "failed"]
+
 # `plan compare`'s default: enough replications for the paired intervals to tell a few percent from noise.
 COMPARISON_REPLICATIONS = 10
 
@@ -39,7 +41,7 @@ class RunBrief(BaseModel):
     """A planning run without its results: a simulation of `scenario`, or a comparison of `variant` with it."""
 
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: RunStatus
     kind: Literal["simulation", "comparison"]
     scenario: str
     variant: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from lifechain.api import CsvResponse
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
-from lifechain.planning.schemas import RunBrief, RunIn, RunOut
+from lifechain.planning.schemas import RunBrief, RunIn, RunOut, RunStatus
 
 if TYPE_CHECKING:
     from lifechain.planning.flows import RunStore
@@ -98,7 +98,7 @@ def start_run(body: RunIn, request: Request, user: Analyst) -> RunOut:
 @router.get("/planning/runs", response_model=list[RunBrief])
 def list_runs(request: Request, _user: Analyst, limit: Annotated[int, Query(ge=1, le=200)] = 50,
               offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-              status: Annotated[Literal["queued", "running", "done", "failed"] | None, Query()] = None,
+              status: Annotated[RunStatus | None, Query()] = None,
               ) -> list[RunBrief]:
     """Planning runs, newest first, without their results (GET one run for them). Analyst, admin."""
     return [RunBrief.model_validate(r) for r in _store(request).runs(limit=limit, offset=offset, status=status)]

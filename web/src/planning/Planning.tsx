@@ -17,7 +17,8 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const [selected, setSelected] = useState<string | null>(null);
   const [run, setRun] = useState<RunOut | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const allowed = (me.roles ?? [me.role]).some((r) => PLANNERS.includes(r));
+  const roles = me.roles ?? [me.role];
+  const allowed = roles.some((r) => PLANNERS.includes(r));
 
   const refresh = useCallback(async () => {
     try {
@@ -30,7 +31,7 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     if (allowed) void refresh();
   }, [allowed, refresh]);
   // While a run is queued or running, ask again every two seconds.
-  const busy = runs.some((r) => r.status === 'queued' || r.status === 'running');
+  const busy = runs.some((r) => unfinished(r.status));
   useEffect(() => {
     if (!busy) return;
     const timer = setInterval(() => void refresh(), POLL_MS);
@@ -65,7 +66,7 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
           </section>
           <section className="planning-main">{run && run.id === selected && (
             <RunDetail run={run} progress={brief?.progress ?? run.progress}
-              canDelete={run.created_by === `user:${me.username}` || (me.roles ?? [me.role]).includes('admin')}
+              canDelete={run.created_by === `user:${me.username}` || roles.includes('admin')}
               onDeleted={() => { setSelected(null); setRun(null); void refresh(); }} onError={setError} />
           )}</section>
         </main>
@@ -147,7 +148,7 @@ function RunDetail({ run, progress, canDelete, onDeleted, onError }: {
   run: RunOut; progress: number | null | undefined; canDelete: boolean; onDeleted: () => void; onError: (msg: string) => void;
 }) {
   const { t } = useI18n();
-  const active = run.status === 'queued' || run.status === 'running';
+  const active = unfinished(run.status);
   const remove = () => {
     if (!window.confirm(t(active ? 'stop_delete_confirm' : 'delete_confirm', { name: run.scenario }))) return;
     deleteRun(run.id).then(onDeleted).catch((err: Error) => onError(err.message));
@@ -168,7 +169,7 @@ function RunDetail({ run, progress, canDelete, onDeleted, onError }: {
           <progress value={progress} max={1} data-testid="run-progress" /> {t('replications_done', { share: percent(progress) })}
         </p>
       )}
-      {(run.status === 'queued' || run.status === 'running') && <p className="muted">{t('run_waiting')}</p>}
+      {active && <p className="muted">{t('run_waiting')}</p>}
       {files.length > 0 && (
         <p className="run-files">
           {files.includes('report.html') && <a href={fileUrl(run.id, 'report.html')} target="_blank" rel="noreferrer" data-testid="run-report">{t('report')}</a>}
@@ -338,3 +339,5 @@ const count = (f: Figure | undefined, digits = 0) => interval(f, (x) => x.toFixe
 const num = (x: number | null | undefined) => (finite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : '–');
 const when = (iso: string) => new Date(iso).toLocaleString();
 const percent = (x: number) => `${Math.floor(100 * x)}%`;
+/** Queued or running: the list is polled and the results are still to come. */
+const unfinished = (status: RunBrief['status']) => status === 'queued' || status === 'running';
