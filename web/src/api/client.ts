@@ -39,11 +39,7 @@ export async function http<T>(method: string, path: string, body?: unknown, head
     throw new ApiError(resp.status, `not an API answer from ${path}`);
   }
   const data = text ? safeJson(text) : undefined;
-  if (!resp.ok) {
-    const detail = data && typeof data === 'object' && 'detail' in data ? errorText(data as ErrorBody) : text;
-    const code = data && typeof data === 'object' && 'code' in data ? String((data as { code: unknown }).code) : undefined;
-    throw new ApiError(resp.status, detail || resp.statusText, code);
-  }
+  if (!resp.ok) throw apiError(resp.status, data, text || resp.statusText);
   return data as T;
 }
 
@@ -66,10 +62,7 @@ export function idempotencyKey(): string {
 /** The data of a typed call, or an `ApiError` with the server's `detail` message. */
 export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
-  if (error !== undefined || data === undefined) {
-    const body = error as ErrorBody | undefined;
-    throw new ApiError(response.status, body?.detail !== undefined ? errorText(body) : response.statusText, body?.code as string | undefined);
-  }
+  if (error !== undefined || data === undefined) throw apiError(response.status, error, response.statusText);
   return data;
 }
 
@@ -77,6 +70,13 @@ interface ErrorBody {
   detail?: unknown;
   code?: unknown;
   errors?: { field?: string; message?: string }[];
+}
+
+/** The error of an answer: the server's message and code from its body, else `fallback`. */
+function apiError(status: number, body: unknown, fallback: string): ApiError {
+  const known = body && typeof body === 'object' ? (body as ErrorBody) : undefined;
+  const detail = known?.detail !== undefined ? errorText(known) : '';
+  return new ApiError(status, detail || fallback, known?.code !== undefined ? String(known.code) : undefined);
 }
 
 /** The server's message, with what was wrong in each field of a 422 ("invalid request: scenario.seed: ..."). */
