@@ -537,3 +537,28 @@ def test_a_run_spreads_its_replications_over_processes_that_end_with_it(settings
             time.sleep(0.1)
         assert not any(_alive(w) for w in workers)
     app.state.engine.dispose()
+
+
+def test_a_heartbeat_the_database_refuses_does_not_stop_the_run(client: TestClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first heartbeat fails (the database busy for a moment): the thread waiting for the run carries on, and the
+    run ends done with its results, not stuck `running` with its process unwatched."""
+    from sqlalchemy.exc import OperationalError
+
+    from lifechain.planning import repo
+
+    real, calls = repo.beat, []
+
+    def flaky(**kwargs: Any) -> bool:
+        calls.append(kwargs["progress"])
+        if len(calls) == 1:
+            raise OperationalError("UPDATE planning_run", {}, Exception("database is locked"))
+        return real(**kwargs)
+
+    monkeypatch.setattr(repo, "beat", flaky)
+    analyst = signed_in(client, "ana16", Role.ANALYST)
+    run_id = client.post("/api/v1/planning/runs", headers=analyst,
+                         json={"scenario": SCENARIO, "replications": 3}).json()["id"]
+    done = wait(client, run_id, analyst)
+    assert done["status"] == "done" and done["progress"] == 1.0, done
+    assert calls[:2] == [1 / 3, 2 / 3]  # the refused beat, then the next one

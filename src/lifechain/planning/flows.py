@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -901,8 +902,12 @@ class RunStore:
                 if kind == "outcome":
                     return dict(value)
                 progress = float(value)
-            with transaction(self.sessionmaker) as session:
-                running = repo.beat(session=session, run_id=run_id, now=self.clock.now(), progress=progress)
+            try:
+                with transaction(self.sessionmaker) as session:
+                    running = repo.beat(session=session, run_id=run_id, now=self.clock.now(), progress=progress)
+            except Exception:  # the database busy or away for a moment: the run goes on, the next beat may pass
+                logging.getLogger(__name__).warning("planning run %s: heartbeat not stored", run_id, exc_info=True)
+                continue
             if not running:  # deleted, by a request to another server process
                 self._stop(run_id)
 
