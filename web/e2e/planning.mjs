@@ -123,6 +123,38 @@ await run('planning', async (browser) => {
   const gone = await ctx.request.get(`${BASE}/api/v1/planning/runs?status=running`);
   check(gone.ok() && (await gone.json()).length === 0, 'nothing is running any more');
   log(`a long run showed its progress (${Math.round(100 * progress)}%) and was stopped and deleted`);
+
+  // More runs than a page holds: the list pages back to the older ones. 50 tiny runs started over the API (they queue
+  // and run one by one), then deleted over the API (those still queued never run).
+  const tiny = { name: 'e2e-tiny', seed: 1, days: 1, stations: [{ id: 1, lat: 60.17, lon: 24.94 }], units: [{ id: 1, station: 1 }],
+    hospitals: [{ id: 1, lat: 60.18, lon: 24.92 }], demand: [{ lat: 60.16, lon: 24.93 }], calls: { rate_per_day: 5 } };
+  const started = [];
+  for (let k = 0; k < 50; k++) {
+    const res = await ctx.request.post(`${BASE}/api/v1/planning/runs`, { data: { scenario: tiny, replications: 1 } });
+    check(res.status() === 202, `tiny run ${k} accepted (${res.status()}: ${res.ok() ? '' : await res.text()})`);
+    started.push((await res.json()).id);
+  }
+  await page.reload(); // runs started elsewhere show once the list is read again
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 50, null, { timeout: T });
+  check(await page.getByTestId('runs-older').isEnabled() && !(await page.getByTestId('runs-newer').isEnabled()),
+    'a full first page offers the older runs only');
+  check((await page.getByTestId('run-pager').textContent()).includes('runs 1–50'), 'the pager says which runs are shown');
+  await page.getByTestId('runs-older').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
+  const oldest = await page.getByTestId('run-row').allTextContents();
+  check(oldest[0].includes('e2e-toy+1 / e2e-toy') && oldest[1].includes('e2e-toy'), `the second page holds the first two runs: ${oldest.join(' | ')}`);
+  check(!(await page.getByTestId('runs-older').isEnabled()), 'nothing older than the second page');
+  await shot(page, 'planning-pages-1366.png');
+  await page.getByTestId('runs-newer').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 50, null, { timeout: T });
+  for (const id of started) {
+    const res = await ctx.request.delete(`${BASE}/api/v1/planning/runs/${id}`);
+    check(res.ok(), `tiny run deleted (${res.status()})`);
+  }
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
+  check((await page.getByTestId('run-pager').count()) === 0, 'with one page of runs left, no pager');
+  log('52 runs paged: 50 newest, then the 2 oldest; 50 deleted over the API');
   await page.getByTestId('run-row').first().click(); // the comparison again, for its picture in Chinese
   await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: T });
 

@@ -10,10 +10,14 @@ import {
 
 const PLANNERS = ['analyst', 'admin'];
 const POLL_MS = 2000;
+/** Runs listed at a time; older ones a page further on. */
+const PAGE = 50;
 
 export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const { t } = useI18n();
   const [runs, setRuns] = useState<RunBrief[]>([]);
+  const [offset, setOffset] = useState(0); // how many newer runs the page of the list skips
+  const [older, setOlder] = useState(false); // whether runs older than the page exist
   const [selected, setSelected] = useState<string | null>(null);
   const [run, setRun] = useState<RunOut | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -22,11 +26,15 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
 
   const refresh = useCallback(async () => {
     try {
-      setRuns(await listRuns());
+      const page = await listRuns(offset, PAGE + 1); // one more than shown says whether there are older runs
+      // A page emptied by deletions (here or elsewhere) gives way to the one before it.
+      if (!page.length && offset > 0) return setOffset(Math.max(0, offset - PAGE));
+      setOlder(page.length > PAGE);
+      setRuns(page.slice(0, PAGE));
     } catch (err) {
       setError((err as Error).message);
     }
-  }, []);
+  }, [offset]);
   useEffect(() => {
     if (allowed) void refresh();
   }, [allowed, refresh]);
@@ -59,10 +67,17 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
       ) : (
         <main className="planning-body">
           <section className="planning-side">
-            <StartForm onStarted={(r) => { setSelected(r.id); void refresh(); }} />
+            <StartForm onStarted={(r) => { setSelected(r.id); if (offset) setOffset(0); else void refresh(); }} />
             <h2>{t('runs')}</h2>
             {error && <div className="error" role="alert">{error}</div>}
             <RunList runs={runs} selected={selected} onSelect={setSelected} />
+            {(offset > 0 || older) && (
+              <div className="run-pager" data-testid="run-pager">
+                <button onClick={() => setOffset(Math.max(0, offset - PAGE))} disabled={offset === 0} data-testid="runs-newer">{t('newer_runs')}</button>
+                <span className="muted small">{t('runs_shown', { from: offset + 1, to: offset + runs.length })}</span>
+                <button onClick={() => setOffset(offset + PAGE)} disabled={!older} data-testid="runs-older">{t('older_runs')}</button>
+              </div>
+            )}
           </section>
           <section className="planning-main">{run && run.id === selected && (
             <RunDetail run={run} progress={brief?.progress ?? run.progress}

@@ -16,7 +16,9 @@ export interface Figure {
 }
 export type Summary = Record<string, Figure>;
 
-export const listRuns = () => must(typed.GET('/api/v1/planning/runs', { params: { query: { limit: 50 } } }));
+/** Runs newest first, `limit` of them from `offset`. */
+export const listRuns = (offset: number, limit: number) =>
+  must(typed.GET('/api/v1/planning/runs', { params: { query: { limit, offset } } }));
 export const getRun = (id: string) => must(typed.GET('/api/v1/planning/runs/{run_id}', { params: { path: { run_id: id } } }));
 /** Delete a run with its results and files; a running one is stopped (its creator or an admin). */
 export const deleteRun = (id: string) => must(typed.DELETE('/api/v1/planning/runs/{run_id}', { params: { path: { run_id: id } } }));
