@@ -98,6 +98,17 @@ await run('planning', async (browser) => {
   check(words[0] === 'Waited for a unit' && words[1] === 'Priority 1 · Within 8 min', `figures named in words: ${words.join(' / ')}`);
   const change = await page.locator('[data-testid=diff-queued_share] td').nth(2).textContent();
   check(/^-\d+\.\d pp \(/.test(change), `a change of a share in percentage points: ${change}`);
+  // Larger than the noise first, then within the noise; each in the tables' order: all calls, priority 1, 2, the
+  // areas, the operation, the arrests.
+  const rows = await page.locator('[data-testid=comparison] tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => [tr.dataset.testid.slice(5), tr.dataset.significant === 'true']));
+  const section = (key) => (key.startsWith('all.') ? 0 : key.startsWith('p1.') ? 1 : key.startsWith('p2.') ? 2
+    : key.startsWith('area:') ? 3 : key.startsWith('arrest.') ? 5 : 4);
+  const sorted = rows.every(([k, sig], i) => i === 0 || (rows[i - 1][1] === sig ? section(rows[i - 1][0]) <= section(k) : rows[i - 1][1]));
+  check(sorted && rows.length > 20, `the comparison reads in the tables' order: ${rows.map(([k, sig]) => `${k}${sig ? '*' : ''}`).join(', ')}`);
+  check(rows.findIndex(([k]) => k === 'all.mean_response_min') < rows.findIndex(([k]) => k === 'all.within_8_min')
+    || rows.find(([k]) => k === 'all.mean_response_min')[1] !== rows.find(([k]) => k === 'all.within_8_min')[1],
+  'the mean response before the share within 8 minutes');
   check((await page.getByTestId('run-row').count()) === 2, 'two runs listed');
   await shot(page, 'planning-compare-1366.png');
   log('comparison done: queueing change larger than the noise');
@@ -134,7 +145,7 @@ await run('planning', async (browser) => {
     check(res.status() === 202, `tiny run ${k} accepted (${res.status()}: ${res.ok() ? '' : await res.text()})`);
     started.push((await res.json()).id);
   }
-  await page.reload(); // runs started elsewhere show once the list is read again
+  // Started elsewhere: the idle page reads its list again every 10 s.
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 50, null, { timeout: T });
   check(await page.getByTestId('runs-older').isEnabled() && !(await page.getByTestId('runs-newer').isEnabled()),
     'a full first page offers the older runs only');

@@ -10,6 +10,7 @@ import {
 
 const PLANNERS = ['analyst', 'admin'];
 const POLL_MS = 2000;
+const IDLE_POLL_MS = 10000;
 /** Runs listed at a time; older ones a page further on. */
 const PAGE = 50;
 
@@ -38,13 +39,13 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   useEffect(() => {
     if (allowed) void refresh();
   }, [allowed, refresh]);
-  // While a run is queued or running, ask again every two seconds.
+  // While a run is queued or running, ask again every two seconds; else every ten, for runs others start.
   const busy = runs.some((r) => unfinished(r.status));
   useEffect(() => {
-    if (!busy) return;
-    const timer = setInterval(() => void refresh(), POLL_MS);
+    if (!allowed) return;
+    const timer = setInterval(() => void refresh(), busy ? POLL_MS : IDLE_POLL_MS);
     return () => clearInterval(timer);
-  }, [busy, refresh]);
+  }, [allowed, busy, refresh]);
   // The selected run with its results, fetched again when its status changes; its progress comes with the list.
   const brief = runs.find((r) => r.id === selected);
   const status = brief?.status;
@@ -263,7 +264,10 @@ function Comparison({ run, result }: { run: RunOut; result: Record<string, unkno
   const base = result.base_summary as Summary;
   const variant = result.variant_summary as Summary;
   const diff = result.difference as Summary;
-  const keys = Object.keys(diff).sort((a, b) => Number(!!diff[b].significant) - Number(!!diff[a].significant) || a.localeCompare(b));
+  // Larger than the noise first; within each, in the order of the key-figure tables.
+  const order = groups(diff);
+  const rank = (k: string) => [Number(!diff[k].significant), ...figureRank(k, order)];
+  const keys = Object.keys(diff).sort((a, b) => compareRanks(rank(a), rank(b)) || a.localeCompare(b));
   return (
     <div data-testid="comparison">
       <h3>{t('difference', { variant: String(result.variant), base: String(result.base), n: run.replications })}</h3>
@@ -311,10 +315,14 @@ const OPERATION: Record<string, Key> = {
 };
 const RESPONSE: Record<string, Key> = { mean: 'response_mean', p50: 'response_median', p90: 'response_p90' };
 
+// Summary keys of the arrest figures ("arrest.volunteers.larsen_1993") and of the response times ("p1.within_8_min").
+const ARREST_KEY = /^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$/;
+const RESPONSE_KEY = /^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min|within_(\d+(?:\.\d+)?)_min)$/;
+
 /** A summary key in words ("p1.within_8_min": "Priority 1 · Within 8 min"); the key itself when it is not known. */
 function figureName(key: string, t: T): string {
   if (key in OPERATION) return t(OPERATION[key]);
-  const arrest = /^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$/.exec(key);
+  const arrest = ARREST_KEY.exec(key);
   if (arrest) {
     const [, variant, figure] = arrest;
     const row = ARREST_ROWS.find(([k]) => k === figure);
@@ -322,11 +330,35 @@ function figureName(key: string, t: T): string {
     if (name === null) return key;
     return variant ? `${name} · ${t(`arrest_${variant}` as Key)}` : name;
   }
-  const response = /^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min|within_(\d+(?:\.\d+)?)_min)$/.exec(key);
+  const response = RESPONSE_KEY.exec(key);
   if (!response) return key;
   const [, group, stat, minutes] = response;
   return `${groupName(group, t)} · ${stat ? t(RESPONSE[stat]) : t('within_min', { m: minutes })}`;
 }
+
+/** Where a figure stands in the key-figure tables: response times (by group in `groups` order: mean, median, 90th
+ * percentile, then the shares by target), the operation, the arrests (EMS alone, with volunteers, with AEDs); keys
+ * not known last. */
+function figureRank(key: string, groups: string[]): number[] {
+  const response = RESPONSE_KEY.exec(key);
+  if (response) {
+    const [, group, stat, minutes] = response;
+    return [0, groups.indexOf(group), stat ? Object.keys(RESPONSE).indexOf(stat) : 3 + Number(minutes)];
+  }
+  if (key in OPERATION) return [1, Object.keys(OPERATION).indexOf(key)];
+  const arrest = ARREST_KEY.exec(key);
+  if (arrest) {
+    const [, variant, figure] = arrest;
+    const row = ['arrests', 'median_collapse_to_ems_min', ...ARREST_ROWS.map(([k]) => k)].indexOf(figure);
+    return [2, variant ? 1 + ARREST_VARIANTS.indexOf(variant as (typeof ARREST_VARIANTS)[number]) : 0, row < 0 ? Infinity : row];
+  }
+  return [3];
+}
+
+const compareRanks = (a: number[], b: number[]): number => {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+};
 
 /** A figure's value as its kind reads (a share in %, minutes, seconds); a change of a share in percentage points. */
 function value(key: string, x: number | null | undefined, change = false): string {
