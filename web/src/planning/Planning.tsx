@@ -1,6 +1,6 @@
 // The planning page (analyst): start a simulation of a scenario file, or compare a variant with it, follow the runs,
 // read the key figures with their intervals, open the report and download every call.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Me } from '../auth/session';
 import { LangSwitch, useI18n, type Key, type T } from '../i18n';
 import {
@@ -25,9 +25,12 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const roles = me.roles ?? [me.role];
   const allowed = roles.some((r) => PLANNERS.includes(r));
 
+  const shownOffset = useRef(offset);
+  shownOffset.current = offset;
   const refresh = useCallback(async () => {
     try {
       const page = await listRuns(offset, PAGE + 1); // one more than shown says whether there are older runs
+      if (offset !== shownOffset.current) return; // the page was turned while this was on its way
       // A page emptied by deletions (here or elsewhere) gives way to the one before it.
       if (!page.length && offset > 0) return setOffset(Math.max(0, offset - PAGE));
       setOlder(page.length > PAGE);
