@@ -1,6 +1,7 @@
 // The planning page: an analyst starts a simulation from a scenario file, reads its key figures, fetches its report
 // and every call, then compares a variant (+1 ambulance) on the same calls, follows a longer run's progress and stops
 // it; bad files and bad scenarios are refused with what was wrong, and a dispatcher is turned away.
+import { parse } from 'yaml';
 import { BASE, check, context, log, run, shot } from './lib.mjs';
 
 const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
@@ -135,37 +136,52 @@ await run('planning', async (browser) => {
   check(gone.ok() && (await gone.json()).length === 0, 'nothing is running any more');
   log(`a long run showed its progress (${Math.round(100 * progress)}%) and was stopped and deleted`);
 
-  // More runs than a page holds: the list pages back to the older ones. 50 tiny runs started over the API (they queue
-  // and run one by one), then deleted over the API (those still queued never run).
+  // More runs than a page holds: the list pages back to the older ones. Started over the API, as by another analyst:
+  // a long run (it runs first), then 50 tiny ones queued behind it; at the end all are deleted over the API (those
+  // still queued never run).
+  const post = async (scenarioObject, replications) => {
+    const res = await ctx.request.post(`${BASE}/api/v1/planning/runs`, { data: { scenario: scenarioObject, replications } });
+    check(res.status() === 202, `run of ${scenarioObject.name} accepted (${res.status()}: ${res.ok() ? '' : await res.text()})`);
+    return (await res.json()).id;
+  };
+  const started = [await post(parse(scenario('', { name: 'e2e-long-api', rate: 300, days: 10 }), { version: '1.1' }), 50)];
   const tiny = { name: 'e2e-tiny', seed: 1, days: 1, stations: [{ id: 1, lat: 60.17, lon: 24.94 }], units: [{ id: 1, station: 1 }],
     hospitals: [{ id: 1, lat: 60.18, lon: 24.92 }], demand: [{ lat: 60.16, lon: 24.93 }], calls: { rate_per_day: 5 } };
-  const started = [];
-  for (let k = 0; k < 50; k++) {
-    const res = await ctx.request.post(`${BASE}/api/v1/planning/runs`, { data: { scenario: tiny, replications: 1 } });
-    check(res.status() === 202, `tiny run ${k} accepted (${res.status()}: ${res.ok() ? '' : await res.text()})`);
-    started.push((await res.json()).id);
-  }
+  for (let k = 0; k < 50; k++) started.push(await post(tiny, 1));
   // Started elsewhere: the idle page reads its list again every 10 s.
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 50, null, { timeout: T });
   check(await page.getByTestId('runs-older').isEnabled() && !(await page.getByTestId('runs-newer').isEnabled()),
     'a full first page offers the older runs only');
   check((await page.getByTestId('run-pager').textContent()).includes('runs 1–50'), 'the pager says which runs are shown');
   await page.getByTestId('runs-older').click();
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 3, null, { timeout: T });
   const oldest = await page.getByTestId('run-row').allTextContents();
-  check(oldest[0].includes('e2e-toy+1 / e2e-toy') && oldest[1].includes('e2e-toy'), `the second page holds the first two runs: ${oldest.join(' | ')}`);
+  check(oldest[0].includes('e2e-long-api') && oldest[1].includes('e2e-toy+1 / e2e-toy') && oldest[2].includes('e2e-toy'),
+    `the second page holds the three oldest runs: ${oldest.join(' | ')}`);
   check(!(await page.getByTestId('runs-older').isEnabled()), 'nothing older than the second page');
+  check((await page.getByTestId('run-pager').textContent()).includes('runs 51–53'), 'the pager says runs 51–53');
+  // The long run, selected here, is followed in its panel after the page is turned away from it.
+  await page.getByTestId('run-row').first().click();
+  await page.getByTestId('run-progress').waitFor({ timeout: RUN_T });
   await shot(page, 'planning-pages-1366.png');
   await page.getByTestId('runs-newer').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 50, null, { timeout: T });
+  await page.waitForTimeout(3000); // past the one fetch a change of the run's listing makes
+  const before = Number(await page.getByTestId('run-progress').getAttribute('value'));
+  const later = await page.waitForFunction((p) => {
+    const value = Number(document.querySelector('[data-testid=run-progress]')?.getAttribute('value'));
+    return value > p ? value : null;
+  }, before, { timeout: T });
+  const after = await later.jsonValue();
+  check(after > before && !(await page.locator('[data-testid=run-row].sel').count()), `an unlisted selected run's progress goes on (${before} -> ${after})`);
   for (const id of started) {
     const res = await ctx.request.delete(`${BASE}/api/v1/planning/runs/${id}`);
-    check(res.ok(), `tiny run deleted (${res.status()})`);
+    check(res.ok(), `run deleted over the API (${res.status()})`);
   }
   await page.reload();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
   check((await page.getByTestId('run-pager').count()) === 0, 'with one page of runs left, no pager');
-  log('52 runs paged: 50 newest, then the 2 oldest; 50 deleted over the API');
+  log(`53 runs paged: 50 newest, then the 3 oldest; the long one followed off its page (${before} -> ${after}); 51 deleted over the API`);
   await page.getByTestId('run-row').first().click(); // the comparison again, for its picture in Chinese
   await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: T });
 

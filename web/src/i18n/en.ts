@@ -195,5 +195,6 @@ export const en = {
   delete_confirm: 'Delete the run of {name} with its results and files?',
   stop_delete_confirm: 'Stop the run of {name} and delete it?',
   replications_done: '{share} of the replications done',
+  writing_results: 'All replications done; writing the report and the calls',
   run_waiting: 'The results come when the run is done.',
 } as const;

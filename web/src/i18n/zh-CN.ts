@@ -190,5 +190,6 @@ export const zhCN: Record<keyof typeof en, string> = {
   delete_confirm: '删除 {name} 的运行及其结果和文件？',
   stop_delete_confirm: '停止 {name} 的运行并删除？',
   replications_done: '重复运行已完成 {share}',
+  writing_results: '重复运行全部完成，正在写入报告和呼叫明细',
   run_waiting: '运行完成后显示结果。',
 };

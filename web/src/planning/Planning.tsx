@@ -56,6 +56,13 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     if (!selected) return;
     getRun(selected).then(setRun).catch((err: Error) => setError(err.message));
   }, [selected, status]);
+  // A selected run on another page of the list is followed on its own while it is queued or running.
+  const followAlone = !brief && !!run && run.id === selected && unfinished(run.status);
+  useEffect(() => {
+    if (!followAlone || !selected) return;
+    const timer = setInterval(() => getRun(selected).then(setRun).catch((err: Error) => setError(err.message)), POLL_MS);
+    return () => clearInterval(timer);
+  }, [followAlone, selected]);
 
   return (
     <div className="planning">
@@ -185,7 +192,9 @@ function RunDetail({ run, progress, canDelete, onDeleted, onError }: {
       {run.status === 'failed' && <div className="error" role="alert" data-testid="run-error">{run.error}</div>}
       {run.status === 'running' && progress != null && (
         <p className="run-progress">
-          <progress value={progress} max={1} data-testid="run-progress" /> {t('replications_done', { share: percent(progress) })}
+          <progress value={progress} max={1} data-testid="run-progress" />{' '}
+          {/* After the last replication, the report and the calls are written before the run is done. */}
+          {progress < 1 ? t('replications_done', { share: percent(progress) }) : t('writing_results')}
         </p>
       )}
       {active && <p className="muted">{t('run_waiting')}</p>}
