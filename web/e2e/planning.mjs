@@ -178,6 +178,8 @@ await run('planning', async (browser) => {
     const res = await ctx.request.delete(`${BASE}/api/v1/planning/runs/${id}`);
     check(res.ok(), `run deleted over the API (${res.status()})`);
   }
+  // The long run, deleted elsewhere while followed off its page, leaves the panel.
+  await page.getByTestId('run-detail').waitFor({ state: 'detached', timeout: T });
   await page.reload();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 2, null, { timeout: T });
   check((await page.getByTestId('run-pager').count()) === 0, 'with one page of runs left, no pager');

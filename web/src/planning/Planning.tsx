@@ -1,6 +1,7 @@
 // The planning page (analyst): start a simulation of a scenario file, or compare a variant with it, follow the runs,
 // read the key figures with their intervals, open the report and download every call.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError } from '../api/client';
 import type { Me } from '../auth/session';
 import { LangSwitch, useI18n, type Key, type T } from '../i18n';
 import {
@@ -60,7 +61,10 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const followAlone = !brief && !!run && run.id === selected && unfinished(run.status);
   useEffect(() => {
     if (!followAlone || !selected) return;
-    const timer = setInterval(() => getRun(selected).then(setRun).catch((err: Error) => setError(err.message)), POLL_MS);
+    const timer = setInterval(() => getRun(selected).then(setRun).catch((err: Error) => {
+      setError(err.message);
+      if (err instanceof ApiError && err.status === 404) { setSelected(null); setRun(null); } // deleted meanwhile
+    }), POLL_MS);
     return () => clearInterval(timer);
   }, [followAlone, selected]);
 
