@@ -176,7 +176,8 @@ def test_a_finished_simulation_serves_its_report_and_every_call(client: TestClie
 
 def test_a_comparison_over_the_api_pairs_the_replications(client: TestClient) -> None:
     """scenario + variant runs `plan compare`: the same figures as `flows.compare_scenarios`, significant where the
-    interval leaves out 0, no files; one replication is a 422 naming the field; replications default to 10."""
+    interval leaves out 0, its report as the only file; one replication is a 422 naming the field; replications
+    default to 10."""
     from lifechain.planning import flows
     from lifechain.planning.simulate import Scenario
 
@@ -192,7 +193,8 @@ def test_a_comparison_over_the_api_pairs_the_replications(client: TestClient) ->
     assert res.status_code == 202, res.text
     assert (res.json()["kind"], res.json()["scenario"], res.json()["variant"]) == ("comparison", "toy", "toy+1")
     done = wait(client, res.json()["id"], analyst)
-    assert done["status"] == "done" and done["files"] == [], done
+    assert done["status"] == "done" and done["files"] == ["report.html"], done
+    assert "first_runs" not in done["result"]
     expected = flows.compare_scenarios(Scenario.model_validate(busy), Scenario.model_validate(more), replications=3)
     assert done["result"]["difference"] == flows._finite(expected["difference"])
     assert done["result"]["difference"]["calls"]["mean"] == 0  # the same calls in every pair
@@ -201,7 +203,10 @@ def test_a_comparison_over_the_api_pairs_the_replications(client: TestClient) ->
     listed = client.get("/api/v1/planning/runs?status=done", headers=analyst).json()
     assert [(r["kind"], r["variant"]) for r in listed if r["id"] == done["id"]] == [("comparison", "toy+1")]
     report = client.get(f"/api/v1/planning/runs/{done['id']}/report.html", headers=analyst)
-    assert report.status_code == 404 and "is a comparison" in report.text
+    assert report.status_code == 200 and "Comparison: toy+1 against toy" in report.text
+    assert "default-src 'none'" in report.headers["content-security-policy"]
+    calls = client.get(f"/api/v1/planning/runs/{done['id']}/calls.csv", headers=analyst)
+    assert calls.status_code == 404 and "is a comparison: it has results and a report, no calls.csv" in calls.text
     defaulted = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": SCENARIO, "variant": SCENARIO})
     assert defaulted.status_code == 202 and defaulted.json()["replications"] == 10
 

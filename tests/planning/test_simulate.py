@@ -352,6 +352,67 @@ def test_cli_plan_compare_says_which_changes_are_larger_than_the_noise(tmp_path:
     assert refused.exit_code == 2 and "at least 2 replications" in refused.output
 
 
+def test_cli_plan_compare_report_leads_with_the_changes_beyond_the_noise(tmp_path: Path) -> None:
+    """`plan compare --report` writes an HTML page: every figure in words with base, variant and its change (shares
+    in percentage points), the changes larger than the noise first, each part in the key-figure tables' order; both
+    scenarios' response-time curves in one plot; each one's key figures; the survival models' sources."""
+    import re
+
+    from lifechain.cli import _register_domains, app
+
+    base, variant, out = tmp_path / "base.yaml", tmp_path / "plus.yaml", tmp_path / "compare.html"
+    base.write_text(yaml.safe_dump(BUSY))
+    variant.write_text(yaml.safe_dump(PLUS_ONE))
+    _register_domains()
+    res = CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "3", "--report",
+                                   str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    compared = json.loads(res.output)
+    assert "first_runs" not in compared
+    page = out.read_text()
+    assert "Comparison: plus one against toy" in page and "base's, so that both see the same calls" in page
+    assert page.count("data:image/png;base64,") == 1 and page.count("Key figures: ") == 2
+    assert "Ann Emerg Med 1993;22(11):1652" in page
+    rows = re.findall(r'<tr( class=significant)?><td title="([^"]+)">([^<]+)</td><td>([^<]*)</td><td>([^<]*)</td>'
+                      r"<td>([^<]*)</td><td>(larger than the noise|within the noise)</td></tr>", page)
+    assert len(rows) == len(compared["difference"])
+    verdicts = [row[6] for row in rows]
+    assert verdicts == sorted(verdicts)  # "larger ..." before "within ..."
+    for mark, key, _, _, _, _, verdict in rows:
+        assert (mark != "") == (verdict == "larger than the noise") == compared["difference"][key]["significant"]
+    by_key = {row[1]: row for row in rows}
+    queued = compared["difference"]["queued_share"]
+    assert by_key["queued_share"][2] == "waited for a free unit"
+    assert by_key["queued_share"][5].startswith(f"{100 * queued['mean']:+.1f} pp (")
+    assert by_key["p1.within_8_min"][2] == "priority 1, within 8 min"
+    assert by_key["calls"][5] == "+0.0 (+0.0 to +0.0)"  # the same calls in both
+    for verdict in ("larger than the noise", "within the noise"):
+        part = [row[1] for row in rows if row[6] == verdict]
+        sections = [0 if k.startswith("all.") else 1 if k.startswith("p") and "." in k else 2 if k.startswith("area:")
+                    else 4 if k.startswith("arrest.") else 3 for k in part]
+        assert sections == sorted(sections), part
+    # Asked for a report, a comparison that kept no first replications says what it needs.
+    with pytest.raises(Invalid, match="each scenario's first replication"):
+        flows.report_html({k: v for k, v in compared.items()})
+
+
+def test_figures_in_words_and_changes_in_their_units() -> None:
+    from lifechain.planning.report import change, figure_of
+
+    assert figure_of("area:north.p90_response_min") == ("area north, 90th percentile", "minutes")
+    assert figure_of("arrest.volunteers_aed.larsen_1993") == (
+        "expected survivors, Larsen 1993, + volunteers and public AEDs", "survivors")
+    assert figure_of("arrest.arrests") == ("cardiac arrests reached by EMS", "number")
+    assert figure_of("mean_call_to_notified_s") == ("mean call to unit notified (s)", "seconds")
+    assert figure_of("something.new") == ("something.new", "number")
+    assert change({"mean": -0.0345, "low": -0.05, "high": -0.019}, "share") == "-3.5 pp (-5.0 to -1.9)"
+    assert change({"mean": 1.25, "low": -0.5, "high": 3.0}, "minutes") == "+1.2 min (-0.5 to +3.0)"
+    assert change({"mean": 4.0, "low": -math.inf, "high": math.inf}, "seconds") == "+4 s"
+    assert change({"mean": -0.0004, "low": -0.2, "high": -0.04}, "minutes") == "+0.0 min (-0.2 to +0.0)"
+    assert change({"mean": math.nan}, "share") == change(None, "share") == "-"
+    assert figure_of("arrest.volunteer_arrivals") == ("volunteers who reached the patient", "number")
+
+
 def test_cli_plan_compare_prints_a_figure_no_replication_had(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A figure NaN in every replication (say, no call was ever notified) has no interval: a dash, not a KeyError."""
     from lifechain.cli import _register_domains, app

@@ -110,6 +110,12 @@ await run('planning', async (browser) => {
   check(rows.findIndex(([k]) => k === 'all.mean_response_min') < rows.findIndex(([k]) => k === 'all.within_8_min')
     || rows.find(([k]) => k === 'all.mean_response_min')[1] !== rows.find(([k]) => k === 'all.within_8_min')[1],
   'the mean response before the share within 8 minutes');
+  // Its report: the changes with their verdicts, both scenarios' curves; no calls file for a comparison.
+  const compared = await ctx.request.get(new URL(await page.getByTestId('run-report').getAttribute('href'), BASE).href);
+  const comparedText = await compared.text();
+  check(compared.ok() && comparedText.includes('Comparison: e2e-toy+1 against e2e-toy') && comparedText.includes('larger than the noise'),
+    `the comparison's report opens (${compared.status()})`);
+  check((await page.getByTestId('run-calls').count()) === 0, 'a comparison offers no calls file');
   check((await page.getByTestId('run-row').count()) === 2, 'two runs listed');
   await shot(page, 'planning-compare-1366.png');
   log('comparison done: queueing change larger than the noise');

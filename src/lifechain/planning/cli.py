@@ -172,6 +172,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
         ray: Annotated[str | None, typer.Option("--ray", help="Run on the Ray cluster at ADDRESS.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+        report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots to this file.")] = None,
     ) -> None:
         """Compare two scenarios on the same calls: each figure's change with its 95% interval, and whether it is
         larger than the noise."""
@@ -187,9 +188,13 @@ def register(app: typer.Typer) -> None:
                 task = bar.add_task(f"{a.name} vs {b.name}: replications", total=2 * replications)
                 result = flows.compare_scenarios(a, b, replications=replications, workers=workers,
                                                  cities_dir=cities, ray_address=ray,
-                                                 progress=lambda n: bar.advance(task, n))
+                                                 progress=lambda n: bar.advance(task, n),
+                                                 keep_first=report is not None)
+            if report is not None:
+                flows.write_report(result, report)
         except DomainError as exc:
             raise fail(exc) from exc
+        result.pop("first_runs", None)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
@@ -205,6 +210,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  {key:42s} {result['base_summary'][key]['mean']:10.4g} "
                        f"{result['variant_summary'][key]['mean']:10.4g} {diff['mean']:+10.4g}  {span} {verdict}"
                        .rstrip())
+        if report is not None:
+            typer.echo(f"  report written to {report}")
 
     @plan_app.command("import-jemss")
     def import_jemss_cmd(

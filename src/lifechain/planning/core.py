@@ -25,6 +25,7 @@ from lifechain.planning.optimize import (
     problem_from_router,
 )
 from lifechain.planning.report import render as render_report
+from lifechain.planning.report import render_comparison as render_comparison_report
 from lifechain.planning.results import aggregate, compare, confidence, summarise, survival
 from lifechain.planning.simulate import NODES, PointIn, RunResult, Scenario, Simulation, simplifications, walking_router
 from lifechain.planning.travel import FleetRouter, MatrixRouter, StraightRouter, build_matrix_router
@@ -56,6 +57,7 @@ __all__ = [
     "pmedian",
     "problem_from_long",
     "problem_from_router",
+    "render_comparison_report",
     "render_report",
     "replication_seeds",
     "run_replication",

@@ -429,26 +429,32 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
 
 def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replications: int, workers: int = 1,
                       cities_dir: Path | None = None, ray_address: str | None = None,
-                      progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                      progress: Callable[[int], None] | None = None, keep_first: bool = False) -> dict[str, Any]:
     """Run two scenarios with the same replication streams and say, figure by figure, whether the variant differs
     from the base by more than the noise: the mean of the paired differences (variant - base) with its 95% interval,
     `significant` when the interval leaves out 0.
 
     The variant runs on the base's seed, so replication k of both draws the same calls (times, places, priorities,
     arrests, pathways: they are drawn before the run) and the difference is not blurred by a different call stream
-    (common random numbers). A variant with a seed of its own is run on the base's and `seed_replaced` says so."""
+    (common random numbers). A variant with a seed of its own is run on the base's and `seed_replaced` says so.
+
+    With `keep_first`, the result also holds `first_runs`: each scenario as run with its replication 1, for a
+    report."""
     if replications < 2:
         raise Invalid("a comparison needs at least 2 replications: one gives no interval to tell a difference "
                       "from noise")
     same_seed = variant.model_copy(update={"seed": base.seed})
     a = run_scenario(base, replications=replications, workers=workers, cities_dir=cities_dir,
-                     ray_address=ray_address, progress=progress)
+                     ray_address=ray_address, progress=progress, keep_first=keep_first)
     b = run_scenario(same_seed, replications=replications, workers=workers, cities_dir=cities_dir,
-                     ray_address=ray_address, progress=progress)
-    return {"base": base.name, "variant": variant.name, "seed": base.seed, "replications": replications,
-            "seed_replaced": variant.seed if variant.seed != base.seed else None,
-            "base_summary": a["summary"], "variant_summary": b["summary"],
-            "difference": core.compare(a["runs"], b["runs"])}
+                     ray_address=ray_address, progress=progress, keep_first=keep_first)
+    result = {"base": base.name, "variant": variant.name, "seed": base.seed, "replications": replications,
+              "seed_replaced": variant.seed if variant.seed != base.seed else None,
+              "base_summary": a["summary"], "variant_summary": b["summary"],
+              "difference": core.compare(a["runs"], b["runs"])}
+    if keep_first:
+        result["first_runs"] = (_first_run(a)[::-1], _first_run(b)[::-1])
+    return result
 
 
 def write_calls(result: dict[str, Any], path: Path) -> int:
@@ -491,7 +497,8 @@ def calls_csv(result: dict[str, Any], fh: TextIO) -> int:
 
 
 def write_report(result: dict[str, Any], path: Path) -> Path:
-    """Write the HTML report of a `run_scenario(..., keep_first=True)` result."""
+    """Write the HTML report of a `run_scenario(..., keep_first=True)` or `compare_scenarios(..., keep_first=True)`
+    result."""
     page = report_html(result)
     with _writing(path) as fh:
         fh.write(page)
@@ -499,7 +506,14 @@ def write_report(result: dict[str, Any], path: Path) -> Path:
 
 
 def report_html(result: dict[str, Any]) -> str:
-    """The HTML report of a `run_scenario(..., keep_first=True)` result."""
+    """The HTML report of a `run_scenario(..., keep_first=True)` or `compare_scenarios(..., keep_first=True)`
+    result."""
+    if "difference" in result:
+        if "first_runs" not in result:
+            raise Invalid("the report of a comparison needs each scenario's first replication "
+                          "(compare_scenarios(..., keep_first=True))")
+        base, variant = result["first_runs"]
+        return core.render_comparison_report(result, base, variant)
     run, scenario = _first_run(result)
     assert run.cell is not None  # _first_run checked it
     return core.render_report(result, scenario, run, run.cell)
@@ -931,8 +945,9 @@ class RunStore:
             return [_brief(r, variant=variant, files=names[r.id]) for r, variant in runs]
 
     def file(self, run_id: str, name: str) -> tuple[str, bytes]:
-        """A file a finished run made, as (media type, content); `NotFound` for an unknown run or a comparison (it
-        makes none), `Conflict` while the run has not finished or when it failed."""
+        """A file a finished run made, as (media type, content); `NotFound` for an unknown run or a file its kind
+        does not make (a comparison makes a report, no calls), `Conflict` while the run has not finished or when it
+        failed."""
         import gzip
 
         from lifechain.db import transaction
@@ -941,8 +956,8 @@ class RunStore:
 
         with transaction(self.sessionmaker) as session:
             run = _found(session, run_id)
-            if run.variant is not None:
-                raise NotFound(f"planning run {run_id!r} is a comparison: it has results, no {name}")
+            if run.variant is not None and name != REPORT:
+                raise NotFound(f"planning run {run_id!r} is a comparison: it has results and a report, no {name}")
             if run.status != "done":
                 why = f"failed ({run.error})" if run.status == "failed" else f"is {run.status}"
                 raise Conflict(f"planning run {run_id!r} {why}: its {name} comes with its results")
@@ -1026,14 +1041,18 @@ def run_job(job: RunJob, sender: Any) -> None:
 
 
 def _outcome(job: RunJob, progress: Callable[[int], None]) -> dict[str, Any]:
-    """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison."""
+    """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison (its
+    result and its report)."""
     from lifechain.planning.simulate import Scenario
 
     scenario = Scenario.model_validate(job.scenario)
     if job.variant is not None:
-        return {"status": "done", "result": _finite(compare_scenarios(
-            scenario, Scenario.model_validate(job.variant), replications=job.replications, workers=job.workers,
-            cities_dir=job.cities_dir, progress=progress))}
+        compared = compare_scenarios(scenario, Scenario.model_validate(job.variant), replications=job.replications,
+                                     workers=job.workers, cities_dir=job.cities_dir, progress=progress,
+                                     keep_first=True)
+        report = _packed(REPORT, "text/html; charset=utf-8", report_html(compared))
+        del compared["first_runs"]
+        return {"status": "done", "result": _finite(compared), "files": [report]}
     result = run_scenario(scenario, replications=job.replications, workers=job.workers, cities_dir=job.cities_dir,
                           keep_first=True, progress=progress)
     calls = io.StringIO()

@@ -1,7 +1,10 @@
-"""The HTML report of a simulation run: the key figures in tables (response times per priority and area, the
-operation, cardiac arrests with and without volunteers and AEDs), response-time curves per priority, a map of demand
-points coloured by response time, every figure with its confidence interval, and the sources of the survival models
-(pure: returns a string)."""
+"""The HTML reports of a simulation run and of a comparison (pure: they return strings).
+
+A run's: the key figures in tables (response times per priority and area, the operation, cardiac arrests with and
+without volunteers and AEDs), response-time curves per priority, a map of demand points coloured by response time,
+every figure with its confidence interval, and the sources of the survival models. A comparison's: every figure's
+paired change and whether it is larger than the noise, both scenarios' response-time curves, each one's key
+figures."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import base64
 import html
 import io
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -113,34 +117,56 @@ def interval(ci: dict[str, float] | None, kind: str) -> str:
     return f"{text} ({max(0.0, low):.{digits}f}\u2013{min(top, high):.{digits}f})"
 
 
+# The operation figures: summary key, words, kind.
+OPERATION = (("calls", "calls", "number"), ("served", "reached by a unit", "number"),
+             ("queued_share", "waited for a free unit", "share"),
+             ("mean_utilisation", "mean unit utilisation", "share"),
+             ("mean_call_to_notified_s", "mean call to unit notified (s)", "seconds"),
+             ("redispatches", "diversions", "number"), ("redispatched_share", "calls whose unit was diverted", "share"))
+RESPONSE_STATS = (("mean", "mean"), ("p50", "median"), ("p90", "90th percentile"))
+_RESPONSE_KEY = re.compile(r"^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min|within_(\d+(?:\.\d+)?)_min)$")
+_ARREST_KEY = re.compile(r"^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$")
+_ARREST_HEAD = (("arrests", "cardiac arrests reached by EMS", "number"),
+                ("median_collapse_to_ems_min", "median collapse to EMS on scene (min)", "minutes"))
+# The first responders' counts (of the run with volunteers and without AEDs).
+_ARREST_COUNTS = (("volunteer_alerts", "volunteer alerts sent", "number"),
+                  ("volunteer_acceptances", "volunteer alerts accepted", "number"),
+                  ("volunteer_arrivals", "volunteers who reached the patient", "number"),
+                  ("volunteer_busy_unanswered", "alerts left unanswered by volunteers busy elsewhere", "number"),
+                  ("volunteer_arrests_off_network", "arrests off the walking network (no volunteer routed)",
+                   "number"),
+                  ("aeds_off_network", "AEDs off the walking network", "number"))
+
+
+def groups_of(summary: dict[str, Any]) -> list[str]:
+    """The groups a summary has response times for: all calls, then priorities, then areas."""
+    found = [k.removesuffix(".mean_response_min") for k in summary if k.endswith(".mean_response_min")]
+    return sorted(found, key=lambda g: (g != "all", g.startswith("area:"), g))
+
+
+def group_label(group: str) -> str:
+    """`all`, `p1`, `area:north` in words."""
+    if group == "all":
+        return "all calls"
+    return f"area {group[5:]}" if group.startswith("area:") else f"priority {group[1:]}"
+
+
 def key_figures(summary: dict[str, dict[str, float]], targets_min: list[float]) -> str:
     """The headline tables: response times for all calls, each priority and each area (with the share within each
     target), the operation (calls, queueing, utilisation), and for cardiac arrests the time to CPR and to a shock
     and the expected survivors, with and without volunteers and AEDs side by side."""
-    groups = [k.removesuffix(".mean_response_min") for k in summary if k.endswith(".mean_response_min")]
-    groups.sort(key=lambda g: (g != "all", g.startswith("area:"), g))
-
-    def label(group: str) -> str:
-        if group == "all":
-            return "all calls"
-        return f"area {group[5:]}" if group.startswith("area:") else f"priority {group[1:]}"
-
     head = "".join(f"<th>within {t:g} min</th>" for t in targets_min)
     rows = "".join(
-        f"<tr><td>{html.escape(label(g))}</td><td>{interval(summary.get(f'{g}.mean_response_min'), 'minutes')}</td>"
-        f"<td>{interval(summary.get(f'{g}.p50_response_min'), 'minutes')}</td>"
-        f"<td>{interval(summary.get(f'{g}.p90_response_min'), 'minutes')}</td>"
+        f"<tr><td>{html.escape(group_label(g))}</td>"
+        + "".join(f"<td>{interval(summary.get(f'{g}.{stat}_response_min'), 'minutes')}</td>"
+                  for stat, _ in RESPONSE_STATS)
         + "".join(f"<td>{interval(summary.get(f'{g}.within_{t:g}_min'), 'share')}</td>" for t in targets_min)
-        + "</tr>" for g in groups)
+        + "</tr>" for g in groups_of(summary))
     out = ("<h3>Call to first unit on scene (minutes; 95% interval over replications)</h3><table><tr><th></th>"
-           f"<th>mean</th><th>median</th><th>90th percentile</th>{head}</tr>{rows}</table>")
-    ops = (("calls", "calls", "number"), ("served", "reached by a unit", "number"),
-           ("queued_share", "waited for a free unit", "share"), ("mean_utilisation", "mean unit utilisation", "share"),
-           ("mean_call_to_notified_s", "mean call to unit notified (s)", "seconds"),
-           ("redispatched_share", "calls whose unit was diverted", "share"))
+           + "".join(f"<th>{text}</th>" for _, text in RESPONSE_STATS) + f"{head}</tr>{rows}</table>")
     out += "<h3>Operation</h3><table>" + "".join(
-        f"<tr><td>{text}</td><td>{interval(summary.get(key), kind)}</td></tr>" for key, text, kind in ops
-        if key in summary) + "</table>"
+        f"<tr><td>{text}</td><td>{interval(summary.get(key), kind)}</td></tr>" for key, text, kind in OPERATION
+        if key in summary and key != "redispatches") + "</table>"
     arrests = summary.get("arrest.arrests", {}).get("mean", 0.0)
     if not arrests or math.isnan(arrests):
         return out
@@ -155,6 +181,139 @@ def key_figures(summary: dict[str, dict[str, float]], targets_min: list[float]) 
                   + f"</tr>{cells}</table>")
 
 
+def figure_of(key: str) -> tuple[str, str]:
+    """A summary key in words, and its kind (one of KINDS): `p1.within_8_min` is ("priority 1, within 8 min",
+    "share"); a key not known is itself, a number."""
+    response = _RESPONSE_KEY.match(key)
+    if response:
+        group, stat, minutes = response.groups()
+        words = dict(RESPONSE_STATS)[stat] if stat else f"within {minutes} min"
+        return f"{group_label(group)}, {words}", "minutes" if stat else "share"
+    for k, text, kind in OPERATION:
+        if k == key:
+            return text, kind
+    arrest = _ARREST_KEY.match(key)
+    if arrest:
+        variant, figure = arrest.groups()
+        for k, text, kind in (*_ARREST_HEAD, *ARREST_ROWS, *_ARREST_COUNTS):
+            if k == figure:
+                return (f"{text}, {dict(VARIANTS)[variant]}" if variant else text), kind
+    return key, "number"
+
+
+def figure_rank(key: str, groups: list[str]) -> tuple[float, ...]:
+    """Where a figure stands in the key-figure tables: response times (group by group: mean, median, 90th
+    percentile, then the shares by target), the operation, the arrests (EMS alone, then with volunteers, with AEDs);
+    keys not known last."""
+    response = _RESPONSE_KEY.match(key)
+    if response:
+        group, stat, minutes = response.groups()
+        at = [k for k, _ in RESPONSE_STATS].index(stat) if stat else 3 + float(minutes)
+        return 0, groups.index(group) if group in groups else len(groups), at
+    operation = [k for k, _, _ in OPERATION]
+    if key in operation:
+        return 1, operation.index(key)
+    arrest = _ARREST_KEY.match(key)
+    if arrest:
+        variant, figure = arrest.groups()
+        rows = [k for k, _, _ in (*_ARREST_HEAD, *ARREST_ROWS, *_ARREST_COUNTS)]
+        return (2, 1 + [v for v, _ in VARIANTS].index(variant) if variant else 0,
+                rows.index(figure) if figure in rows else len(rows))
+    return (3,)
+
+
+def change(ci: dict[str, Any] | None, kind: str) -> str:
+    """A paired difference as `+mean (low to high)`: shares in percentage points, others in their unit."""
+    if ci is None or ci.get("mean") is None or not math.isfinite(ci["mean"]):
+        return "-"
+    scale, digits, _ = KINDS[kind]
+    unit = {"share": " pp", "minutes": " min", "seconds": " s"}.get(kind, "")
+
+    def signed(x: float) -> str:
+        return f"{round(x * scale, digits) + 0.0:+.{digits}f}"  # + 0.0: a change rounding to 0 is never "-0.0"
+
+    text = f"{signed(ci['mean'])}{unit}"
+    low, high = ci.get("low", math.nan), ci.get("high", math.nan)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return text
+    return f"{text} ({signed(low)} to {signed(high)})"
+
+
+def comparison_table(result: dict[str, Any]) -> str:
+    """Every figure of a comparison: base, variant, the paired change with its 95% interval, and whether it is
+    larger than the noise; those that are first, each part in the key-figure tables' order."""
+    diff, base, variant = result["difference"], result["base_summary"], result["variant_summary"]
+    groups = groups_of(diff)
+    keys = sorted(diff, key=lambda k: (not diff[k].get("significant"), figure_rank(k, groups), k))
+    rows = []
+    for k in keys:
+        text, kind = figure_of(k)
+        significant = bool(diff[k].get("significant"))
+        rows.append(f'<tr{" class=significant" if significant else ""}><td title="{html.escape(k)}">'
+                    f"{html.escape(text)}</td><td>{interval(_mean_only(base.get(k)), kind)}</td>"
+                    f"<td>{interval(_mean_only(variant.get(k)), kind)}</td><td>{change(diff[k], kind)}</td>"
+                    f"<td>{'larger than the noise' if significant else 'within the noise'}</td></tr>")
+    return (f"<table><tr><th>figure</th><th>{html.escape(result['base'])}</th>"
+            f"<th>{html.escape(result['variant'])}</th><th>change (95% interval)</th><th></th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _mean_only(ci: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if ci is None else {"mean": ci.get("mean")}
+
+
+def compared_curves(base: RunResult, variant: RunResult, names: tuple[str, str], targets_min: list[float]) -> str:
+    """Share of calls reached within t minutes in both scenarios (the same calls), for all calls and priority 1."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    for run, name, style in ((base, names[0], "-"), (variant, names[1], "--")):
+        rt = response_times_s(run) / 60
+        for label, mask, color in (("all calls", np.ones(rt.shape, bool), "tab:blue"),
+                                   ("priority 1", run.priority == 1, "tab:red")):
+            r = np.sort(rt[mask & np.isfinite(rt)])
+            if r.size:
+                ax.step(r, np.arange(1, r.size + 1) / r.size, where="post", linestyle=style, color=color,
+                        label=f"{name}: {label}")
+    for t in targets_min:
+        ax.axvline(t, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("call to first unit on scene (minutes)")
+    ax.set_ylabel("share of calls reached")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def render_comparison(result: dict[str, Any], base: tuple[Scenario, RunResult],
+                      variant: tuple[Scenario, RunResult]) -> str:
+    """The report of a comparison as one self-contained HTML page: every figure's paired change with its interval
+    and verdict, both scenarios' response-time curves on the same calls, each scenario's key figures."""
+    (a, run_a), (b, run_b) = base, variant
+    names = (result["base"], result["variant"])
+    replaced = ("" if result.get("seed_replaced") is None else
+                f" The variant's own seed {result['seed_replaced']} was replaced by the base's, so that both see "
+                "the same calls.")
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Lifechain comparison: {html.escape(names[1])} against {html.escape(names[0])}</title>
+<style>{_STYLE}tr.significant td{{font-weight:bold}}th:first-child{{text-align:left}}</style></head><body>
+<h1>Comparison: {html.escape(names[1])} against {html.escape(names[0])}</h1>
+<p>{html.escape(names[0])}: {html.escape(a.description)}<br>{html.escape(names[1])}: {html.escape(b.description)}</p>
+<p>{result['replications']} paired replications, seed {result['seed']}: replication k of both scenarios draws the
+same calls (common random numbers), so each change is the mean of the paired differences, with its 95% interval; a
+change is larger than the noise when its interval leaves out 0.{replaced} Shares are in %, their changes in
+percentage points (pp).</p>
+<h2>Changes</h2>{comparison_table(result)}
+<h2>Response-time curves (replication 1 of each, the same calls)</h2>
+{compared_curves(run_a, run_b, names, a.targets_min)}
+<h2>Key figures: {html.escape(names[0])}</h2>{key_figures(result['base_summary'], a.targets_min)}
+<h2>Key figures: {html.escape(names[1])}</h2>{key_figures(result['variant_summary'], b.targets_min)}
+<h2>Survival models</h2><ul>{_models(a)}</ul></body></html>
+"""
+
+
 def _rows(summary: dict[str, dict[str, float]]) -> str:
     def fmt(x: float) -> str:
         return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
@@ -163,21 +322,29 @@ def _rows(summary: dict[str, dict[str, float]]) -> str:
                    f"</td></tr>" for k, v in summary.items())
 
 
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}")
+
+
+def _models(scenario: Scenario) -> str:
+    """The survival models with the scenario's coefficients and their sources, as list items."""
+    a = scenario.arrest
+    return (f"<li>Larsen 1993: survival = {a.larsen[0]:g} - {a.larsen[1]:g}/min to CPR - {a.larsen[2]:g}/min to "
+            f"shock - {a.larsen[3]:g}/min to EMS. {html.escape(SOURCES['larsen_1993'])}</li>"
+            f"<li>De Maio 2003: 1 / (1 + exp({a.de_maio[0]:g} + {a.de_maio[1]:g} t)), t = call to EMS on scene "
+            f"(min). {html.escape(SOURCES['de_maio_2003'])}</li>"
+            f"<li>Valenzuela 1997: 1 / (1 + exp(-{a.valenzuela[0]:g} + {a.valenzuela[1]:g} t_CPR + "
+            f"{a.valenzuela[2]:g} t_shock)), minutes from collapse. {html.escape(SOURCES['valenzuela_1997'])}</li>")
+
+
 def render(result: dict[str, Any], scenario: Scenario, run: RunResult, cells: np.ndarray) -> str:
     """The whole report as one self-contained HTML page."""
-    a = scenario.arrest
-    models = (f"<li>Larsen 1993: survival = {a.larsen[0]:g} - {a.larsen[1]:g}/min to CPR - {a.larsen[2]:g}/min to "
-              f"shock - {a.larsen[3]:g}/min to EMS. {html.escape(SOURCES['larsen_1993'])}</li>"
-              f"<li>De Maio 2003: 1 / (1 + exp({a.de_maio[0]:g} + {a.de_maio[1]:g} t)), t = call to EMS on scene "
-              f"(min). {html.escape(SOURCES['de_maio_2003'])}</li>"
-              f"<li>Valenzuela 1997: 1 / (1 + exp(-{a.valenzuela[0]:g} + {a.valenzuela[1]:g} t_CPR + "
-              f"{a.valenzuela[2]:g} t_shock)), minutes from collapse. {html.escape(SOURCES['valenzuela_1997'])}</li>")
+    models = _models(scenario)
     travel = result.get("travel", {})
     simplified = "".join(f"<li>{html.escape(text)}</li>" for text in result.get("simplifications", []))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Lifechain planning report: {html.escape(scenario.name)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head><body>
+<style>{_STYLE}</style></head><body>
 <h1>Planning report: {html.escape(scenario.name)}</h1>
 <p>{html.escape(scenario.description)}</p>
 <p>{result['replications']} replication(s), seed {result['seed']}, {scenario.days:g} days from

@@ -119,8 +119,10 @@ def delete_run(run_id: str, request: Request, user: Analyst) -> RunBrief:
 
 @router.get("/planning/runs/{run_id}/report.html", response_class=HTMLResponse)
 def run_report(run_id: str, request: Request, _user: Analyst) -> HTMLResponse:
-    """The HTML report of a finished simulation run (key figures with intervals, response-time curves, a coverage
-    map), as `lifechain plan run --report` writes it. 409 while the run has not finished. Analyst, admin."""
+    """The HTML report of a finished run, as `lifechain plan run --report` writes it for a simulation (key figures
+    with intervals, response-time curves, a coverage map) and `lifechain plan compare --report` for a comparison
+    (every figure's change and whether it is larger than the noise, both scenarios' curves). 409 while the run has
+    not finished. Analyst, admin."""
     from lifechain.planning.flows import REPORT
 
     media_type, content = _store(request).file(run_id, REPORT)

@@ -863,8 +863,10 @@ export interface paths {
         };
         /**
          * Run Report
-         * @description The HTML report of a finished simulation run (key figures with intervals, response-time curves, a coverage
-         *     map), as `lifechain plan run --report` writes it. 409 while the run has not finished. Analyst, admin.
+         * @description The HTML report of a finished run, as `lifechain plan run --report` writes it for a simulation (key figures
+         *     with intervals, response-time curves, a coverage map) and `lifechain plan compare --report` for a comparison
+         *     (every figure's change and whether it is larger than the noise, both scenarios' curves). 409 while the run has
+         *     not finished. Analyst, admin.
          */
         get: operations["run_report_api_v1_planning_runs__run_id__report_html_get"];
         put?: never;
