@@ -49,6 +49,11 @@ def response_curves(run: RunResult, targets_min: list[float]) -> str:
         r = np.sort(rt[(run.priority == p) & np.isfinite(rt)])
         if r.size:
             ax.step(r, np.arange(1, r.size + 1) / r.size, where="post", label=f"priority {p} ({r.size} calls)")
+    return _response_axes(fig, ax, targets_min)
+
+
+def _response_axes(fig: Any, ax: Any, targets_min: list[float], legend_size: float | None = None) -> str:
+    """Finish a plot of response-time curves (targets as vertical lines, axes, legend) as an inline <img>."""
     for t in targets_min:
         ax.axvline(t, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("call to first unit on scene (minutes)")
@@ -56,7 +61,7 @@ def response_curves(run: RunResult, targets_min: list[float]) -> str:
     ax.set_xlim(left=0)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=legend_size)
     return _png(fig)
 
 
@@ -276,15 +281,7 @@ def compared_curves(base: RunResult, variant: RunResult, names: tuple[str, str],
             if r.size:
                 ax.step(r, np.arange(1, r.size + 1) / r.size, where="post", linestyle=style, color=color,
                         label=f"{name}: {label}")
-    for t in targets_min:
-        ax.axvline(t, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("call to first unit on scene (minutes)")
-    ax.set_ylabel("share of calls reached")
-    ax.set_xlim(left=0)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return _response_axes(fig, ax, targets_min, legend_size=8)
 
 
 def render_comparison(result: dict[str, Any], base: tuple[Scenario, RunResult],
