@@ -399,7 +399,7 @@ def test_cli_plan_compare_report_leads_with_the_changes_beyond_the_noise(tmp_pat
 def test_figures_in_words_and_changes_in_their_units() -> None:
     from lifechain.planning.report import change, figure_of
 
-    assert figure_of("area:north.p90_response_min") == ("area north, 90th percentile", "minutes")
+    assert figure_of("area:north.p90_response_min") == ("area north, 90th percentile (min)", "minutes")
     assert figure_of("arrest.volunteers_aed.larsen_1993") == (
         "expected survivors, Larsen 1993, + volunteers and public AEDs", "survivors")
     assert figure_of("arrest.arrests") == ("cardiac arrests reached by EMS", "number")

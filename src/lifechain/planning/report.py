@@ -192,7 +192,7 @@ def figure_of(key: str) -> tuple[str, str]:
     response = _RESPONSE_KEY.match(key)
     if response:
         group, stat, minutes = response.groups()
-        words = dict(RESPONSE_STATS)[stat] if stat else f"within {minutes} min"
+        words = f"{dict(RESPONSE_STATS)[stat]} (min)" if stat else f"within {minutes} min"
         return f"{group_label(group)}, {words}", "minutes" if stat else "share"
     for k, text, kind in OPERATION:
         if k == key:
