@@ -393,7 +393,7 @@ def test_cli_plan_compare_report_leads_with_the_changes_beyond_the_noise(tmp_pat
         assert sections == sorted(sections), part
     # Asked for a report, a comparison that kept no first replications says what it needs.
     with pytest.raises(Invalid, match="each scenario's first replication"):
-        flows.report_html({k: v for k, v in compared.items()})
+        flows.report_html(compared)
 
 
 def test_figures_in_words_and_changes_in_their_units() -> None:

@@ -1,6 +1,7 @@
 // The planning page: an analyst starts a simulation from a scenario file, reads its key figures, fetches its report
-// and every call, then compares a variant (+1 ambulance) on the same calls, follows a longer run's progress and stops
-// it; bad files and bad scenarios are refused with what was wrong, and a dispatcher is turned away.
+// and every call, then compares a variant (+1 ambulance) on the same calls (and opens that report), follows a longer
+// run's progress and stops it, pages through more runs than a page holds; bad files and bad scenarios are refused
+// with what was wrong, and a dispatcher is turned away.
 import { parse } from 'yaml';
 import { BASE, check, context, log, run, shot } from './lib.mjs';
 
