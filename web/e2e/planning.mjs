@@ -197,6 +197,12 @@ await run('planning', async (browser) => {
   await page.getByTestId('lang-switch').click();
   await page.getByText('规划').first().waitFor({ timeout: T });
   await shot(page, 'planning-compare-zh-1366.png');
+  // Shown here and deleted elsewhere, a finished run leaves the panel once the list no longer has it.
+  const shownId = await page.evaluate(async () => (await (await fetch('/api/v1/planning/runs?status=done&limit=1')).json())[0].id);
+  check((await ctx.request.delete(`${BASE}/api/v1/planning/runs/${shownId}`)).ok(), 'the shown comparison deleted over the API');
+  await page.getByTestId('run-detail').waitFor({ state: 'detached', timeout: T });
+  check((await page.getByTestId('run-row').count()) === 1, 'one run left in the list');
+  log('a shown run deleted elsewhere leaves the panel');
   await ctx.close();
 
   const other = await context(browser, { locale: 'en-US', name: 'dispatcher' });

@@ -53,20 +53,21 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   // The selected run with its results, fetched again when its status changes; its progress comes with the list.
   const brief = runs.find((r) => r.id === selected);
   const status = brief?.status;
+  // A run deleted meanwhile (a 404) leaves the panel; any other failure is shown.
+  const fetchRun = useCallback((id: string) => getRun(id).then(setRun).catch((err: Error) => {
+    setError(err.message);
+    if (err instanceof ApiError && err.status === 404) { setSelected(null); setRun(null); }
+  }), []);
   useEffect(() => {
-    if (!selected) return;
-    getRun(selected).then(setRun).catch((err: Error) => setError(err.message));
-  }, [selected, status]);
+    if (selected) void fetchRun(selected);
+  }, [selected, status, fetchRun]);
   // A selected run on another page of the list is followed on its own while it is queued or running.
   const followAlone = !brief && !!run && run.id === selected && unfinished(run.status);
   useEffect(() => {
     if (!followAlone || !selected) return;
-    const timer = setInterval(() => getRun(selected).then(setRun).catch((err: Error) => {
-      setError(err.message);
-      if (err instanceof ApiError && err.status === 404) { setSelected(null); setRun(null); } // deleted meanwhile
-    }), POLL_MS);
+    const timer = setInterval(() => void fetchRun(selected), POLL_MS);
     return () => clearInterval(timer);
-  }, [followAlone, selected]);
+  }, [followAlone, selected, fetchRun]);
 
   return (
     <div className="planning">
