@@ -438,7 +438,7 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
     arrests, pathways: they are drawn before the run) and the difference is not blurred by a different call stream
     (common random numbers). A variant with a seed of its own is run on the base's and `seed_replaced` says so.
 
-    With `keep_first`, the result also holds `first_runs`: each scenario as run with its replication 1, for a
+    With `keep_first`, the result also holds `first_runs`: (replication 1, the scenario as run) of each, for a
     report."""
     if replications < 2:
         raise Invalid("a comparison needs at least 2 replications: one gives no interval to tell a difference "
@@ -453,7 +453,7 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
               "base_summary": a["summary"], "variant_summary": b["summary"],
               "difference": core.compare(a["runs"], b["runs"])}
     if keep_first:
-        result["first_runs"] = (_first_run(a)[::-1], _first_run(b)[::-1])
+        result["first_runs"] = (_first_run(a), _first_run(b))
     return result
 
 

@@ -284,11 +284,12 @@ def compared_curves(base: RunResult, variant: RunResult, names: tuple[str, str],
     return _response_axes(fig, ax, targets_min, legend_size=8)
 
 
-def render_comparison(result: dict[str, Any], base: tuple[Scenario, RunResult],
-                      variant: tuple[Scenario, RunResult]) -> str:
-    """The report of a comparison as one self-contained HTML page: every figure's paired change with its interval
-    and verdict, both scenarios' response-time curves on the same calls, each scenario's key figures."""
-    (a, run_a), (b, run_b) = base, variant
+def render_comparison(result: dict[str, Any], base: tuple[RunResult, Scenario],
+                      variant: tuple[RunResult, Scenario]) -> str:
+    """The report of a comparison as one self-contained HTML page, from each scenario's replication 1 and the
+    scenario as run: every figure's paired change with its interval and verdict, both scenarios' response-time curves
+    on the same calls, each scenario's key figures."""
+    (run_a, a), (run_b, b) = base, variant
     names = (result["base"], result["variant"])
     replaced = ("" if result.get("seed_replaced") is None else
                 f" The variant's own seed {result['seed_replaced']} was replaced by the base's, so that both see "
