@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,10 @@ def test_golden_scenario_reproduces_its_checked_in_summary() -> None:
 
 def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     """`plan run --report` writes an HTML page with two inline plots, the three survival model citations and the
-    model's remaining simplifications."""
+    model's remaining simplifications, and every figure in words in the key-figure tables' order, as the command
+    line prints them without `--json`."""
     from lifechain.cli import _register_domains, app
+    from lifechain.planning.report import interval
 
     _register_domains()
     out = tmp_path / "report.html"
@@ -53,6 +56,20 @@ def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     assert "Key figures" in page and "<td>priority 1</td>" in page and "<th>within 12 min</th>" in page
     assert "all.within_8_min" in page and yaml.safe_load((GOLDEN / "scenario.yaml").read_text())["name"] in page
     assert "Model simplifications that remain" in page and "straight line x 1.3" in page
+    summary = json.loads(res.output)["summary"]
+    every = re.findall(r'<tr><td title="([^"]+)">([^<]+)</td><td>([^<]*)</td></tr>', page)
+    assert sorted(key for key, _, _ in every) == sorted(summary)  # every figure once, in words
+    assert every[0][:2] == ("all.mean_response_min", "all calls, mean (min)")
+    words = {key: (text, value) for key, text, value in every}
+    assert words["queued_share"] == ("waited for a free unit", interval(summary["queued_share"], "share"))
+    assert words["p1.within_8_min"][0] == "priority 1, within 8 min"
+    # The command line prints the same rows in the same order (same seed, same figures).
+    text = CliRunner().invoke(app, ["plan", "run", str(GOLDEN / "scenario.yaml"), "--replications", "2"])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    first = lines.index("golden: 2 replication(s), seed 20261122") + 1  # after the transient progress bar
+    table = [re.split(r" {2,}", line.strip()) for line in lines[first:]]
+    assert table == [["figure", "mean (95% interval over replications)"], *([w, v] for _, w, v in every)]
     nowhere = tmp_path / "no" / "report.html"
     refused = CliRunner().invoke(app, ["plan", "run", str(GOLDEN / "scenario.yaml"), "--report", str(nowhere)])
     assert refused.exit_code == 2 and f"cannot write {nowhere}: No such file or directory" in refused.output

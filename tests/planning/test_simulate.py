@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -341,13 +342,23 @@ def test_cli_plan_compare_says_which_changes_are_larger_than_the_noise(tmp_path:
     _register_domains()
     result = CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "3"])
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0]: line for line in result.output.splitlines()[1:] if line.startswith("  ")}
     assert "base's seed 3, not its own 99" in result.output
-    assert lines["queued_share"].endswith("larger than the noise")
-    assert not lines["calls"].endswith("noise") and "+0 " in lines["calls"]
+    lines = result.output.splitlines()
+    first = next(i for i, line in enumerate(lines) if "seed 3, not" in line) + 1
+    table = [re.split(r" {2,}", line.strip()) for line in lines[first:]]
+    assert table[0] == ["figure", "base", "variant", "change (95% interval)"]
+    rows = {row[0]: row[1:] for row in table[1:]}
     out = json.loads(CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "3",
                                               "--json"]).output)
     assert out["difference"]["queued_share"]["significant"] and out["variant"] == "plus one"
+    assert len(rows) == len(out["difference"])  # every figure once, in words
+    queued, base_q = out["difference"]["queued_share"], out["base_summary"]["queued_share"]["mean"]
+    assert rows["waited for a free unit"][0] == f"{100 * base_q:.1f}%"
+    assert rows["waited for a free unit"][2].startswith(f"{100 * queued['mean']:+.1f} pp (")
+    assert rows["waited for a free unit"][3] == "larger than the noise"
+    assert rows["calls"][2:] == ["+0.0 (+0.0 to +0.0)", "within the noise"]  # the same calls in both
+    verdicts = [row[-1] for row in table[1:]]
+    assert verdicts == sorted(verdicts) and verdicts[0] != verdicts[-1]  # those larger than the noise first
     refused = CliRunner().invoke(app, ["plan", "compare", str(base), str(variant), "--replications", "1"])
     assert refused.exit_code == 2 and "at least 2 replications" in refused.output
 
@@ -356,8 +367,6 @@ def test_cli_plan_compare_report_leads_with_the_changes_beyond_the_noise(tmp_pat
     """`plan compare --report` writes an HTML page: every figure in words with base, variant and its change (shares
     in percentage points), the changes larger than the noise first, each part in the key-figure tables' order; both
     scenarios' response-time curves in one plot; each one's key figures; the survival models' sources."""
-    import re
-
     from lifechain.cli import _register_domains, app
 
     base, variant, out = tmp_path / "base.yaml", tmp_path / "plus.yaml", tmp_path / "compare.html"
@@ -427,7 +436,8 @@ def test_cli_plan_compare_prints_a_figure_no_replication_had(tmp_path: Path, mon
     _register_domains()
     result = CliRunner().invoke(app, ["plan", "compare", str(path), str(path), "--replications", "2"])
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("nan  -")
+    assert re.split(r" {2,}", result.output.splitlines()[-1].strip()) == [
+        "mean call to unit notified (s)", "-", "-", "-", "within the noise"]
 
 
 # ------------------------------------------------------------------------------------------------ where units are

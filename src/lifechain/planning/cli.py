@@ -50,6 +50,14 @@ def _print(solution: Any) -> None:
     typer.echo(f"  weighted mean cost {solution.mean_cost:.3f}; max cost {solution.max_cost:.3f}")
 
 
+def _aligned(rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> list[str]:
+    """Rows of text (the first a header) as lines indented by two spaces, each column padded to its widest cell,
+    right-aligned for the columns in `right`; trailing blanks cut."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.rjust(w) if c in right else cell.ljust(w)
+                             for c, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in rows]
+
+
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `lifechain` command."""
 
@@ -160,8 +168,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  report written to {report}")
         if calls is not None:
             typer.echo(f"  {written} calls of replication 1 written to {calls}")
-        for key, ci in result["summary"].items():
-            typer.echo(f"  {key:42s} {ci['mean']:12.4f}  +/- {ci['half_width']:.4f}")
+        from lifechain.planning.report import all_figures
+
+        for line in _aligned([("figure", "mean (95% interval over replications)"),
+                              *((words, value) for _, words, value in all_figures(result["summary"]))]):
+            typer.echo(line)
 
     @plan_app.command("compare")
     def compare(
@@ -203,13 +214,12 @@ def register(app: typer.Typer) -> None:
         if result["seed_replaced"] is not None:
             typer.echo(f"  {variant} was run on the base's seed {result['seed']}, not its own "
                        f"{result['seed_replaced']}, so that both see the same calls")
-        typer.echo(f"  {'figure':42s} {'base':>10s} {'variant':>10s} {'change':>10s}  95% interval")
-        for key, diff in result["difference"].items():
-            verdict = "larger than the noise" if diff["significant"] else ""
-            span = f"[{diff['low']:+.4g}, {diff['high']:+.4g}]" if "low" in diff else "-"  # no replication had it
-            typer.echo(f"  {key:42s} {result['base_summary'][key]['mean']:10.4g} "
-                       f"{result['variant_summary'][key]['mean']:10.4g} {diff['mean']:+10.4g}  {span} {verdict}"
-                       .rstrip())
+        from lifechain.planning.report import compared_figures, verdict
+
+        for line in _aligned([("figure", "base", "variant", "change (95% interval)", ""),
+                              *((f.words, f.base, f.variant, f.change, verdict(f.significant))
+                                for f in compared_figures(result))], right=frozenset({1, 2})):
+            typer.echo(line)
         if report is not None:
             typer.echo(f"  report written to {report}")
 

@@ -13,7 +13,7 @@ import html
 import io
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -244,23 +244,56 @@ def change(ci: dict[str, Any] | None, kind: str) -> str:
     return f"{text} ({signed(low)} to {signed(high)})"
 
 
-def comparison_table(result: dict[str, Any]) -> str:
-    """Every figure of a comparison: base, variant, the paired change with its 95% interval, and whether it is
-    larger than the noise; those that are first, each part in the key-figure tables' order."""
+class ComparedFigure(NamedTuple):
+    """One figure of a comparison as shown: its summary key and words, base and variant, the paired change with its
+    95% interval (`change`), and whether that change is larger than the noise."""
+
+    key: str
+    words: str
+    base: str
+    variant: str
+    change: str
+    significant: bool
+
+
+def compared_figures(result: dict[str, Any]) -> list[ComparedFigure]:
+    """Every figure of a comparison (`flows.compare_scenarios`), those larger than the noise first, each part in the
+    key-figure tables' order."""
     diff, base, variant = result["difference"], result["base_summary"], result["variant_summary"]
     groups = groups_of(diff)
     keys = sorted(diff, key=lambda k: (not diff[k].get("significant"), figure_rank(k, groups), k))
     rows = []
     for k in keys:
-        text, kind = figure_of(k)
-        significant = bool(diff[k].get("significant"))
-        rows.append(f'<tr{" class=significant" if significant else ""}><td title="{html.escape(k)}">'
-                    f"{html.escape(text)}</td><td>{interval(_mean_only(base.get(k)), kind)}</td>"
-                    f"<td>{interval(_mean_only(variant.get(k)), kind)}</td><td>{change(diff[k], kind)}</td>"
-                    f"<td>{'larger than the noise' if significant else 'within the noise'}</td></tr>")
+        words, kind = figure_of(k)
+        rows.append(ComparedFigure(k, words, interval(_mean_only(base.get(k)), kind),
+                                   interval(_mean_only(variant.get(k)), kind), change(diff[k], kind),
+                                   bool(diff[k].get("significant"))))
+    return rows
+
+
+def verdict(significant: bool) -> str:
+    """A change's verdict in words."""
+    return "larger than the noise" if significant else "within the noise"
+
+
+def comparison_table(result: dict[str, Any]) -> str:
+    """Every figure of a comparison (`compared_figures`) as an HTML table, those larger than the noise in bold."""
+    rows = "".join(f'<tr{" class=significant" if f.significant else ""}><td title="{html.escape(f.key)}">'
+                   f"{html.escape(f.words)}</td><td>{f.base}</td><td>{f.variant}</td><td>{f.change}</td>"
+                   f"<td>{verdict(f.significant)}</td></tr>" for f in compared_figures(result))
     return (f"<table><tr><th>figure</th><th>{html.escape(result['base'])}</th>"
-            f"<th>{html.escape(result['variant'])}</th><th>change (95% interval)</th><th></th></tr>"
-            + "".join(rows) + "</table>")
+            f"<th>{html.escape(result['variant'])}</th><th>change (95% interval)</th><th></th></tr>{rows}</table>")
+
+
+def all_figures(summary: dict[str, dict[str, float]]) -> list[tuple[str, str, str]]:
+    """Every figure of a run's summary in the key-figure tables' order: its key, its words, and its mean with the 95%
+    interval over replications (`interval`)."""
+    groups = groups_of(summary)
+    rows = []
+    for k in sorted(summary, key=lambda k: (figure_rank(k, groups), k)):
+        words, kind = figure_of(k)
+        rows.append((k, words, interval(summary[k], kind)))
+    return rows
 
 
 def _mean_only(ci: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -313,11 +346,8 @@ percentage points (pp).</p>
 
 
 def _rows(summary: dict[str, dict[str, float]]) -> str:
-    def fmt(x: float) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
-
-    return "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v['mean'])}</td><td>{fmt(v.get('half_width', math.nan))}"
-                   f"</td></tr>" for k, v in summary.items())
+    return "".join(f'<tr><td title="{html.escape(k)}">{html.escape(words)}</td><td>{value}</td></tr>'
+                   for k, words, value in all_figures(summary))
 
 
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
@@ -353,8 +383,8 @@ Dispatch decisions by the live <code>lifechain.dispatch.core</code>; volunteer a
 <h2>Key figures</h2>{key_figures(result['summary'], scenario.targets_min)}
 <h2>Response-time curves per priority (replication 1)</h2>{response_curves(run, scenario.targets_min)}
 <h2>Coverage map (replication 1)</h2>{coverage_map(run, scenario, cells)}
-<h2>All figures (mean and 95% confidence half-width over replications)</h2>
-<table><tr><th>figure</th><th>mean</th><th>+/-</th></tr>{_rows(result['summary'])}</table>
+<h2>All figures (mean and 95% interval over replications)</h2>
+<table><tr><th>figure</th><th>mean (95% interval)</th></tr>{_rows(result['summary'])}</table>
 <h2>Model simplifications that remain</h2><ul>{simplified}</ul>
 <h2>Survival models</h2><p>Expected survivors of the simulated cardiac arrests; <code>ems</code> = EMS and bystanders,
 <code>volunteers</code> = with volunteers, <code>volunteers_aed</code> = with volunteers and public AEDs.</p>
