@@ -92,7 +92,7 @@ def test_key_figures_put_priorities_areas_targets_and_arrest_variants_in_tables(
     """From the golden summary: one row per priority and area with a column per target, and the arrest figures
     side by side for EMS alone, with volunteers and with volunteers and AEDs; without volunteers the arrest table
     has the one column of the care simulated, and without arrests none."""
-    from lifechain.planning.report import key_figures
+    from lifechain.planning.report import interval, key_figures
 
     summary = json.loads((GOLDEN / "summary.json").read_text())
     page = key_figures(summary, [8, 12])
@@ -103,10 +103,17 @@ def test_key_figures_put_priorities_areas_targets_and_arrest_variants_in_tables(
     p1 = summary["p1.within_8_min"]
     assert f"{100 * p1['mean']:.1f}% ({100 * p1['low']:.1f}\u2013100.0)" in page  # its t-interval passes 100%
     assert page.index("all calls") < page.index("priority 1") < page.index("area north")
+    # What the first responders did, after the arrests' table.
+    alerts, arrived = summary["arrest.volunteer_alerts"], summary["arrest.volunteer_arrivals"]
+    assert alerts["mean"] > arrived["mean"] > 0
+    assert f"<tr><td>volunteer alerts sent</td><td>{interval(alerts, 'number')}</td></tr>" in page
+    assert f"<tr><td>volunteers who reached the patient</td><td>{interval(arrived, 'number')}</td></tr>" in page
+    assert page.index("expected survivors, Valenzuela 1997") < page.index("<h3>First responders")
 
-    no_volunteers = {k: v for k, v in summary.items() if not k.startswith(("arrest.ems.", "arrest.volunteers"))}
+    no_volunteers = {k: v for k, v in summary.items()
+                     if not k.startswith(("arrest.ems.", "arrest.volunteer", "arrest.aeds_off_network"))}
     page = key_figures(no_volunteers, [8, 12])
-    assert "<th>as simulated</th>" in page and "EMS and bystanders" not in page
+    assert "<th>as simulated</th>" in page and "EMS and bystanders" not in page and "First responders" not in page
     survivors = summary["arrest.larsen_1993"]
     assert f"<td>{survivors['mean']:.2f} (" in page
     no_arrests = {**no_volunteers, "arrest.arrests": {"mean": 0.0, "half_width": 0.0, "low": 0.0, "high": 0.0}}

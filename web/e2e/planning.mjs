@@ -1,6 +1,7 @@
-// The planning page: an analyst starts a simulation from a scenario file, reads its key figures, fetches its report
-// and every call, then compares a variant (+1 ambulance) on the same calls (and opens that report), follows a longer
-// run's progress and stops it, pages through more runs than a page holds; bad files and bad scenarios are refused
+// The planning page: an analyst starts a simulation with volunteers from a scenario file, reads its key figures (the
+// arrests with and without volunteers and AEDs, what the first responders did), fetches its report and every call,
+// then compares a variant (+1 ambulance) on the same calls (and opens that report), follows a longer run's progress
+// and stops it, pages through more runs than a page holds; bad files and bad scenarios are refused
 // with what was wrong, and a dispatcher is turned away.
 import { parse } from 'yaml';
 import { BASE, check, context, log, run, shot } from './lib.mjs';
@@ -69,10 +70,17 @@ await run('planning', async (browser) => {
   log('bad files and scenarios refused with what was wrong');
 
   // A simulation: key figures with intervals, the report and every call.
-  await start(page, file('toy.yaml', scenario()), null, 2);
+  // With volunteers, so that the arrests are timed with and without them and the first responders' figures show.
+  await start(page, file('toy.yaml', scenario('volunteers: {density_per_km2: 30}')), null, 2);
   await page.locator('[data-testid=run-detail][data-status=done]').waitFor({ timeout: RUN_T });
   const all = await page.getByTestId('figures-all').textContent();
   check(/\d+\.\d min/.test(all) && /\d+\.\d%/.test(all), `the all-calls row has minutes and shares: ${all}`);
+  const arrestHead = await page.locator('[data-testid=arrest-figures] thead').textContent();
+  check(arrestHead.includes('+ volunteers and public AEDs'), `arrests timed with volunteers and AEDs: ${arrestHead}`);
+  const alerts = await page.getByTestId('responders-volunteer_alerts').textContent();
+  const arrived = await page.getByTestId('responders-volunteer_arrivals').textContent();
+  check(alerts.startsWith('Volunteer alerts sent') && parseFloat(alerts.slice(21)) > 0 && arrived.startsWith('Volunteers who reached'),
+    `what the first responders did: ${alerts} / ${arrived}`);
   check(await page.getByTestId('figures-p1').isVisible(), 'a row for priority 1');
   check(await page.getByTestId('figures-area:north').isVisible(), 'a row for the north area');
   await shot(page, 'planning-run-1366.png');

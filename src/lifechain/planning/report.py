@@ -133,7 +133,8 @@ _RESPONSE_KEY = re.compile(r"^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min
 _ARREST_KEY = re.compile(r"^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$")
 _ARREST_HEAD = (("arrests", "cardiac arrests reached by EMS", "number"),
                 ("median_collapse_to_ems_min", "median collapse to EMS on scene (min)", "minutes"))
-# The first responders' counts (of the run with volunteers and without AEDs).
+# The first responders' counts, per replication, of the run with volunteers and public AEDs (the whole first
+# response; `first_response` counts that variant).
 _ARREST_COUNTS = (("volunteer_alerts", "volunteer alerts sent", "number"),
                   ("volunteer_acceptances", "volunteer alerts accepted", "number"),
                   ("volunteer_arrivals", "volunteers who reached the patient", "number"),
@@ -159,7 +160,8 @@ def group_label(group: str) -> str:
 def key_figures(summary: dict[str, dict[str, float]], targets_min: list[float]) -> str:
     """The headline tables: response times for all calls, each priority and each area (with the share within each
     target), the operation (calls, queueing, utilisation), and for cardiac arrests the time to CPR and to a shock
-    and the expected survivors, with and without volunteers and AEDs side by side."""
+    and the expected survivors, with and without volunteers and AEDs side by side, and what the first responders
+    did (alerts sent and accepted, volunteers who reached the patient, ...)."""
     head = "".join(f"<th>within {t:g} min</th>" for t in targets_min)
     rows = "".join(
         f"<tr><td>{html.escape(group_label(g))}</td>"
@@ -180,10 +182,16 @@ def key_figures(summary: dict[str, dict[str, float]], targets_min: list[float]) 
         f"<tr><td>{text}</td>"
         + "".join(f"<td>{interval(summary.get(f'arrest.{v}.{key}' if v else f'arrest.{key}'), kind)}</td>"
                   for v, _ in shown) + "</tr>" for key, text, kind in ARREST_ROWS)
-    return out + (f"<h3>Cardiac arrests ({interval(summary['arrest.arrests'], 'number')} reached by EMS; median "
-                  f"collapse to EMS on scene {interval(summary.get('arrest.median_collapse_to_ems_min'), 'minutes')}"
-                  " min)</h3><table><tr><th></th>" + "".join(f"<th>{text}</th>" for _, text in shown)
-                  + f"</tr>{cells}</table>")
+    out += (f"<h3>Cardiac arrests ({interval(summary['arrest.arrests'], 'number')} reached by EMS; median "
+            f"collapse to EMS on scene {interval(summary.get('arrest.median_collapse_to_ems_min'), 'minutes')}"
+            " min)</h3><table><tr><th></th>" + "".join(f"<th>{text}</th>" for _, text in shown)
+            + f"</tr>{cells}</table>")
+    responders = "".join(f"<tr><td>{text}</td><td>{interval(summary[f'arrest.{key}'], kind)}</td></tr>"
+                         for key, text, kind in _ARREST_COUNTS if f"arrest.{key}" in summary)
+    if responders:
+        out += ("<h3>First responders (per replication, in the run with volunteers and public AEDs)</h3>"
+                f"<table>{responders}</table>")
+    return out
 
 
 def figure_of(key: str) -> tuple[str, str]:
