@@ -24,6 +24,19 @@ def client(settings: Settings) -> TestClient:
     return TestClient(create_app(settings, clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))))
 
 
+class Sender:
+    """The end of a run process's pipe: keeps what `flows.run_job` sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def send(self, message: tuple[str, Any]) -> None:
+        self.sent.append(message)
+
+    def close(self) -> None:
+        self.sent.append(("closed", None))
+
+
 def wait(client: TestClient, run_id: str, headers: dict[str, str]) -> dict[str, Any]:
     for _ in range(200):
         body: dict[str, Any] = client.get(f"/api/v1/planning/runs/{run_id}", headers=headers).json()
@@ -66,6 +79,34 @@ def test_planning_runs_need_analyst_or_admin_and_a_valid_scenario(client: TestCl
     # The validator's own words, without pydantic's "Value error, " in front of them.
     assert [e["message"].startswith("dispatch policy: redispatch") for e in res.json()["errors"]] == [True]
     assert client.post("/api/v1/planning/runs", json={"scenario": SCENARIO}).status_code == 401
+
+
+def test_a_scenario_over_the_api_reads_no_file_on_the_server(client: TestClient, tmp_path: Any) -> None:
+    """A replay or AED file in a scenario (or a variant) sent over the API is a 422 naming the field, and no run is
+    stored: the server would read the file, and its error would quote the first line. Before, the run failed with
+    "/etc/passwd: a replay needs time, lat and lon columns (columns: root:x:0:0:root:/root:/bin/bash)". A run stored
+    before the rule meets it in its process too."""
+    from lifechain.planning import flows
+
+    analyst = signed_in(client, "ana", Role.ANALYST)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password,lat,lon\nhunter2,60.1,24.9\n")
+    replay = {**SCENARIO, "calls": {**SCENARIO["calls"], "replay_file": str(secret)}}
+    aeds = {**SCENARIO, "volunteers": {"density_per_km2": 10, "aeds_file": str(secret)}}
+    for body, field in (({"scenario": replay}, "scenario.calls.replay_file"),
+                        ({"scenario": SCENARIO, "variant": aeds}, "variant.volunteers.aeds_file")):
+        res = client.post("/api/v1/planning/runs", headers=analyst, json=body)
+        assert res.status_code == 422, res.text
+        assert [e["message"].startswith(f"{field}: a run started over the API reads no files on the server")
+                for e in res.json()["errors"]] == [True]
+        assert "hunter2" not in res.text
+    assert client.get("/api/v1/planning/runs", headers=analyst).json() == []
+    stored_before = Sender()
+    flows.run_job(flows.RunJob("old", replay, None, 1, None), stored_before)
+    kind, outcome = stored_before.sent[-2]
+    assert kind == "outcome" and outcome["status"] == "failed"
+    assert "scenario.calls.replay_file: a run started over the API reads no files" in outcome["error"]
+    assert "hunter2" not in outcome["error"]
 
 
 def test_a_run_that_fails_says_why(client: TestClient) -> None:
@@ -333,16 +374,6 @@ def test_a_run_reports_its_progress_and_then_its_outcome() -> None:
     import gzip
 
     from lifechain.planning import flows
-
-    class Sender:
-        def __init__(self) -> None:
-            self.sent: list[tuple[str, Any]] = []
-
-        def send(self, message: tuple[str, Any]) -> None:
-            self.sent.append(message)
-
-        def close(self) -> None:
-            self.sent.append(("closed", None))
 
     sim = Sender()
     flows.run_job(flows.RunJob("r1", SCENARIO, None, 3, None), sim)

@@ -1043,11 +1043,14 @@ def run_job(job: RunJob, sender: Any) -> None:
 def _outcome(job: RunJob, progress: Callable[[int], None]) -> dict[str, Any]:
     """Run a simulation (its result, the report and every call of replication 1 as files) or a comparison (its
     result and its report)."""
-    from lifechain.planning.simulate import Scenario
+    from lifechain.planning.schemas import RunIn
 
-    scenario = Scenario.model_validate(job.scenario)
-    if job.variant is not None:
-        compared = compare_scenarios(scenario, Scenario.model_validate(job.variant), replications=job.replications,
+    # Validated as the API does (a run stored before a rule was added meets it too: no files read on the server).
+    checked = RunIn.model_validate({"scenario": job.scenario, "variant": job.variant,
+                                    "replications": job.replications})
+    scenario = checked.scenario
+    if checked.variant is not None:
+        compared = compare_scenarios(scenario, checked.variant, replications=job.replications,
                                      workers=job.workers, cities_dir=job.cities_dir, progress=progress,
                                      keep_first=True)
         report = _packed(REPORT, "text/html; charset=utf-8", report_html(compared))

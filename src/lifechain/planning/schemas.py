@@ -14,6 +14,20 @@ RunStatus = Literal["queued", "running", "done", "failed"]
 # `plan compare`'s default: enough replications for the paired intervals to tell a few percent from noise.
 COMPARISON_REPLICATIONS = 10
 
+# Scenario fields that name a file, and what a scenario sent over the API gives instead. `lifechain plan run` reads
+# such files on its user's machine; a run started over the API would read them on the server, where an analyst has
+# no business reading files (an error quoting a file's first line would even show it).
+SERVER_FILES = (("calls", "replay_file", "the calls in calls.replayed"),
+                ("volunteers", "aeds_file", "the AEDs in volunteers.aeds, or volunteers.aeds_from_city"))
+
+
+def no_server_files(scenario: Scenario, name: str) -> None:
+    """Raise a ValueError naming the first field of `scenario` that names a file (`SERVER_FILES`)."""
+    for part, field, instead in SERVER_FILES:
+        if getattr(getattr(scenario, part), field, None):
+            raise ValueError(f"{name}.{part}.{field}: a run started over the API reads no files on the server; give "
+                             f"{instead}, or run `lifechain plan run` where the file is")
+
 
 class RunIn(BaseModel):
     """Start a simulation: the scenario itself (as in a scenario YAML file) and how many replications (default 1).
@@ -26,6 +40,13 @@ class RunIn(BaseModel):
     scenario: Scenario
     variant: Scenario | None = None
     replications: int | None = Field(None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _no_files(self) -> Self:
+        no_server_files(self.scenario, "scenario")
+        if self.variant is not None:
+            no_server_files(self.variant, "variant")
+        return self
 
     @model_validator(mode="after")
     def _replications(self) -> Self:
