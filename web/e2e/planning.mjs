@@ -105,7 +105,7 @@ await run('planning', async (browser) => {
   check((await page.getByTestId('diff-queued_share').getAttribute('data-significant')) === 'true', 'queueing drops beyond the noise');
   const words = [await page.locator('[data-testid=diff-queued_share] th').textContent(),
     await page.locator('[data-testid="diff-p1.within_8_min"] th').textContent()];
-  check(words[0] === 'Waited for a unit' && words[1] === 'Priority 1 · Within 8 min', `figures named in words: ${words.join(' / ')}`);
+  check(words[0] === 'Waited for a free unit' && words[1] === 'Priority 1 · Within 8 min', `figures named in words: ${words.join(' / ')}`);
   const change = await page.locator('[data-testid=diff-queued_share] td').nth(2).textContent();
   check(/^-\d+\.\d pp \(/.test(change), `a change of a share in percentage points: ${change}`);
   // Larger than the noise first, then within the noise; each in the tables' order: all calls, priority 1, 2, the
