@@ -34,7 +34,8 @@ class RunIn(BaseModel):
 
     With a `variant`, compare the two instead (as `lifechain plan compare`): both run on the scenario's seed, so
     replication k of each sees the same calls, and each figure's paired change comes with its 95% interval and whether
-    it is larger than the noise. A comparison needs at least 2 replications (default 10)."""
+    it is larger than the noise. A comparison needs at least 2 replications (default 10). A scenario sent here names
+    no files (`calls.replay_file`, `volunteers.aeds_file`): it carries its calls and AEDs itself."""
 
     model_config = ConfigDict(extra="forbid")
     scenario: Scenario
