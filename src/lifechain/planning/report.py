@@ -127,7 +127,8 @@ OPERATION = (("calls", "calls", "number"), ("served", "reached by a unit", "numb
              ("queued_share", "waited for a free unit", "share"),
              ("mean_utilisation", "mean unit utilisation", "share"),
              ("mean_call_to_notified_s", "mean call to unit notified (s)", "seconds"),
-             ("redispatches", "units diverted", "number"), ("redispatched_share", "calls whose unit was diverted", "share"))
+             ("redispatches", "units diverted", "number"),
+             ("redispatched_share", "calls whose unit was diverted", "share"))
 RESPONSE_STATS = (("mean", "mean"), ("p50", "median"), ("p90", "90th percentile"))
 _RESPONSE_KEY = re.compile(r"^(all|p\d+|area:.+)\.(?:(mean|p50|p90)_response_min|within_(\d+(?:\.\d+)?)_min)$")
 _ARREST_KEY = re.compile(r"^arrest\.(?:(ems|volunteers|volunteers_aed)\.)?(\w+)$")
