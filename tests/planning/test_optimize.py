@@ -198,6 +198,42 @@ def _cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
+def test_cli_optimize_stops_at_a_time_limit_saying_how_far_it_can_be(tmp_path: Path) -> None:
+    """`--time-limit` gives the best answer found, flagged as not proven, with how far below the optimum it can be
+    (the LP bound); without it the same instance is solved to its proven optimum, within that bound. A model that
+    solves set covering to the end refuses the option."""
+    import re
+
+    from tests.planning.test_mclp_exact import clustered
+
+    pr = clustered(0, 300, 80)  # its LP bound is 0.77% above the optimum: only the MIP proves it
+    finite = zip(*np.nonzero(np.isfinite(pr.costs)), strict=True)
+    (tmp_path / "costs.csv").write_text("demand_id,site_id,cost\n" + "".join(
+        f"{pr.demand_ids[i]},{pr.site_ids[j]},{float(pr.costs[i, j])!r}\n" for i, j in finite))
+    (tmp_path / "demand.csv").write_text("demand_id,weight\n" + "".join(
+        f"{d},{float(w)!r}\n" for d, w in zip(pr.demand_ids, pr.weights, strict=True)))
+    args = ("plan", "optimize", "mclp", "--costs", str(tmp_path / "costs.csv"), "--demand",
+            str(tmp_path / "demand.csv"), "--p", "4", "--radius", "2.5")
+    stopped = _cli(*args, "--time-limit", "0")
+    assert stopped.exit_code == 0, stopped.output
+    assert stopped.output.startswith("mclp: NOT proven optimal within the 0 s time limit, objective ")
+    found = re.search(r"at most (\d+\.\d+)% below the optimum \(upper bound (\S+)\)", stopped.output)
+    assert found, stopped.output
+    as_json = json.loads(_cli(*args, "--time-limit", "0", "--json").output)
+    objective, bound = as_json["objective"], as_json["params"]["lp_bound"]
+    assert not as_json["optimal"] and bound > objective
+    assert float(found.group(1)) == pytest.approx(100 * (bound - objective) / objective, abs=1e-3)
+    assert float(found.group(2)) == pytest.approx(bound, rel=1e-5)
+    proven = json.loads(_cli(*args, "--json").output)
+    assert proven["optimal"] and objective - 1e-9 <= proven["objective"] <= bound
+    assert "below the optimum" not in _cli(*args).output
+    refused = _cli("plan", "optimize", "lscp", "--costs", str(tmp_path / "costs.csv"), "--radius", "2.5",
+                   "--time-limit", "5")
+    assert refused.exit_code == 2 and "--time-limit applies to mclp, aed, pmedian, mexclp" in refused.output
+    with pytest.raises(Invalid, match="a time limit applies to"):
+        flows.optimize("pcenter", pr, p=2, time_limit_s=1.0)
+
+
 @pytest.fixture
 def city_data(tmp_path: Path, helsinki_cities_dir: Path) -> Path:
     """A data folder whose cities are the compiled Helsinki, with a demand and a sites CSV beside it: five points on

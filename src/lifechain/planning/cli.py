@@ -37,10 +37,16 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
     return params
 
 
-def _print(solution: Any) -> None:
-    """Human-readable summary of a solution."""
-    typer.echo(f"{solution.model}: {'optimal' if solution.optimal else 'NOT proven optimal'}, "
-               f"objective {solution.objective:.6g}")
+def _print(solution: Any, time_limit: float | None = None) -> None:
+    """Human-readable summary of a solution; one not proven optimal says how far from the optimum it can be, when
+    the model has a bound (mclp, aed)."""
+    status = "optimal" if solution.optimal else "NOT proven optimal" + (
+        f" within the {time_limit:g} s time limit" if time_limit is not None else "")
+    typer.echo(f"{solution.model}: {status}, objective {solution.objective:.6g}")
+    bound = solution.params.get("lp_bound")
+    if not solution.optimal and bound is not None and solution.objective > 0:
+        typer.echo(f"  at most {(bound - solution.objective) / solution.objective:.3%} below the optimum "
+                   f"(upper bound {bound:.6g})")
     typer.echo(f"  open sites ({len(solution.sites)}): {', '.join(solution.sites)}")
     if solution.units:
         typer.echo("  units: " + ", ".join(f"{s}={n}" for s, n in solution.units.items()))
@@ -91,6 +97,9 @@ def register(app: typer.Typer) -> None:
         demand_id_col: Annotated[str | None, typer.Option(help="Id column of the demand file.")] = None,
         weight_col: Annotated[str | None, typer.Option(help="Weight column of the demand file.")] = None,
         site_id_col: Annotated[str | None, typer.Option(help="Id column of the sites file (with --city).")] = None,
+        time_limit: Annotated[float | None, typer.Option(
+            "--time-limit", min=0.0, help="Seconds the exact solve may take; then the best answer found, flagged "
+                                          "as not proven optimal (mclp, aed, pmedian, mexclp).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the solution as JSON.")] = False,
     ) -> None:
         """Solve a location model exactly (HiGHS) on a cost table or on a city's road or walking network."""
@@ -104,6 +113,11 @@ def register(app: typer.Typer) -> None:
         if city is not None and (demand is None or sites is None):
             raise typer.BadParameter("--city needs --demand and --sites (CSV files with lat and lon columns)")
         params = _params(model, p, radius, units, busy_fraction, capacity, fixed)
+        if time_limit is not None:
+            if model not in flows.TIME_LIMITED:
+                raise typer.BadParameter(f"--time-limit applies to {', '.join(flows.TIME_LIMITED)}; {model} solves "
+                                         "set-covering problems to the end")
+            params["time_limit_s"] = time_limit
         off: dict[str, int] | None = None
         try:
             if city is not None and demand is not None and sites is not None:
@@ -122,7 +136,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({**solution.as_dict(), **({"unreachable": off} if off is not None else {})},
                                   indent=2))
             return
-        _print(solution)
+        _print(solution, time_limit)
         if off and any(off.values()):
             typer.echo(f"  not on the network or cut off: {off['demand_points']} demand points no site reaches, "
                        f"{off['sites']} sites that reach no point")

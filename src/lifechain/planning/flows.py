@@ -138,14 +138,26 @@ def unreachable(problem: core.Problem) -> dict[str, int]:
     return {"demand_points": int(problem.unreached_points().size), "sites": int(problem.idle_sites().size)}
 
 
+# The models whose solve can stop at a time limit with the best answer found (lscp and pcenter solve set-covering
+# problems to the end: an answer short of the optimum would not say what they promise).
+TIME_LIMITED = ("mclp", "aed", "pmedian", "mexclp")
+
+
 def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
     """Run one location model by name with its parameters. For `aed`, `radius` is the walking time and `fixed` the
-    AEDs already in place (p more are added); for `mclp`, fixed sites count in p."""
+    AEDs already in place (p more are added); for `mclp`, fixed sites count in p. The models of `TIME_LIMITED` take
+    `time_limit_s`."""
     if model not in core.MODELS:
         raise Invalid(f"unknown model {model!r}: expected one of {', '.join(core.MODELS)}")
+    limit = params.pop("time_limit_s", None)
+    if limit is not None:
+        if model not in TIME_LIMITED:
+            raise Invalid(f"a time limit applies to {', '.join(TIME_LIMITED)}, not {model}")
+        params["time_limit_s"] = limit
 
-    def aed(pr: core.Problem, *, p: int, radius: float, fixed: Sequence[str] = ()) -> core.Solution:
-        return core.place_aeds(pr, p=p, walk_s=radius, existing=fixed)
+    def aed(pr: core.Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
+            time_limit_s: float | None = None) -> core.Solution:
+        return core.place_aeds(pr, p=p, walk_s=radius, existing=fixed, time_limit_s=time_limit_s)
 
     solvers: dict[str, Callable[..., core.Solution]] = {
         "mclp": core.mclp, "lscp": core.lscp, "pmedian": core.pmedian, "pcenter": core.pcenter, "mexclp": core.mexclp,

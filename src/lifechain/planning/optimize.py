@@ -647,13 +647,15 @@ def mclp(problem: Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
     return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius, lp_bound=bound)
 
 
-def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[str] = ()) -> Solution:
+def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[str] = (),
+               time_limit_s: float | None = None) -> Solution:
     """AED placement: add `p` AEDs to `existing` ones maximising the share of arrests within `walk_s` walking."""
     fixed_idx = _site_indices(problem, existing)
     _check_p(problem, p + len(fixed_idx), len(fixed_idx))
-    chosen, obj, optimal, _ = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
-                                         fixed_idx, None)
-    return _solution("aed", problem, chosen, obj, optimal, walk_s, p=p, walk_s=walk_s, existing=list(existing))
+    chosen, obj, optimal, bound = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
+                                                fixed_idx, time_limit_s)
+    return _solution("aed", problem, chosen, obj, optimal, walk_s, p=p, walk_s=walk_s, existing=list(existing),
+                     lp_bound=bound)
 
 
 # --------------------------------------------------------------------------------------------------------- LSCP
