@@ -289,3 +289,19 @@ def test_time_limit_is_reported_as_not_proven(mip_calls: list[tuple[float, tuple
     assert not sol.optimal and len(sol.sites) == 4
     assert sol.params["lp_bound"] > expected
     assert sol.objective <= expected + 1e-9
+    assert expected - 1e-9 <= sol.params["upper_bound"] <= sol.params["lp_bound"]
+
+
+def test_an_unfinished_proof_reports_the_mips_tighter_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after HiGHS's root node, the answer's upper bound is HiGHS's dual bound on the restricted MIP (every
+    better solution is in it): below the LP bound, and still at least the true optimum. Proven, it is the optimum."""
+    pr = clustered(0, 300, 80)
+    expected = plain_mclp(pr.costs <= 2.5, pr.weights, 4)
+    monkeypatch.setitem(opt._PROOF_OPTIONS, "mip_max_nodes", 1)
+    sol = core.mclp(pr, p=4, radius=2.5)
+    assert not sol.optimal
+    assert expected - 1e-9 <= sol.params["upper_bound"] < sol.params["lp_bound"] - 1.0  # 1159.8 against 1165.2
+    assert sol.objective <= expected + 1e-9
+    monkeypatch.delitem(opt._PROOF_OPTIONS, "mip_max_nodes")
+    proven = core.mclp(pr, p=4, radius=2.5)
+    assert proven.optimal and proven.params["upper_bound"] == proven.objective == pytest.approx(expected)

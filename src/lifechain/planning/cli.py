@@ -39,11 +39,11 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
 
 def _print(solution: Any, time_limit: float | None = None) -> None:
     """Human-readable summary of a solution; one not proven optimal says how far from the optimum it can be, when
-    the model has a bound (mclp, aed)."""
+    the model has an upper bound (mclp, aed)."""
     status = "optimal" if solution.optimal else "NOT proven optimal" + (
         f" within the {time_limit:g} s time limit" if time_limit is not None else "")
     typer.echo(f"{solution.model}: {status}, objective {solution.objective:.6g}")
-    bound = solution.params.get("lp_bound")
+    bound = solution.params.get("upper_bound")
     if not solution.optimal and bound is not None and solution.objective > 0:
         typer.echo(f"  at most {(bound - solution.objective) / solution.objective:.3%} below the optimum "
                    f"(upper bound {bound:.6g})")

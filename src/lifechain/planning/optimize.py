@@ -538,11 +538,13 @@ def _restrict(red: _Reduced, p: int, threshold: float, tol: float, lam: FloatArr
     return red
 
 
-def _mclp_mip(red: _Reduced, p: int, start: Sequence[int], time_limit_s: float | None) -> tuple[list[int], bool]:
-    """The compact MCLP on a reduced instance (sum x <= p) from `start`: the open original sites and optimality."""
+def _mclp_mip(red: _Reduced, p: int, start: Sequence[int],
+              time_limit_s: float | None) -> tuple[list[int], bool, float]:
+    """The compact MCLP on a reduced instance (sum x <= p) from `start`: the open original sites, optimality, and
+    HiGHS's bound on the covered weight (its dual bound; infinite when it gives none)."""
     n, m = red.cover.shape
     if n == 0 or m <= p:
-        return [int(j) for j in red.sites], True
+        return [int(j) for j in red.sites], True, float(red.weights.sum())
     mip = _mclp_model(red.cover, red.weights, p, integer=True)
     local = _local(red, p, start)
     x0 = np.zeros(m + n)
@@ -551,8 +553,11 @@ def _mclp_mip(red: _Reduced, p: int, start: Sequence[int], time_limit_s: float |
     options: dict[str, Any] = dict(_PROOF_OPTIONS)
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
-    values, optimal = _run(_highs(mip, options), x0)
-    return [int(red.sites[j]) for j in np.flatnonzero(values[:m] > 0.5)], optimal
+    h = _highs(mip, options)
+    values, optimal = _run(h, x0)
+    dual = float(h.getInfo().mip_dual_bound)
+    return ([int(red.sites[j]) for j in np.flatnonzero(values[:m] > 0.5)], optimal,
+            dual if math.isfinite(dual) else math.inf)
 
 
 def _pad(cover: sp.csr_matrix, weights: FloatArray, chosen: Sequence[int], p: int) -> list[int]:
@@ -572,8 +577,10 @@ _NEAR = 0.5  # the local search keeps to sites that can reach this share of the 
 
 
 def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequence[int],
-                  time_limit_s: float | None) -> tuple[list[int], float, bool, float]:
-    """Exact MCLP on a coverage matrix; returns open site indices, covered weight, optimality and the LP bound.
+                  time_limit_s: float | None) -> tuple[list[int], float, bool, float, float]:
+    """Exact MCLP on a coverage matrix; returns open site indices, covered weight, optimality, the LP bound and the
+    best upper bound known (the covered weight once proven; after a time limit, the tighter of the LP bound and
+    HiGHS's dual bound on the restricted MIP).
 
     Fixed sites open first and the points they cover leave. On the rest: identical rows merged, dominated sites
     removed, a greedy + 1-swap incumbent, a Lagrangian bound from the LP duals, an iterated local search among the
@@ -590,7 +597,7 @@ def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequ
     if k == 0 or red.cover.shape[0] == 0 or red.cover.shape[1] <= k:
         chosen = _pad(cover, weights, fixed + [int(j) for j in red.sites][:k], p)
         value = covered_weight(cover, weights, chosen)
-        return chosen, value, True, value
+        return chosen, value, True, value, value
     tol = 1e-9 * max(1.0, float(weights.sum()))
     best = [int(red.sites[j]) for j in swap_search(red.cover, red.weights, greedy_cover(red.cover, red.weights, k))]
     lam = _coverage_lp_duals(red.cover, red.weights, k)
@@ -599,12 +606,18 @@ def _mclp_indices(cover: sp.csr_matrix, weights: FloatArray, p: int, fixed: Sequ
         best = _search_near(red, k, best, lam, bound - _NEAR * (bound - _value(red, best)))
     best_w = _value(red, best)
     optimal = bound <= best_w + tol
+    upper = bound
     if not optimal:
-        chosen, optimal = _mclp_mip(_restrict(red, k, best_w, tol, lam), k, best, time_limit_s)
+        chosen, optimal, mip_bound = _mclp_mip(_restrict(red, k, best_w, tol, lam), k, best, time_limit_s)
         if _value(red, chosen) > best_w:
             best = chosen
+        # Every solution better than the incumbent is in the restricted MIP, so the optimum is at most the larger
+        # of the two: after a time limit, HiGHS's dual bound there is usually tighter than the LP's.
+        upper = min(bound, max(best_w, mip_bound))
     chosen = _pad(cover, weights, fixed + best, p)
-    return chosen, covered_weight(cover, weights, chosen), optimal, float(weights[taken].sum()) + bound
+    value = covered_weight(cover, weights, chosen)
+    taken_w = float(weights[taken].sum())
+    return chosen, value, optimal, taken_w + bound, value if optimal else taken_w + upper
 
 
 def _search_near(red: _Reduced, p: int, best: list[int], lam: FloatArray, threshold: float) -> list[int]:
@@ -642,9 +655,10 @@ def mclp(problem: Problem, *, p: int, radius: float, fixed: Sequence[str] = (),
     """Maximal covering (Church & ReVelle 1974): open `p` sites covering the most demand weight within `radius`."""
     fixed_idx = _site_indices(problem, fixed)
     _check_p(problem, p, len(fixed_idx))
-    chosen, obj, optimal, bound = _mclp_indices(coverage(problem, radius), problem.weights, p, fixed_idx,
-                                                time_limit_s)
-    return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius, lp_bound=bound)
+    chosen, obj, optimal, bound, upper = _mclp_indices(coverage(problem, radius), problem.weights, p, fixed_idx,
+                                                       time_limit_s)
+    return _solution("mclp", problem, chosen, obj, optimal, radius, p=p, radius=radius, lp_bound=bound,
+                     upper_bound=upper)
 
 
 def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[str] = (),
@@ -652,10 +666,10 @@ def place_aeds(problem: Problem, *, p: int, walk_s: float, existing: Sequence[st
     """AED placement: add `p` AEDs to `existing` ones maximising the share of arrests within `walk_s` walking."""
     fixed_idx = _site_indices(problem, existing)
     _check_p(problem, p + len(fixed_idx), len(fixed_idx))
-    chosen, obj, optimal, bound = _mclp_indices(coverage(problem, walk_s), problem.weights, p + len(fixed_idx),
-                                                fixed_idx, time_limit_s)
+    chosen, obj, optimal, bound, upper = _mclp_indices(coverage(problem, walk_s), problem.weights,
+                                                       p + len(fixed_idx), fixed_idx, time_limit_s)
     return _solution("aed", problem, chosen, obj, optimal, walk_s, p=p, walk_s=walk_s, existing=list(existing),
-                     lp_bound=bound)
+                     lp_bound=bound, upper_bound=upper)
 
 
 # --------------------------------------------------------------------------------------------------------- LSCP
