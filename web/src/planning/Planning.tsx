@@ -222,7 +222,7 @@ function KeyFigures({ summary, n }: { summary: Summary; n: number }) {
   // With volunteers the simulation times each arrest three ways; without, once ('' = as simulated).
   const variants = ARREST_VARIANTS.filter((v) => `arrest.${v}.larsen_1993` in summary);
   const shown = variants.length ? variants : [''];
-  const responders = RESPONDER_ROWS.filter(([key]) => `arrest.${key}` in summary);
+  const responders = RESPONDER_ROWS.filter((key) => `arrest.${key}` in summary);
   return (
     <div data-testid="key-figures">
       <h3>{t('key_figures', { n })}</h3>
@@ -276,8 +276,8 @@ function KeyFigures({ summary, n }: { summary: Summary; n: number }) {
               <h3>{t('planning_responders')}</h3>
               <table className="figures" data-testid="responder-figures">
                 <tbody>
-                  {responders.map(([key, label]) => (
-                    <tr key={key} data-testid={`responders-${key}`}><th>{t(label)}</th><td>{count(summary[`arrest.${key}`], 1)}</td></tr>
+                  {responders.map((key) => (
+                    <tr key={key} data-testid={`responders-${key}`}><th>{t(key)}</th><td>{count(summary[`arrest.${key}`], 1)}</td></tr>
                   ))}
                 </tbody>
               </table>
@@ -331,12 +331,10 @@ const ARREST_ROWS: [string, (t: T) => string, 'minutes' | 'survivors'][] = [
   ['de_maio_2003', (t) => t('survivors', { model: 'De Maio 2003' }), 'survivors'],
   ['valenzuela_1997', (t) => t('survivors', { model: 'Valenzuela 1997' }), 'survivors'],
 ];
-// What the first responders did, per replication, in the run with volunteers and public AEDs (only with volunteers).
-const RESPONDER_ROWS: [string, Key][] = [
-  ['volunteer_alerts', 'volunteer_alerts'], ['volunteer_acceptances', 'volunteer_acceptances'],
-  ['volunteer_arrivals', 'volunteer_arrivals'], ['volunteer_busy_unanswered', 'volunteer_busy_unanswered'],
-  ['volunteer_arrests_off_network', 'volunteer_arrests_off_network'], ['aeds_off_network', 'aeds_off_network'],
-];
+// What the first responders did, per replication, in the run with volunteers and public AEDs (only with volunteers):
+// the summary key after `arrest.`, which is also its label's key.
+const RESPONDER_ROWS: Key[] = ['volunteer_alerts', 'volunteer_acceptances', 'volunteer_arrivals',
+  'volunteer_busy_unanswered', 'volunteer_arrests_off_network', 'aeds_off_network'];
 
 function groupName(group: string, t: T): string {
   if (group === 'all') return t('group_all');
@@ -362,8 +360,8 @@ function figureName(key: string, t: T): string {
   if (arrest) {
     const [, variant, figure] = arrest;
     const row = ARREST_ROWS.find(([k]) => k === figure);
-    const responders = RESPONDER_ROWS.find(([k]) => k === figure);
-    const name = row ? row[1](t) : responders ? t(responders[1]) : figure === 'arrests' ? t('arrests')
+    const responders = RESPONDER_ROWS.find((k) => k === figure);
+    const name = row ? row[1](t) : responders ? t(responders) : figure === 'arrests' ? t('arrests')
       : figure === 'median_collapse_to_ems_min' ? t('collapse_to_ems') : null;
     if (name === null) return key;
     return variant ? `${name} · ${t(`arrest_${variant}` as Key)}` : name;
@@ -387,7 +385,7 @@ function figureRank(key: string, groups: string[]): number[] {
   const arrest = ARREST_KEY.exec(key);
   if (arrest) {
     const [, variant, figure] = arrest;
-    const row = ['arrests', 'median_collapse_to_ems_min', ...[...ARREST_ROWS, ...RESPONDER_ROWS].map(([k]) => k)].indexOf(figure);
+    const row = ['arrests', 'median_collapse_to_ems_min', ...ARREST_ROWS.map(([k]) => k), ...RESPONDER_ROWS].indexOf(figure);
     return [2, variant ? 1 + ARREST_VARIANTS.indexOf(variant as (typeof ARREST_VARIANTS)[number]) : 0, row < 0 ? Infinity : row];
   }
   return [3];
