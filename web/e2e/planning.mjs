@@ -97,10 +97,15 @@ await run('planning', async (browser) => {
   check(calls.ok() && lines[0].includes('psap_call') && lines.length > 50, `every call as CSV (${lines.length - 1} rows)`);
   log(`simulation done: report and ${lines.length - 1} calls fetched`);
 
-  // A comparison: +1 ambulance on a busy system, the same calls in both.
+  // A comparison: +1 ambulance on a busy system, the same calls (and volunteers) in both.
   const busy = { rate: 150 };
-  await start(page, file('busy.yaml', scenario('', busy)), file('busy+1.yaml', scenario('', { ...busy, name: 'e2e-toy+1', units: 4 })), 3);
+  const volunteers = 'volunteers: {density_per_km2: 30}';
+  await start(page, file('busy.yaml', scenario(volunteers, busy)), file('busy+1.yaml', scenario(volunteers, { ...busy, name: 'e2e-toy+1', units: 4 })), 3);
   await page.locator('[data-testid=run-detail][data-status=done] [data-testid=comparison]').waitFor({ timeout: RUN_T });
+  // Every figure in words: none shown as its summary key (as the first responders' counts were).
+  const names = await page.locator('[data-testid=comparison] tbody th').allTextContents();
+  const raw = names.filter((name) => /^[\w:]+(\.\w+)+$/.test(name));
+  check(names.includes('Volunteer alerts sent') && raw.length === 0, `every compared figure in words (raw: ${raw.join(', ')})`);
   check((await page.getByTestId('diff-calls').getAttribute('data-significant')) === 'false', 'the same calls: no change in calls');
   check((await page.getByTestId('diff-queued_share').getAttribute('data-significant')) === 'true', 'queueing drops beyond the noise');
   const words = [await page.locator('[data-testid=diff-queued_share] th').textContent(),
