@@ -143,6 +143,8 @@ _ARREST_COUNTS = (("volunteer_alerts", "volunteer alerts sent", "number"),
                   ("volunteer_arrests_off_network", "arrests off the walking network (no volunteer routed)",
                    "number"),
                   ("aeds_off_network", "AEDs off the walking network", "number"))
+# Every arrest figure (after `arrest.` and its variant): key, words, kind, in the key-figure tables' order.
+_ARREST_FIGURES = (*_ARREST_HEAD, *ARREST_ROWS, *_ARREST_COUNTS)
 
 
 def groups_of(summary: dict[str, Any]) -> list[str]:
@@ -209,7 +211,7 @@ def figure_of(key: str) -> tuple[str, str]:
     arrest = _ARREST_KEY.match(key)
     if arrest:
         variant, figure = arrest.groups()
-        for k, text, kind in (*_ARREST_HEAD, *ARREST_ROWS, *_ARREST_COUNTS):
+        for k, text, kind in _ARREST_FIGURES:
             if k == figure:
                 return (f"{text}, {dict(VARIANTS)[variant]}" if variant else text), kind
     return key, "number"
@@ -230,7 +232,7 @@ def figure_rank(key: str, groups: list[str]) -> tuple[float, ...]:
     arrest = _ARREST_KEY.match(key)
     if arrest:
         variant, figure = arrest.groups()
-        rows = [k for k, _, _ in (*_ARREST_HEAD, *ARREST_ROWS, *_ARREST_COUNTS)]
+        rows = [k for k, _, _ in _ARREST_FIGURES]
         return (2, 1 + [v for v, _ in VARIANTS].index(variant) if variant else 0,
                 rows.index(figure) if figure in rows else len(rows))
     return (3,)
