@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,22 +199,24 @@ def _cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
+def _problem_files(pr: core.Problem, folder: Path) -> tuple[str, ...]:
+    """`pr` as a long cost table and a demand file in `folder`: the options that give them to `plan optimize`."""
+    finite = zip(*np.nonzero(np.isfinite(pr.costs)), strict=True)
+    (folder / "costs.csv").write_text("demand_id,site_id,cost\n" + "".join(
+        f"{pr.demand_ids[i]},{pr.site_ids[j]},{float(pr.costs[i, j])!r}\n" for i, j in finite))
+    (folder / "demand.csv").write_text("demand_id,weight\n" + "".join(
+        f"{d},{float(w)!r}\n" for d, w in zip(pr.demand_ids, pr.weights, strict=True)))
+    return "--costs", str(folder / "costs.csv"), "--demand", str(folder / "demand.csv")
+
+
 def test_cli_optimize_stops_at_a_time_limit_saying_how_far_it_can_be(tmp_path: Path) -> None:
     """`--time-limit` gives the best answer found, flagged as not proven, with how far below the optimum it can be
     (the LP bound); without it the same instance is solved to its proven optimum, within that bound. A model that
     solves set covering to the end refuses the option."""
-    import re
-
     from tests.planning.test_mclp_exact import clustered
 
     pr = clustered(0, 300, 80)  # its LP bound is 0.77% above the optimum: only the MIP proves it
-    finite = zip(*np.nonzero(np.isfinite(pr.costs)), strict=True)
-    (tmp_path / "costs.csv").write_text("demand_id,site_id,cost\n" + "".join(
-        f"{pr.demand_ids[i]},{pr.site_ids[j]},{float(pr.costs[i, j])!r}\n" for i, j in finite))
-    (tmp_path / "demand.csv").write_text("demand_id,weight\n" + "".join(
-        f"{d},{float(w)!r}\n" for d, w in zip(pr.demand_ids, pr.weights, strict=True)))
-    args = ("plan", "optimize", "mclp", "--costs", str(tmp_path / "costs.csv"), "--demand",
-            str(tmp_path / "demand.csv"), "--p", "4", "--radius", "2.5")
+    args = ("plan", "optimize", "mclp", *_problem_files(pr, tmp_path), "--p", "4", "--radius", "2.5")
     stopped = _cli(*args, "--time-limit", "0")
     assert stopped.exit_code == 0, stopped.output
     assert stopped.output.startswith("mclp: NOT proven optimal within the 0 s time limit, objective ")
@@ -232,6 +235,45 @@ def test_cli_optimize_stops_at_a_time_limit_saying_how_far_it_can_be(tmp_path: P
     assert refused.exit_code == 2 and "--time-limit applies to mclp, aed, pmedian, mexclp" in refused.output
     with pytest.raises(Invalid, match="a time limit applies to"):
         flows.optimize("pcenter", pr, p=2, time_limit_s=1.0)
+
+
+def test_pmedian_and_mexclp_stopped_early_answer_and_bound_the_optimum(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped before any node, p-median and MEXCLP still answer (their greedy start: p sites, every unit placed),
+    no better than the optimum. Stopped after the root node (HiGHS's node limit, so the test does not depend on
+    the machine's speed), the answer carries HiGHS's bound on the optimum on the right side of it: a lower bound
+    for p-median, which minimises, an upper bound for MEXCLP; proven, the bound is the answer. Before, p-median
+    failed on a time limit ("zero-size array") and MEXCLP answered no unit at all."""
+    from tests.planning.test_mclp_exact import clustered
+
+    from lifechain.planning import optimize
+
+    median_pr, expected_pr = clustered(23, 150, 40), clustered(17, 150, 40)  # neither is proven at its root node
+    median, expected = core.pmedian(median_pr, p=6), core.mexclp(expected_pr, units=3, radius=2.0, busy_fraction=0.1)
+    assert median.optimal and median.params["lower_bound"] == median.objective
+    assert expected.optimal and expected.params["upper_bound"] == expected.objective
+
+    early = core.pmedian(median_pr, p=6, time_limit_s=0.0)
+    assert not early.optimal and len(early.sites) == 6 and early.objective >= median.objective
+    early = core.mexclp(expected_pr, units=3, radius=2.0, busy_fraction=0.1, time_limit_s=0.0)
+    assert not early.optimal and sum(early.units.values()) == 3 and 0 < early.objective <= expected.objective
+
+    highs = optimize._highs
+    monkeypatch.setattr(optimize, "_highs", lambda mip, options=None: highs(
+        mip, {**(options or {}), "mip_max_nodes": 1, "presolve": "off"}))
+    root = core.pmedian(median_pr, p=6)
+    assert not root.optimal and 0 < root.params["lower_bound"] < median.objective <= root.objective
+    root = core.mexclp(expected_pr, units=3, radius=2.0, busy_fraction=0.1)
+    assert not root.optimal and root.objective <= expected.objective < root.params["upper_bound"]
+
+    args = ("plan", "optimize", "pmedian", *_problem_files(median_pr, tmp_path), "--p", "6")
+    printed, as_json = _cli(*args).output, json.loads(_cli(*args, "--json").output)
+    objective, lower = as_json["objective"], as_json["params"]["lower_bound"]
+    assert printed.startswith("pmedian: NOT proven optimal, objective ")
+    found = re.search(r"at most (\d+\.\d+)% above the optimum \(lower bound (\S+)\)", printed)
+    assert found, printed
+    assert float(found.group(2)) == pytest.approx(lower, rel=1e-5)
+    assert objective > lower and float(found.group(1)) == pytest.approx(100 * (objective - lower) / lower, abs=1e-3)
 
 
 @pytest.fixture

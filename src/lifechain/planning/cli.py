@@ -39,14 +39,12 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
 
 def _print(solution: Any, time_limit: float | None = None) -> None:
     """Human-readable summary of a solution; one not proven optimal says how far from the optimum it can be, when
-    the model has an upper bound (mclp, aed)."""
+    the solver gave a bound (an upper bound for mclp, aed and mexclp, a lower bound for pmedian)."""
     status = "optimal" if solution.optimal else "NOT proven optimal" + (
         f" within the {time_limit:g} s time limit" if time_limit is not None else "")
     typer.echo(f"{solution.model}: {status}, objective {solution.objective:.6g}")
-    bound = solution.params.get("upper_bound")
-    if not solution.optimal and bound is not None and solution.objective > 0:
-        typer.echo(f"  at most {(bound - solution.objective) / solution.objective:.3%} below the optimum "
-                   f"(upper bound {bound:.6g})")
+    if not solution.optimal:
+        typer.echo(f"  {_how_far(solution.objective, solution.params)}")
     typer.echo(f"  open sites ({len(solution.sites)}): {', '.join(solution.sites)}")
     if solution.units:
         typer.echo("  units: " + ", ".join(f"{s}={n}" for s, n in solution.units.items()))
@@ -54,6 +52,18 @@ def _print(solution: Any, time_limit: float | None = None) -> None:
                f"({solution.covered_share:.3%}; weighted {solution.covered_weight_share:.3%}); "
                f"uncovered {solution.uncovered_points}")
     typer.echo(f"  weighted mean cost {solution.mean_cost:.3f}; max cost {solution.max_cost:.3f}")
+
+
+def _how_far(objective: float, params: dict[str, Any]) -> str:
+    """How far an unproven answer can be from the optimum, from the bound in `params` (`upper_bound` when
+    maximising, `lower_bound` when minimising), as a share of the smaller of answer and bound: never less than the
+    true distance as a share of the optimum."""
+    upper, lower = params.get("upper_bound"), params.get("lower_bound")
+    if upper is not None and objective > 0:
+        return f"at most {(upper - objective) / objective:.3%} below the optimum (upper bound {upper:.6g})"
+    if lower is not None and lower > 0:
+        return f"at most {(objective - lower) / lower:.3%} above the optimum (lower bound {lower:.6g})"
+    return "how far from the optimum is unknown: the solver stopped before it had a useful bound"
 
 
 def _aligned(rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> list[str]:

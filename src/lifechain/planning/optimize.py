@@ -185,14 +185,22 @@ def _run(h: _Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
     h.run()
     status = h.getModelStatus()
     values = np.asarray(h.getSolution().col_value, dtype=float)
-    if values.size != h.getNumCol():
+    # Stopped by a time limit before any feasible point, HiGHS still hands back a vector of the right size.
+    feasible = h.getInfo().primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    if values.size != h.getNumCol() or not feasible:
         raise Invalid(f"the solver found no solution ({h.modelStatusToString(status)})")
     return values, status == highspy.HighsModelStatus.kOptimal
 
 
-def _solve(mip: _Mip, *, start: FloatArray | None = None, time_limit_s: float | None = None) -> tuple[FloatArray, bool]:
-    """Solve to a proven optimum (gap 0); returns the column values and whether optimality was proven."""
-    return _run(_highs(mip, {"time_limit": float(time_limit_s)} if time_limit_s is not None else {}), start)
+def _solve(mip: _Mip, *, start: FloatArray | None = None,
+           time_limit_s: float | None = None) -> tuple[FloatArray, bool, float | None]:
+    """Solve to a proven optimum (gap 0), from `start` when given; returns the column values, whether optimality
+    was proven, and HiGHS's dual bound on the objective (no optimum is better than it; None when HiGHS stopped
+    before it had one)."""
+    h = _highs(mip, {"time_limit": float(time_limit_s)} if time_limit_s is not None else {})
+    values, optimal = _run(h, start)
+    dual = float(h.getInfo().mip_dual_bound)
+    return values, optimal, dual if math.isfinite(dual) else None
 
 
 # ------------------------------------------------------------------------------------------------- reductions
@@ -685,7 +693,7 @@ def _lscp_indices(cover: sp.csr_matrix) -> tuple[list[int], bool]:
     n, k = sub.shape
     mip = _Mip(cost=np.ones(k), matrix=sp.csc_matrix(sub), row_lower=np.ones(n), row_upper=np.full(n, np.inf),
                col_lower=np.zeros(k), col_upper=np.ones(k), integer=np.ones(k, bool), maximize=False)
-    values, optimal = _solve(mip)
+    values, optimal, _bound = _solve(mip)
     return [int(kept[j]) for j in np.flatnonzero(values > 0.5)], optimal
 
 
@@ -731,10 +739,19 @@ def pmedian(problem: Problem, *, p: int, time_limit_s: float | None = None) -> S
                row_upper=np.concatenate([np.ones(n), np.zeros(nz), [p]]), col_lower=np.zeros(m + nz),
                col_upper=np.ones(m + nz), integer=np.concatenate([np.ones(m, bool), np.zeros(nz, bool)]),
                maximize=False)
-    values, optimal = _solve(mip, time_limit_s=time_limit_s)
+    # Start from the greedy answer, so that a time limit never leaves none; each point assigned to its nearest
+    # open site (a pair of the finite ones, which np.nonzero lists in row-major order, hence sorted by i * m + j).
+    greedy = _pad_sites(problem, [], p)
+    nearest = np.asarray(greedy)[np.argmin(problem.costs[:, greedy], axis=1)]
+    start = np.zeros(m + nz)
+    start[greedy] = 1.0
+    served = np.isfinite(problem.costs[np.arange(n), nearest])
+    start[m + np.searchsorted(pi * m + pj, (np.arange(n) * m + nearest)[served])] = 1.0
+    values, optimal, bound = _solve(mip, start=start, time_limit_s=time_limit_s)
     chosen = [int(j) for j in np.flatnonzero(values[:m] > 0.5)]
     objective = float((problem.costs[:, chosen].min(axis=1) * problem.weights).sum())
-    return _solution("pmedian", problem, chosen, objective, optimal, None, p=p)
+    return _solution("pmedian", problem, chosen, objective, optimal, None, p=p,
+                     lower_bound=objective if optimal else bound)
 
 
 # ---------------------------------------------------------------------------------------------------- p-center
@@ -776,7 +793,7 @@ def _pad_sites(problem: Problem, chosen: list[int], p: int) -> list[int]:
     chosen = list(chosen)
     costs = np.where(np.isfinite(problem.costs), problem.costs, 1e18)
     while len(chosen) < p:
-        nearest = costs[:, chosen].min(axis=1)
+        nearest = costs[:, chosen].min(axis=1) if chosen else np.full(len(problem.demand_ids), np.inf)
         totals = (np.minimum(costs, nearest[:, None]) * problem.weights[:, None]).sum(axis=0)
         totals[chosen] = np.inf
         chosen.append(int(np.argmin(totals)))
@@ -811,12 +828,30 @@ def mexclp(problem: Problem, *, units: int, radius: float, busy_fraction: float,
                row_upper=np.concatenate([np.zeros(n), [units]]), col_lower=np.zeros(m + n * units),
                col_upper=np.concatenate([caps, np.ones(n * units)]),
                integer=np.concatenate([np.ones(m, bool), np.zeros(n * units, bool)]), maximize=True)
-    values, optimal = _solve(mip, time_limit_s=time_limit_s)
+    values, optimal, bound = _solve(mip, start=_mexclp_start(rows, w, caps, units, q), time_limit_s=time_limit_s)
     counts = np.round(values[:m]).astype(int)
     chosen = [int(j) for j in np.flatnonzero(counts > 0)]
     objective = expected_coverage(rows, w, counts, q)
     return _solution("mexclp", problem, chosen, objective, optimal, radius, radius=radius, busy_fraction=q,
-                     units={problem.site_ids[j]: int(counts[j]) for j in chosen})
+                     units={problem.site_ids[j]: int(counts[j]) for j in chosen},
+                     upper_bound=objective if optimal else bound)
+
+
+def _mexclp_start(rows: sp.csr_matrix, weights: FloatArray, caps: FloatArray, units: int,
+                  busy_fraction: float) -> FloatArray:
+    """The greedy MEXCLP answer as a start for the MIP (columns x_j, then y_ik point-major): each unit in turn to
+    the site with room whose next unit adds the most expected coverage, so that a time limit never leaves none."""
+    n, m = rows.shape
+    counts = np.zeros(m)
+    by_site = sp.csr_matrix(rows.T)
+    for _ in range(units):
+        gain = by_site @ (weights * (1.0 - busy_fraction) * busy_fraction ** (rows @ counts))
+        gain[counts >= caps] = -np.inf
+        counts[int(np.argmax(gain))] += 1.0
+    start = np.zeros(m + n * units)
+    start[:m] = counts
+    start[m:] = (np.arange(units)[None, :] < (rows @ counts)[:, None]).ravel()
+    return start
 
 
 def expected_coverage(cover: sp.csr_matrix, weights: FloatArray, counts: IntArray, busy_fraction: float) -> float:
