@@ -380,6 +380,42 @@ def test_a_point_no_site_reaches_is_named(model: str) -> None:
         flows.optimize(model, bad, p=2)
 
 
+def far_apart() -> core.Problem:
+    """Four points and three sites, each site reaching only some points (a: s0 s1, b: s1, c: s0, d: s2)."""
+    inf = np.inf
+    costs = np.array([[1.0, 3.0, inf], [inf, 1.0, inf], [2.0, inf, inf], [inf, inf, 4.0]])
+    return core.Problem(demand_ids=("a", "b", "c", "d"), site_ids=("s0", "s1", "s2"),
+                        weights=np.array([1.0, 2.0, 4.0, 8.0]), costs=costs)
+
+
+@pytest.mark.parametrize("model", ["pmedian", "pcenter"])
+def test_too_few_sites_to_reach_every_point_are_refused_naming_how_many_it_takes(model: str) -> None:
+    """Every point reached by some site, but by sites so far apart that no p of them reach all: the error says how
+    many it takes. Before, p-median said "the solver found no solution (Infeasible)" and p-center "no set of sites
+    covers every demand point", which was false."""
+    pr = far_apart()
+    with pytest.raises(Invalid, match="no 2 sites can reach every demand point: it takes at least 3"):
+        flows.optimize(model, pr, p=2)
+    with pytest.raises(Invalid, match="no single site can reach every demand point: it takes at least 3"):
+        flows.optimize(model, pr, p=1)
+    assert sorted(flows.optimize(model, pr, p=3).sites) == ["s0", "s1", "s2"]
+
+
+def test_an_infinite_radius_covers_the_pairs_a_site_can_serve_and_a_bad_one_is_refused() -> None:
+    """A cost of infinity means the site cannot serve the point, whatever the radius: with an infinite radius MCLP
+    covers the points its sites reach, no more. Before, infinity <= infinity covered every point and the solution
+    said so. A negative or NaN radius is refused."""
+    pr = far_apart()
+    one, two = core.mclp(pr, p=1, radius=np.inf), core.mclp(pr, p=2, radius=np.inf)
+    assert (one.sites, one.objective, one.covered_points) == (("s2",), 8.0, 1)  # d alone outweighs a and c
+    assert (two.sites, two.objective, two.covered_points) == (("s0", "s2"), 13.0, 3)  # b is left out
+    for radius in (-1.0, float("nan")):
+        with pytest.raises(Invalid, match="the radius must be a number >= 0"):
+            core.mclp(pr, p=2, radius=radius)
+        with pytest.raises(Invalid, match="the radius must be a number >= 0"):
+            core.lscp(pr, radius=radius)
+
+
 def test_unreached_points_and_idle_sites_are_counted() -> None:
     """A point with no finite cost is unreached and a site with none is idle; a single finite pair is enough for
     either to count as reached."""

@@ -207,8 +207,11 @@ def _solve(mip: _Mip, *, start: FloatArray | None = None,
 
 
 def coverage(problem: Problem, radius: float) -> sp.csr_matrix:
-    """Sparse 0/1 matrix: point i is covered by site j when cost <= radius."""
-    return sp.csr_matrix(problem.costs <= radius, dtype=np.float64)
+    """Sparse 0/1 matrix: point i is covered by site j when their cost is finite and <= radius (an infinite
+    radius: every pair a site can serve)."""
+    if not radius >= 0:  # NaN too
+        raise Invalid(f"the radius must be a number >= 0, got {radius}")
+    return sp.csr_matrix(np.isfinite(problem.costs) & (problem.costs <= radius), dtype=np.float64)
 
 
 def _merge_rows(cover: sp.csr_matrix, weights: FloatArray) -> tuple[sp.csr_matrix, FloatArray]:
@@ -256,7 +259,7 @@ def _solution(model: str, problem: Problem, open_idx: Sequence[int], objective: 
     """Describe an open set of sites against the full (unreduced) problem."""
     idx = np.asarray(sorted(set(int(j) for j in open_idx)), dtype=np.int64)
     nearest = problem.costs[:, idx].min(axis=1) if idx.size else np.full(len(problem.demand_ids), np.inf)
-    covered = nearest <= within if within is not None else np.isfinite(nearest)
+    covered = np.isfinite(nearest) & (nearest <= within if within is not None else True)
     total_w = float(problem.weights.sum())
     finite = np.isfinite(nearest)
     mean = float((nearest[finite] * problem.weights[finite]).sum() / problem.weights[finite].sum()) \
@@ -719,6 +722,15 @@ def _check_served(problem: Problem) -> None:
                       f"{problem.demand_ids[bare[0]]!r}): every one must be served")
 
 
+def _check_reach(problem: Problem, p: int) -> None:
+    """Refuse `p` when no `p` sites reach every demand point (some points are reached from few sites), naming the
+    fewest that do (an exact set covering over the finite pairs)."""
+    fewest, _ = _lscp_indices(coverage(problem, math.inf))
+    if len(fewest) > p:
+        raise Invalid(f"no {'single site' if p == 1 else f'{p} sites'} can reach every demand point: it takes at least "
+                      f"{len(fewest)}, as some points are reached from few sites")
+
+
 def pmedian(problem: Problem, *, p: int, time_limit_s: float | None = None) -> Solution:
     """p-median (Hakimi 1964): open `p` sites minimising the weighted cost from each point to its nearest open one."""
     _check_p(problem, p)
@@ -747,7 +759,11 @@ def pmedian(problem: Problem, *, p: int, time_limit_s: float | None = None) -> S
     start[greedy] = 1.0
     served = np.isfinite(problem.costs[np.arange(n), nearest])
     start[m + np.searchsorted(pi * m + pj, (np.arange(n) * m + nearest)[served])] = 1.0
-    values, optimal, bound = _solve(mip, start=start, time_limit_s=time_limit_s)
+    try:
+        values, optimal, bound = _solve(mip, start=start, time_limit_s=time_limit_s)
+    except Invalid:
+        _check_reach(problem, p)  # says why when p is too few
+        raise
     chosen = [int(j) for j in np.flatnonzero(values[:m] > 0.5)]
     objective = float((problem.costs[:, chosen].min(axis=1) * problem.weights).sum())
     return _solution("pmedian", problem, chosen, objective, optimal, None, p=p,
@@ -781,8 +797,9 @@ def pcenter(problem: Problem, *, p: int) -> Solution:
             best, hi = chosen, mid - 1
         else:
             lo = mid + 1
-    if best is None:  # cannot happen once every point is served: all sites open cover every point
-        raise Invalid("no set of sites covers every demand point")
+    if best is None:  # even at the largest cost, more than p sites are needed
+        _check_reach(problem, p)
+        raise Invalid(f"no {p} sites can reach every demand point")  # _check_reach has said why; for the types
     best = _pad_sites(problem, best, p)
     radius = float(problem.costs[:, best].min(axis=1).max())
     return _solution("pcenter", problem, best, radius, optimal, radius, p=p)
