@@ -211,9 +211,12 @@ def test_aed_opening_hours_are_read_from_the_aeds_file_and_checked(tmp_path: Pat
     sc = flows.resolve_aeds(flows.load_scenario(tmp_path / "s.yaml"))
     assert sc.volunteers is not None
     assert [a.opening_hours for a in sc.volunteers.aeds] == ["Mo-Fr 08:00-18:00", None]
-    (tmp_path / "aeds.csv").write_text("lat,lon,opening_hours\n60.16,24.93,sometimes\n")
-    with pytest.raises(Invalid, match="opening hours"):
+    (tmp_path / "aeds.csv").write_text("lat,lon,opening_hours\n60.16,24.93,24/7\n60.2,24.97,sometimes\n")
+    with pytest.raises(Invalid, match="opening hours") as refused:
         flows.resolve_aeds(flows.load_scenario(tmp_path / "s.yaml"))
+    # One line naming the AED, as every other refusal: no pydantic input dump or documentation link.
+    assert refused.value.message.startswith("volunteers: aeds.1.opening_hours: ")
+    assert "\n" not in refused.value.message and "pydantic" not in refused.value.message
 
 
 def test_volunteers_walk_on_the_city_walking_network(helsinki_router: Any) -> None:

@@ -136,6 +136,10 @@ def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:
         (tmp_path / "bad.csv").write_text(f"time,lat,lon\n{row}\n")
         with pytest.raises(Invalid, match=message):
             flows.resolve_replay(bad)
+    (tmp_path / "bad.csv").write_text("time,lat,lon,pathways\n60,60.1,24.9,stroke\n90,60.1,24.9,stroke;strok\n")
+    with pytest.raises(Invalid, match=r"bad\.csv: replayed call 2: unknown pathway 'strok'") as refused:
+        flows.resolve_replay(bad)
+    assert "\n" not in refused.value.message  # one line, no pydantic input dump
 
 
 def test_plan_run_on_a_city_needs_no_secret_key(helsinki_cities_dir: Path, tmp_path: Path,

@@ -215,9 +215,17 @@ VOLUNTEERS = {"density_per_km2": 5}
     ({"dispatch_policy": {"gps_stale_after_s": math.inf}}, r"dispatch policy: gps_stale_after_s: .*finite number"),
     ({"volunteers": {**VOLUNTEERS, "policy": {"max_alerts": "many"}}}, r"alert policy: max_alerts: Input should"),
     ({"volunteers": {**VOLUNTEERS, "policy": {"target_s": 0}}}, r"alert policy: target_s must be positive"),
+    # The simulation keys stations, units and hospitals by id: a second unit 1 silently replaced the first.
+    ({"units": [{"id": 1, "station": 1}, {"id": 1, "station": 2}]}, r"unit ids must be unique: \[1\] appear"),
+    ({"stations": [{"id": 1, "lat": 60.17, "lon": 24.94}] * 2}, r"station ids must be unique: \[1\]"),
+    ({"hospitals": [{**SCENARIO["hospitals"][0], "name": n} for n in "ab"]}, r"hospital ids must be unique"),
+    # A pathway dispatch does not know was ignored: a misspelt stroke went to the nearest ED.
+    ({"calls": {"rate_per_day": 5, "pathways": {"storke": 0.1}}},
+     r"calls\.pathways: unknown pathway 'storke'; the live triage protocol's are .*stroke"),
 ], ids=["inf-weight", "nan-survival", "inf-hour", "priority-5", "negative-priority", "no-priority", "pathway-2",
         "zero-demand", "target-0", "shift-30h", "empty-shift", "negative-density", "policy-type", "policy-typo",
-        "policy-set", "policy-inf", "alert-type", "alert-rule"])
+        "policy-set", "policy-inf", "alert-type", "alert-rule", "unit-twice", "station-twice", "hospital-twice",
+        "unknown-pathway"])
 def test_scenario_values_no_run_can_use_are_refused_naming_them(tmp_path: Path, change: dict[str, Any],
                                                                  message: str) -> None:
     """A scenario file with a value no run can use is refused when it loads, naming the key (before, these failed
@@ -226,6 +234,16 @@ def test_scenario_values_no_run_can_use_are_refused_naming_them(tmp_path: Path, 
     path.write_text(yaml.safe_dump({**SCENARIO, **change}))
     with pytest.raises(Invalid, match=message):
         flows.load_scenario(path)
+
+
+def test_a_pathway_the_dispatch_policy_adds_is_known() -> None:
+    """A scenario may give dispatch a pathway of its own (with the capabilities it needs); its calls may then
+    carry it. Without that entry the same calls are refused."""
+    calls = {"rate_per_day": 5, "pathways": {"burns": 0.1}}
+    sc = scenario(calls=calls, dispatch_policy={"pathway_capabilities": {"burns": ["icu"]}})
+    assert sc.calls.pathways == {"burns": 0.1} and "burns" in sc.policy().pathway_capabilities
+    with pytest.raises(ValueError, match="unknown pathway 'burns'"):
+        scenario(calls=calls)
 
 
 def test_policies_are_read_into_the_live_types() -> None:

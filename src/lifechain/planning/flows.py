@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from pydantic import ValidationError
 
 from lifechain.errors import Invalid, describe
 from lifechain.geo.core import LatLon, check_mode, check_profile
@@ -171,7 +172,6 @@ def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
 def load_scenario(path: Path) -> core.Scenario:
     """Read and validate a scenario YAML file; raises `Invalid` saying what is wrong."""
     import yaml
-    from pydantic import ValidationError
 
     if not path.is_file():
         raise Invalid(f"no such scenario file: {path}")
@@ -263,8 +263,8 @@ def resolve_replay(scenario: core.Scenario) -> core.Scenario:
     data["calls"] = {**data["calls"], "replay_file": None, "replayed": calls}
     try:
         return core.Scenario.model_validate(data)
-    except ValueError as exc:
-        raise Invalid(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        raise Invalid(f"{path}: {describe(exc)}") from exc
 
 
 def read_aeds(path: Path) -> list[dict[str, Any]]:
@@ -308,8 +308,8 @@ def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> 
     update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
     try:
         volunteers = type(v).model_validate({**v.model_dump(), **update})
-    except ValueError as exc:
-        raise Invalid(f"volunteers.aeds: {exc}") from exc
+    except ValidationError as exc:
+        raise Invalid(f"volunteers: {describe(exc)}") from exc
     return scenario.model_copy(update={"volunteers": volunteers})
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field, model_validator
 
 from lifechain.dispatch import core as dispatch_core
+from lifechain.dispatch.protocol import PATHWAYS
 from lifechain.errors import Invalid
 from lifechain.fleet import core as fleet_core
 from lifechain.geo.core import Latitude, LatLon, Longitude
@@ -239,6 +241,10 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
+        for what, items in (("station", self.stations), ("unit", self.units), ("hospital", self.hospitals)):
+            twice = sorted(i for i, n in Counter(x.id for x in items).items() if n > 1)
+            if twice:  # the simulation keys them by id: a second one would silently replace the first
+                raise ValueError(f"{what} ids must be unique: {twice} appear more than once")
         ids = {s.id for s in self.stations}
         bad = [u.id for u in self.units if u.station not in ids]
         if bad:
@@ -257,10 +263,22 @@ class Scenario(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         try:
-            self.policy()
+            policy = self.policy()
         except Invalid as exc:  # a ValueError is what pydantic reports as a validation error of this model
             raise ValueError(exc.message) from exc
+        self._check_pathways(set(PATHWAYS) | set(policy.pathway_capabilities))
         return self
+
+    def _check_pathways(self, known: set[str]) -> None:
+        """Refuse a pathway neither the live triage protocol nor the scenario's dispatch policy knows: dispatch would
+        ignore it, and a misspelt "storke" would quietly send strokes to the nearest ED."""
+        named = [("calls.pathways", list(self.calls.pathways))]
+        named += [(f"replayed call {n}", call.pathways) for n, call in enumerate(self.calls.replayed, start=1)]
+        for where, pathways in named:
+            if unknown := sorted(set(pathways) - known):
+                raise ValueError(f"{where}: unknown pathway {', '.join(map(repr, unknown))}; the live triage "
+                                 f"protocol's are {', '.join(PATHWAYS)} (dispatch_policy.pathway_capabilities may "
+                                 "add more)")
 
     def aware_start(self) -> datetime:
         """The start as an aware UTC instant (a naive `start` is wall-clock time in `timezone`)."""
