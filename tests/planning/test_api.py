@@ -109,13 +109,17 @@ def test_a_scenario_over_the_api_reads_no_file_on_the_server(client: TestClient,
     assert "hunter2" not in outcome["error"]
 
 
-def test_a_run_that_fails_says_why(client: TestClient) -> None:
-    """A city scenario on a city that is not imported ends `failed` with the reason."""
+def test_a_city_that_is_not_imported_is_refused_before_the_run_is_stored(client: TestClient) -> None:
+    """A city scenario (or variant) on a city this server has not imported is a 422 naming the field and the
+    cities it has, and no run is stored. Before, the run was stored, then failed."""
     analyst = signed_in(client, "ana2", Role.ANALYST)
     sc = {**SCENARIO, "travel": {"kind": "city", "city": "atlantis"}}
-    run_id = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": sc}).json()["id"]
-    done = wait(client, run_id, analyst)
-    assert done["status"] == "failed" and "atlantis" in done["error"]
+    for body, field in (({"scenario": sc}, "scenario.travel.city"),
+                        ({"scenario": SCENARIO, "variant": sc, "replications": 2}, "variant.travel.city")):
+        res = client.post("/api/v1/planning/runs", headers=analyst, json=body)
+        assert res.status_code == 422, res.text
+        assert f"{field}: 'atlantis' is not imported on this server (imported: " in res.text
+    assert client.get("/api/v1/planning/runs", headers=analyst).json() == []
 
 
 def test_a_finished_run_outlives_the_server(settings: Settings) -> None:

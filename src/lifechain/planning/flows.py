@@ -329,14 +329,33 @@ def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) ->
 _CITY_STORES: dict[Path, Any] = {}
 
 
-def _city_router(cities_dir: Path, city: str) -> Any:
-    """A city's router through one `CityStore` per folder and process (it keeps loaded routers)."""
+def _city_store(cities_dir: Path) -> Any:
+    """One `CityStore` per folder and process (it keeps loaded routers)."""
     from lifechain.geo.repo import CityStore
 
     store = _CITY_STORES.get(cities_dir.resolve())
     if store is None:
         store = _CITY_STORES[cities_dir.resolve()] = CityStore(cities_dir)
-    return store.router(city)
+    return store
+
+
+def _city_router(cities_dir: Path, city: str) -> Any:
+    """A city's router, loaded once per process."""
+    return _city_store(cities_dir).router(city)
+
+
+def check_city(scenario: core.Scenario, name: str, cities_dir: Path | None) -> None:
+    """Refuse a city scenario whose city is not imported in `cities_dir`, naming the field and the cities that are
+    (`name`: where the scenario is, e.g. `variant`), so that a run is not stored only to fail."""
+    t = scenario.travel
+    if t.kind != "city":
+        return
+    if not t.city:
+        raise Invalid(f"{name}.travel.city: travel.kind 'city' needs the name of an imported city")
+    known = _city_store(cities_dir).names() if cities_dir is not None else []
+    if t.city not in known:
+        raise Invalid(f"{name}.travel.city: {t.city!r} is not imported on this server (imported: "
+                      f"{', '.join(known) or 'none'}; lifechain city import adds one)")
 
 
 def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities_dir: Path | None) -> None:
@@ -846,6 +865,9 @@ class RunStore:
         from lifechain.planning import repo
         from lifechain.planning.tables import PlanningRun
 
+        for name, sc in (("scenario", scenario), ("variant", variant)):
+            if sc is not None:
+                check_city(sc, name, self.cities_dir)
         run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
                           scenario=scenario.model_dump(mode="json"),
                           variant=None if variant is None else variant.model_dump(mode="json"),
