@@ -416,6 +416,18 @@ def test_an_infinite_radius_covers_the_pairs_a_site_can_serve_and_a_bad_one_is_r
             core.lscp(pr, radius=radius)
 
 
+def test_the_command_line_says_when_a_cost_figure_has_no_value(tmp_path: Path) -> None:
+    """A mean over reached points that all weigh nothing, and a largest cost when some point is unreached, are said
+    in words (before: "weighted mean cost inf; max cost inf")."""
+    pr = far_apart()
+    args = ("plan", "optimize", "mclp", "--p", "1", "--radius", "inf")
+    out = _cli(*args, *_problem_files(pr, tmp_path)).output  # s2 alone: d reached at cost 4
+    assert "  weighted mean cost 4.000; max cost infinite (some points unreached)\n" in out, out
+    weightless = core.Problem(demand_ids=pr.demand_ids, site_ids=pr.site_ids, weights=np.zeros(4), costs=pr.costs)
+    out = _cli(*args, *_problem_files(weightless, tmp_path)).output
+    assert "  weighted mean cost none (no reached point has a weight); max cost infinite" in out, out
+
+
 def test_unreached_points_and_idle_sites_are_counted() -> None:
     """A point with no finite cost is unreached and a site with none is idle; a single finite pair is enough for
     either to count as reached."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,7 +52,10 @@ def _print(solution: Any, time_limit: float | None = None) -> None:
     typer.echo(f"  covered {solution.covered_points}/{solution.total_points} points "
                f"({solution.covered_share:.3%}; weighted {solution.covered_weight_share:.3%}); "
                f"uncovered {solution.uncovered_points}")
-    typer.echo(f"  weighted mean cost {solution.mean_cost:.3f}; max cost {solution.max_cost:.3f}")
+    mean = f"{solution.mean_cost:.3f}" if math.isfinite(solution.mean_cost) else \
+        "none (no reached point has a weight)"
+    most = f"{solution.max_cost:.3f}" if math.isfinite(solution.max_cost) else "infinite (some points unreached)"
+    typer.echo(f"  weighted mean cost {mean}; max cost {most}")
 
 
 def _how_far(objective: float, params: dict[str, Any]) -> str:
