@@ -73,6 +73,9 @@ def test_cli_report_has_curves_map_and_cited_sources(tmp_path: Path) -> None:
     nowhere = tmp_path / "no" / "report.html"
     refused = CliRunner().invoke(app, ["plan", "run", str(GOLDEN / "scenario.yaml"), "--report", str(nowhere)])
     assert refused.exit_code == 2 and f"cannot write {nowhere}: No such file or directory" in refused.output
+    for command in (["run", str(GOLDEN / "scenario.yaml")], ["compare", *[str(GOLDEN / "scenario.yaml")] * 2]):
+        refused = CliRunner().invoke(app, ["plan", *command, "--workers", "0"])  # before: taken as 1
+        assert refused.exit_code == 2 and "Invalid value for '--workers'" in refused.output, refused.output
 
 
 def test_intervals_are_shown_within_what_the_figure_can_be() -> None:
