@@ -86,6 +86,19 @@ def test_the_other_jemss_cities_import_and_run(city: str, stations: int, ambulan
     assert 0 < result["all.within_12_min"]["mean"] <= 1
 
 
+def test_a_jemss_city_folder_instead_of_a_model_names_its_models(tmp_path: Path) -> None:
+    """JEMSS ships a city as data/ and models/N/; given the city folder, the import names the models to give
+    instead of only the missing file."""
+    for n in ("1", "2"):
+        (tmp_path / "models" / n / "stations").mkdir(parents=True)
+        (tmp_path / "models" / n / "stations" / "stations_1.csv").write_text("")
+    with pytest.raises(Invalid, match=r"has no stations/stations_1\.csv \(a JEMSS city folder\? give one of its "
+                                      rf"models: {tmp_path}/models/1, {tmp_path}/models/2\)"):
+        flows.import_jemss(tmp_path)
+    with pytest.raises(Invalid, match=r"has no stations/stations_1\.csv$"):  # no hint where there is no model
+        flows.import_jemss(tmp_path / "models")
+
+
 def test_helsinki_scenario_runs_on_the_geo_router(helsinki_cities_dir: Path) -> None:
     """The shipped Helsinki scenario validates and runs on the imported city's router (no straight lines)."""
     sc = flows.load_scenario(HELSINKI)

@@ -768,7 +768,9 @@ def _jemss_table(model: Path, rel: str) -> Any:
 
     path = model / rel
     if not path.is_file():
-        raise Invalid(f"JEMSS model {model} has no {rel}")
+        models = sorted(str(p) for p in (model / "models").glob("*") if (p / rel).is_file())
+        hint = f" (a JEMSS city folder? give one of its models: {', '.join(models)})" if models else ""
+        raise Invalid(f"JEMSS model {model} has no {rel}{hint}")
     return next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
 
 
