@@ -175,8 +175,9 @@ def _highs(mip: _Mip, options: Mapping[str, Any] | None = None) -> _Highs:
     return h
 
 
-def _run(h: _Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
-    """Run HiGHS (from `start` when given); returns the column values and whether optimality was proven."""
+def _run(h: _Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool, float | None]:
+    """Run HiGHS (from `start` when given); returns the column values, whether optimality was proven, and HiGHS's
+    dual bound on the objective (no optimum is better than it; None when HiGHS stopped before it had one)."""
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = list(map(float, start))
@@ -189,18 +190,14 @@ def _run(h: _Highs, start: FloatArray | None = None) -> tuple[FloatArray, bool]:
     feasible = h.getInfo().primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     if values.size != h.getNumCol() or not feasible:
         raise Invalid(f"the solver found no solution ({h.modelStatusToString(status)})")
-    return values, status == highspy.HighsModelStatus.kOptimal
+    dual = float(h.getInfo().mip_dual_bound)
+    return values, status == highspy.HighsModelStatus.kOptimal, dual if math.isfinite(dual) else None
 
 
 def _solve(mip: _Mip, *, start: FloatArray | None = None,
            time_limit_s: float | None = None) -> tuple[FloatArray, bool, float | None]:
-    """Solve to a proven optimum (gap 0), from `start` when given; returns the column values, whether optimality
-    was proven, and HiGHS's dual bound on the objective (no optimum is better than it; None when HiGHS stopped
-    before it had one)."""
-    h = _highs(mip, {"time_limit": float(time_limit_s)} if time_limit_s is not None else {})
-    values, optimal = _run(h, start)
-    dual = float(h.getInfo().mip_dual_bound)
-    return values, optimal, dual if math.isfinite(dual) else None
+    """Solve to a proven optimum (gap 0), from `start` when given; returns what `_run` does."""
+    return _run(_highs(mip, {"time_limit": float(time_limit_s)} if time_limit_s is not None else {}), start)
 
 
 # ------------------------------------------------------------------------------------------------- reductions
@@ -564,11 +561,9 @@ def _mclp_mip(red: _Reduced, p: int, start: Sequence[int],
     options: dict[str, Any] = dict(_PROOF_OPTIONS)
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
-    h = _highs(mip, options)
-    values, optimal = _run(h, x0)
-    dual = float(h.getInfo().mip_dual_bound)
+    values, optimal, dual = _run(_highs(mip, options), x0)
     return ([int(red.sites[j]) for j in np.flatnonzero(values[:m] > 0.5)], optimal,
-            dual if math.isfinite(dual) else math.inf)
+            dual if dual is not None else math.inf)
 
 
 def _pad(cover: sp.csr_matrix, weights: FloatArray, chosen: Sequence[int], p: int) -> list[int]:
