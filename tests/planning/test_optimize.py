@@ -115,7 +115,13 @@ def test_bad_input_says_what_is_wrong() -> None:
 @pytest.mark.parametrize(("content", "reader", "message"), [
     (b"demand_id,site_id,cost\na,s,\xff\n", "problem", "is not UTF-8 text"),
     (b"demand_id,site_id,cost\na,s,\"" + b"1" * 200_000 + b"\"\n", "problem", "not a readable CSV file"),
-    (b"demand_id,site_id,cost\na,s\n", "problem", "cost column 'cost' has a non-number"),  # a short row
+    (b"demand_id,site_id,cost\na,s\n", "problem", "line 2 has no cost"),  # a short row
+    (b"demand_id,site_id,cost\na,s,1\n,s,2\n", "problem", "line 3 has no demand id"),
+    (b"demand_id,site_id,cost\na,s,1\nb,s,two\n", "problem", "line 3: cost 'two' is not a number"),
+    (b"demand_id,site_id,cost\na,s,1\nb,s,2\na,s,7\n", "problem",
+     "demand point 'a' and site 's' appear twice in the cost table, with costs 1 and 7"),
+    (b"id,weight\na,1\nb,2\na,3\n", "weights", "line 4: id 'a' appears twice"),
+    (b"id,weight\na,1\nb,many\n", "weights", "line 3: weight 'many' \\(column 'weight'\\) is not a number"),
     (b"demand_id,site_id,cost\na,s,nan\n", "problem", "costs must be non-negative numbers"),
     (b"lat,lon\n60.1\n", "points", "a coordinate is missing"),
     (b"lat,lon\n60.1,24.9\nnan,24.9\n", "points", "line 3: \\(nan, 24.9\\) is not a latitude"),
@@ -123,16 +129,40 @@ def test_bad_input_says_what_is_wrong() -> None:
     (b"from,to,minutes\na,s,3\n", "problem",
      r"no column for the demand id: give --demand-col, or call it demand_id or .* \(columns: from, to, minutes\)"),
     (b"demand,site,minutes\na,s,3\n", "problem", r"no column for the cost: give --cost-col, or call it cost or"),
-], ids=["latin-1", "huge-field", "short-row", "nan-cost", "short-point", "nan-lat", "lon-240", "unknown-columns",
-        "no-cost-column"])
+], ids=["latin-1", "huge-field", "short-row", "no-demand-id", "text-cost", "pair-twice", "weight-id-twice",
+        "text-weight", "nan-cost", "short-point", "nan-lat", "lon-240", "unknown-columns", "no-cost-column"])
 def test_bad_csv_files_say_what_is_wrong(tmp_path: Path, content: bytes, reader: str, message: str) -> None:
     """Files the optimiser and the simulation read are refused with `Invalid` (the CLI's one-line error), not a
     traceback: a file in another encoding, a field too large for the csv module and a short row raised
-    UnicodeDecodeError, csv.Error and TypeError, and NaN costs and coordinates were taken as numbers."""
+    UnicodeDecodeError, csv.Error and TypeError, and NaN costs and coordinates were taken as numbers. A pair or a
+    demand id given twice was quietly taken from its last line, and an empty id was a point of its own."""
     path = tmp_path / "in.csv"
     path.write_bytes(content)
+    readers = {"problem": flows.read_problem, "points": flows.read_points, "weights": flows.read_weights}
     with pytest.raises(Invalid, match=message):
-        flows.read_problem(path) if reader == "problem" else flows.read_points(path)
+        readers[reader](path)
+
+
+def test_a_weighted_point_missing_from_the_cost_table_counts_as_unreached(tmp_path: Path) -> None:
+    """A demand file may name points the cost table has no pair for (a table cut at a distance, say). They were
+    dropped, so MCLP's shares left them out and p-median claimed to serve every point; now they stay, unreached."""
+    (tmp_path / "costs.csv").write_text("demand,site,cost\na,x,1\nb,x,2\nb,y,1\n")
+    (tmp_path / "demand.csv").write_text("id,weight\nc,10\na,1\nb,1\n")
+    pr = flows.read_problem(tmp_path / "costs.csv", demand=tmp_path / "demand.csv")
+    assert pr.demand_ids == ("a", "b", "c") and pr.weights.tolist() == [1.0, 1.0, 10.0]
+    assert np.isinf(pr.costs[2]).all() and flows.unreachable(pr) == {"demand_points": 1, "sites": 0}
+    sol = core.mclp(pr, p=1, radius=5.0)
+    assert (sol.covered_points, sol.total_points, sol.covered_weight_share) == (2, 3, pytest.approx(2 / 12))
+    with pytest.raises(Invalid, match=r"1 demand points cannot be reached from any site \(e.g. 'c'\)"):
+        core.pmedian(pr, p=1)
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    result = CliRunner().invoke(app, ["plan", "optimize", "mclp", "--costs", str(tmp_path / "costs.csv"), "--demand",
+                                      str(tmp_path / "demand.csv"), "--p", "1", "--radius", "5"])
+    assert result.exit_code == 0, result.output
+    assert "covered 2/3 points" in result.output
+    assert "no finite cost in the table: 1 demand points no site reaches" in result.output
 
 
 def test_problem_from_router_uses_site_to_demand_travel_times() -> None:

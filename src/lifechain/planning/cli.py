@@ -143,6 +143,7 @@ def register(app: typer.Typer) -> None:
             elif costs is not None:
                 problem = flows.read_problem(costs, demand=demand, demand_col=demand_col, site_col=site_col,
                                              cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
+                off = flows.unreachable(problem)
             solution = flows.optimize(model, problem, **params)
         except DomainError as exc:
             raise fail(exc) from exc
@@ -152,7 +153,8 @@ def register(app: typer.Typer) -> None:
             return
         _print(solution, time_limit)
         if off and any(off.values()):
-            typer.echo(f"  not on the network or cut off: {off['demand_points']} demand points no site reaches, "
+            why = "not on the network or cut off" if city is not None else "no finite cost in the table"
+            typer.echo(f"  {why}: {off['demand_points']} demand points no site reaches, "
                        f"{off['sites']} sites that reach no point")
 
     @plan_app.command("run")

@@ -72,15 +72,32 @@ def read_weights(path: Path, *, id_col: str | None = None, weight_col: str | Non
     header, rows = _rows(path)
     idc = _require(header, id_col, DEMAND_ID_COLUMNS, "the demand id", path, "--demand-id-col")
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path)
-    return dict(zip((r[idc] for r in rows), _weights(rows, wc, path), strict=True))
+    return dict(zip(_unique_ids(path, [r[idc] for r in rows]), _weights(rows, wc, path), strict=True))
+
+
+def _unique_ids(path: Path, ids: Sequence[str | None]) -> Sequence[str]:
+    """`ids` (one per data row), refused, naming the line, when one is empty or appears twice."""
+    seen: set[str] = set()
+    for line, ident in enumerate(ids, start=2):
+        if not ident:
+            raise Invalid(f"{path}: line {line} has no id")
+        if ident in seen:
+            raise Invalid(f"{path}: line {line}: id {ident!r} appears twice")
+        seen.add(ident)
+    return [str(ident) for ident in ids]
 
 
 def _weights(rows: Sequence[dict[str, str]], column: str | None, path: Path) -> list[float]:
     """The weight of every row from `column`, 1 for every row without one."""
-    try:
-        return [float(r[column]) if column else 1.0 for r in rows]
-    except (TypeError, ValueError) as exc:
-        raise Invalid(f"{path}: weight column {column!r} has a non-number: {exc}") from exc
+    if not column:
+        return [1.0] * len(rows)
+    weights = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            weights.append(float(r[column]))
+        except (TypeError, ValueError) as exc:
+            raise Invalid(f"{path}: line {line}: weight {r[column]!r} (column {column!r}) is not a number") from exc
+    return weights
 
 
 def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | None = None,
@@ -91,10 +108,16 @@ def read_problem(costs: Path, *, demand: Path | None = None, demand_col: str | N
     dc = _require(header, demand_col, LONG_DEMAND_COLUMNS, "the demand id", costs, "--demand-col")
     sc = _require(header, site_col, LONG_SITE_COLUMNS, "the site id", costs, "--site-col")
     cc = _require(header, cost_col, LONG_COST_COLUMNS, "the cost", costs, "--cost-col")
-    try:
-        triples = [(r[dc], r[sc], float(r[cc])) for r in rows]
-    except (TypeError, ValueError) as exc:
-        raise Invalid(f"{costs}: cost column {cc!r} has a non-number: {exc}") from exc
+    triples = []
+    for line, r in enumerate(rows, start=2):
+        d, s, c = r[dc], r[sc], r[cc]
+        if not d or not s or not c:
+            what = "demand id" if not d else "site id" if not s else "cost"
+            raise Invalid(f"{costs}: line {line} has no {what} (columns {dc!r}, {sc!r}, {cc!r})")
+        try:
+            triples.append((d, s, float(c)))
+        except ValueError as exc:
+            raise Invalid(f"{costs}: line {line}: cost {c!r} is not a number") from exc
     if demand is not None:
         weights = read_weights(demand, id_col=demand_id_col, weight_col=weight_col)
     else:
@@ -110,12 +133,7 @@ def read_places(path: Path, *, id_col: str | None = None, weight_col: str | None
     header, rows = _rows(path)
     points = _coordinates(path, header, rows)
     idc = _pick(header, id_col, (*DEMAND_ID_COLUMNS, "site_id"), "the id", path)
-    ids = [r[idc] for r in rows] if idc else [str(k) for k in range(1, len(rows) + 1)]
-    seen: set[str] = set()
-    for line, ident in enumerate(ids, start=2):
-        if ident in seen:
-            raise Invalid(f"{path}: line {line}: id {ident!r} appears twice")
-        seen.add(ident)
+    ids = _unique_ids(path, [r[idc] for r in rows] if idc else [str(k) for k in range(1, len(rows) + 1)])
     wc = _pick(header, weight_col, WEIGHT_COLUMNS, "the weight", path) if weighted else None
     weights = _weights(rows, wc, path)
     return [(ident, LatLon(lat, lon), w) for ident, (lat, lon), w in zip(ids, points, weights, strict=True)]

@@ -98,20 +98,28 @@ class Solution:
 
 
 def problem_from_long(rows: Iterable[tuple[str, str, float]], weights: Mapping[str, float]) -> Problem:
-    """Build a problem from a long cost table (demand id, site id, cost); missing pairs cannot be served."""
+    """Build a problem from a long cost table (demand id, site id, cost); missing pairs cannot be served. A weighted
+    demand point with no pair at all is one no site reaches: it stays in the problem (after the table's points), so
+    that it counts as uncovered rather than vanishing from the shares. A pair given twice must give the same cost."""
     triples = [(str(d), str(s), float(c)) for d, s, c in rows]
     if not triples:
         raise Invalid("the cost table is empty")
-    demand_ids = tuple(dict.fromkeys(d for d, _, _ in triples))
-    site_ids = tuple(dict.fromkeys(s for _, s, _ in triples))
-    missing = [d for d in demand_ids if d not in weights]
+    in_table = dict.fromkeys(d for d, _, _ in triples)
+    missing = [d for d in in_table if d not in weights]
     if missing:
         raise Invalid(f"{len(missing)} demand points have no weight, e.g. {missing[0]!r}")
+    demand_ids = (*in_table, *(d for d in weights if d not in in_table))
+    site_ids = tuple(dict.fromkeys(s for _, s, _ in triples))
     d_index = {d: i for i, d in enumerate(demand_ids)}
     s_index = {s: j for j, s in enumerate(site_ids)}
     costs = np.full((len(demand_ids), len(site_ids)), np.inf)
+    given = np.zeros(costs.shape, bool)
     for d, s, c in triples:
-        costs[d_index[d], s_index[s]] = c
+        i, j = d_index[d], s_index[s]
+        if given[i, j] and costs[i, j] != c:
+            raise Invalid(f"demand point {d!r} and site {s!r} appear twice in the cost table, with costs "
+                          f"{costs[i, j]:g} and {c:g}")
+        costs[i, j], given[i, j] = c, True
     w = np.array([float(weights[d]) for d in demand_ids])
     return Problem(demand_ids=demand_ids, site_ids=site_ids, weights=w, costs=costs)
 
