@@ -229,6 +229,33 @@ def _cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.mark.parametrize(("args", "extra", "message"), [
+    (["pmedian", "--p", "1"], ["--fixed", "y"], r"--fixed does not apply to pmedian \(only to mclp, aed\)"),
+    (["pmedian", "--p", "1"], ["--radius", "3"], "--radius does not apply to pmedian"),
+    (["lscp", "--radius", "3"], ["--p", "1"], "--p does not apply to lscp"),
+    (["mclp", "--p", "1", "--radius", "3"], ["--units", "2"], "--units does not apply to mclp"),
+    (["mclp", "--p", "1", "--radius", "3"], ["--busy-fraction", "0.1"], "--busy-fraction does not apply to mclp"),
+    (["mexclp", "--units", "2", "--radius", "3"], ["--fixed", "x"], "--fixed does not apply to mexclp"),
+    (["mexclp", "--units", "2", "--radius", "3", "--capacity", "x=1"], ["--capacity", "x=5"],
+     r"--capacity names site 'x' twice \(x=1, x=5\)"),
+    (["mclp", "--p", "1", "--radius", "3"], ["--mode", "walk", "--profile", "regular"],
+     "--mode, --profile apply only with --city, not with --costs"),
+], ids=["fixed-pmedian", "radius-pmedian", "p-lscp", "units-mclp", "busy-mclp", "fixed-mexclp", "capacity-twice",
+        "mode-costs"])
+def test_cli_refuses_an_option_the_model_or_input_does_not_use(tmp_path: Path, args: list[str], extra: list[str],
+                                                              message: str) -> None:
+    """An option the model or the cost table does not use was quietly ignored: pmedian with `--fixed y` opened x and
+    said nothing, and a second `--capacity` for a site replaced the first. Each is refused, naming the option; the
+    same call without it solves."""
+    costs = ["--costs", str(tmp_path / "costs.csv")]
+    (tmp_path / "costs.csv").write_text("demand,site,cost\na,x,1\nb,x,2\nb,y,1\n")
+    refused = _cli("plan", "optimize", *args, *extra, *costs)
+    assert refused.exit_code == 2
+    assert re.search(message, " ".join(refused.output.replace("│", " ").split())), refused.output
+    solved = _cli("plan", "optimize", *args, *costs)
+    assert solved.exit_code == 0, solved.output
+
+
 def _problem_files(pr: core.Problem, folder: Path) -> tuple[str, ...]:
     """`pr` as a long cost table and a demand file in `folder`: the options that give them to `plan optimize`."""
     finite = zip(*np.nonzero(np.isfinite(pr.costs)), strict=True)

@@ -15,7 +15,28 @@ from lifechain.errors import DomainError
 plan_app = typer.Typer(help="Planning: location models and city simulations.", no_args_is_help=True)
 
 
-def _params(model: str, p: int | None, radius: float | None, units: int | None, busy_fraction: float,
+# The models each model option applies to: given to another model, an option is refused rather than ignored.
+_MODEL_OPTIONS = {"p": ("mclp", "pmedian", "pcenter", "aed"), "radius": ("mclp", "lscp", "mexclp", "aed"),
+                  "units": ("mexclp",), "busy-fraction": ("mexclp",), "capacity": ("mexclp",), "fixed": ("mclp", "aed")}
+# The input options that apply only with --costs, and only with --city.
+_SOURCE_OPTIONS = {"--costs": ("demand-col", "site-col", "cost-col"),
+                   "--city": ("sites", "mode", "profile", "site-id-col")}
+
+
+def _refuse_unused(model: str, source: str, given: dict[str, bool]) -> None:
+    """Refuse an option the model or the input (`--costs` or `--city`) does not use: it was quietly ignored, so a
+    `--fixed` site given to pmedian, say, was not kept open and nothing said so."""
+    for option, models in _MODEL_OPTIONS.items():
+        if given.get(option) and model not in models:
+            raise typer.BadParameter(f"--{option} does not apply to {model} (only to {', '.join(models)})")
+    for other, options in _SOURCE_OPTIONS.items():
+        wrong = [f"--{o}" for o in options if given.get(o)] if other != source else []
+        if wrong:
+            raise typer.BadParameter(f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} only with "
+                                     f"{other}, not with {source}")
+
+
+def _params(model: str, p: int | None, radius: float | None, units: int | None, busy_fraction: float | None,
             capacity: list[str], fixed: list[str]) -> dict[str, Any]:
     """The keyword arguments a model needs, checking the ones that are required."""
     need = {"mclp": ("p", "radius"), "lscp": ("radius",), "pmedian": ("p",), "pcenter": ("p",),
@@ -26,13 +47,15 @@ def _params(model: str, p: int | None, radius: float | None, units: int | None, 
         raise typer.BadParameter(f"{model} needs --{' and --'.join(missing)}")
     params: dict[str, Any] = {n: given[n] for n in need}
     if model == "mexclp":
-        caps = {}
+        caps: dict[str, int] = {}
         for item in capacity:
             site, _, value = item.partition("=")
             if not value.isdigit():
                 raise typer.BadParameter(f"--capacity expects SITE=N, got {item!r}")
+            if site in caps:
+                raise typer.BadParameter(f"--capacity names site {site!r} twice ({site}={caps[site]}, {item})")
             caps[site] = int(value)
-        params.update(busy_fraction=busy_fraction, capacities=caps)
+        params.update(busy_fraction=0.3 if busy_fraction is None else busy_fraction, capacities=caps)
     if model in ("mclp", "aed") and fixed:
         params["fixed"] = fixed
     return params
@@ -95,13 +118,15 @@ def register(app: typer.Typer) -> None:
             help="Candidate sites CSV with lat, lon and an optional id column (with --city).")] = None,
         mode: Annotated[str | None, typer.Option(
             help="Network for --city: drive or walk (default: walk for aed, else drive).")] = None,
-        profile: Annotated[str, typer.Option(help="Driving profile for --city: emergency or regular.")] = "emergency",
+        profile: Annotated[str | None, typer.Option(
+            help="Driving profile for --city: emergency (the default) or regular.")] = None,
         p: Annotated[int | None, typer.Option("--p", help="Sites to open (mclp, pmedian, pcenter); AEDs to add "
                                                          "(aed).")] = None,
         radius: Annotated[float | None, typer.Option(
             help="Service radius in the cost's unit (seconds with --city); the walking time for aed.")] = None,
         units: Annotated[int | None, typer.Option(help="Ambulances to place (mexclp).")] = None,
-        busy_fraction: Annotated[float, typer.Option(help="Probability a unit is busy (mexclp).")] = 0.3,
+        busy_fraction: Annotated[float | None, typer.Option(
+            help="Probability a unit is busy (mexclp; default 0.3).")] = None,
         capacity: Annotated[list[str], typer.Option(help="SITE=N station capacity (mexclp), repeatable.")] = [],  # noqa: B006
         fixed: Annotated[list[str], typer.Option(
             help="Site that must stay open, repeatable (mclp: counted in --p; aed: an AED already there).")] = [],  # noqa: B006
@@ -126,6 +151,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give either --costs (a cost table) or --city (travel times on a city)")
         if city is not None and (demand is None or sites is None):
             raise typer.BadParameter("--city needs --demand and --sites (CSV files with lat and lon columns)")
+        _refuse_unused(model, "--city" if city is not None else "--costs", {
+            "p": p is not None, "radius": radius is not None, "units": units is not None,
+            "busy-fraction": busy_fraction is not None, "capacity": bool(capacity), "fixed": bool(fixed),
+            "demand-col": demand_col is not None, "site-col": site_col is not None, "cost-col": cost_col is not None,
+            "sites": sites is not None, "mode": mode is not None, "profile": profile is not None,
+            "site-id-col": site_id_col is not None})
         params = _params(model, p, radius, units, busy_fraction, capacity, fixed)
         if time_limit is not None:
             if model not in flows.TIME_LIMITED:
@@ -137,7 +168,7 @@ def register(app: typer.Typer) -> None:
             if city is not None and demand is not None and sites is not None:
                 problem = flows.problem_on_city(
                     offline_settings(ctx).cities_dir, city, demand, sites,
-                    mode=mode or ("walk" if model == "aed" else "drive"), profile=profile,
+                    mode=mode or ("walk" if model == "aed" else "drive"), profile=profile or "emergency",
                     demand_id_col=demand_id_col, weight_col=weight_col, site_id_col=site_id_col)
                 off = flows.unreachable(problem)
             elif costs is not None:
