@@ -327,6 +327,37 @@ def test_cli_plan_run_writes_every_call_with_its_time_nodes(tmp_path: Path) -> N
     assert refused.exit_code == 2 and f"cannot write {tmp_path / 'no' / 'c.csv'}" in refused.output
 
 
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--report` or `--calls` in a folder that does not exist (or naming a folder) used to be refused only after
+    the whole simulation, losing it; now before any replication runs. A file already there is left as it was, and
+    a new one is not left behind by the check. `--workers` with `--ray` is refused too (the cluster spreads the
+    replications, so the processes asked for would not be used)."""
+    from lifechain.cli import _register_domains, app
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    ran: list[str] = []
+    monkeypatch.setattr(flows, "run_scenario", lambda sc, **_: ran.append(sc.name))
+    _register_domains()
+    for option in ("--report", "--calls"):
+        for out, why in ((tmp_path / "no" / "out", "No such file or directory"), (tmp_path, "Is a directory")):
+            refused = CliRunner().invoke(app, ["plan", "run", str(path), option, str(out)])
+            assert refused.exit_code == 2 and f"cannot write {out}: {why}" in refused.output, refused.output
+    refused = CliRunner().invoke(app, ["plan", "compare", str(path), str(path), "--report", str(tmp_path)])
+    assert refused.exit_code == 2 and f"cannot write {tmp_path}: Is a directory" in refused.output
+    for command in (["run", str(path)], ["compare", str(path), str(path)]):
+        refused = CliRunner().invoke(app, ["plan", *command, "--workers", "2", "--ray", "127.0.0.1:1"])
+        words = " ".join(refused.output.replace("│", " ").split())  # the message as one line, out of rich's box
+        assert refused.exit_code == 2 and "with --ray the cluster runs the replications" in words, refused.output
+    assert ran == []
+    kept = tmp_path / "kept.html"
+    kept.write_text("an older report")
+    flows.check_writable(kept)
+    flows.check_writable(tmp_path / "new.html")
+    assert kept.read_text() == "an older report" and not (tmp_path / "new.html").exists()
+
+
 BUSY: dict[str, Any] = {**SCENARIO, "days": 5, "calls": {**SCENARIO["calls"], "rate_per_day": 90}}
 PLUS_ONE: dict[str, Any] = {**BUSY, "name": "plus one", "seed": 99,
                              "units": [*SCENARIO["units"], {"id": 4, "station": 2}]}

@@ -206,8 +206,13 @@ def register(app: typer.Typer) -> None:
         from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
+        if ray is not None and workers > 1:
+            raise typer.BadParameter("--workers is for local processes: with --ray the cluster runs the replications")
         try:
             sc = flows.load_scenario(scenario)
+            for out in (report, calls):
+                if out is not None:
+                    flows.check_writable(out)
             cities = offline_settings(ctx).cities_dir if sc.travel.kind == "city" else None
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{sc.name}: replications", total=replications)
@@ -253,8 +258,12 @@ def register(app: typer.Typer) -> None:
         from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
+        if ray is not None and workers > 1:
+            raise typer.BadParameter("--workers is for local processes: with --ray the cluster runs the replications")
         try:
             a, b = flows.load_scenario(base), flows.load_scenario(variant)
+            if report is not None:
+                flows.check_writable(report)
             cities = offline_settings(ctx).cities_dir if "city" in (a.travel.kind, b.travel.kind) else None
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{a.name} vs {b.name}: replications", total=2 * replications)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import numpy as np
 from pydantic import ValidationError
@@ -578,14 +578,25 @@ def _first_run(result: dict[str, Any]) -> tuple[core.RunResult, core.Scenario]:
 
 
 @contextlib.contextmanager
-def _writing(path: Path) -> Iterator[TextIO]:
+def _writing(path: Path, mode: Literal["w", "a"] = "w") -> Iterator[TextIO]:
     """A text file opened for writing; a folder that does not exist or cannot be written is refused by name."""
     try:
-        fh = path.open("w", newline="", encoding="utf-8")
+        fh = path.open(mode, newline="", encoding="utf-8")
     except OSError as exc:
         raise Invalid(f"cannot write {path}: {exc.strerror or exc}") from exc
     with fh:
         yield fh
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before a long run, an output file that could not be written at its end (a folder that does not exist
+    or cannot be written, a folder in its place), so that no run's results are lost to a typo. A file already there
+    is left as it is (opened to append, nothing written); one that was not is removed again."""
+    existed = path.exists()
+    with _writing(path, "a"):
+        pass
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 # What any gRPC server, as Ray's GCS and Ray Client servers are, answers at once to an HTTP/2 client preface: a frame
