@@ -65,6 +65,27 @@ def test_auckland_jemss_model_imports_as_a_scenario(tmp_path: Path) -> None:
     assert -37.5 < lat.min() < lat.max() < -36.5
 
 
+def test_import_jemss_refuses_what_it_cannot_write_or_run_and_notes_a_city_not_imported(tmp_path: Path) -> None:
+    """An --out it cannot write and --days of 0 or less were tracebacks (FileNotFoundError, a raw pydantic dump);
+    they are one-line refusals, the first before the import. A --city that is not imported writes the scenario (the
+    city may come later) and says so."""
+    model = shared_data("jemss", "auckland", "models", "1")
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    for out, why in ((tmp_path / "no" / "a.yaml", "No such file or directory"), (tmp_path, "Is a directory")):
+        res = CliRunner().invoke(app, ["plan", "import-jemss", str(model), "--out", str(out)])
+        assert res.exit_code == 2 and res.output == f"error: cannot write {out}: {why}\n"
+    out = tmp_path / "a.yaml"
+    res = CliRunner().invoke(app, ["plan", "import-jemss", str(model), "--out", str(out), "--days", "-1"])
+    assert res.exit_code == 2 and res.output == (f"error: {model} does not make a valid scenario: days: Input should "
+                                                 "be greater than 0\n") and not out.exists()
+    res = CliRunner().invoke(app, ["plan", "import-jemss", str(model), "--out", str(out), "--days", "1", "--block",
+                                   "40", "--city", "nowhere-city"])
+    assert res.exit_code == 0 and flows.load_scenario(out).travel.city == "nowhere-city"
+    assert "note: scenario.travel.city: 'nowhere-city' is not imported" in res.output
+
+
 @pytest.mark.parametrize(("city", "stations", "ambulances", "hospitals", "per_day", "lat"), [
     ("edmonton", 17, 16, 5, 8 * 24, (53.3, 53.8)),  # gen_config: Exponential(1/(8*24)) days between calls
     ("manhattan", 8, 12, 10, 18.8 * 24, (40.6, 40.9)),  # Exponential(1/(18.8*24))
@@ -89,11 +110,11 @@ def test_the_other_jemss_cities_import_and_run(city: str, stations: int, ambulan
 def test_a_jemss_city_folder_instead_of_a_model_names_its_models(tmp_path: Path) -> None:
     """JEMSS ships a city as data/ and models/N/; given the city folder, the import names the models to give
     instead of only the missing file."""
-    for n in ("1", "2"):
+    for n in ("1", "10", "2"):
         (tmp_path / "models" / n / "stations").mkdir(parents=True)
         (tmp_path / "models" / n / "stations" / "stations_1.csv").write_text("")
     with pytest.raises(Invalid, match=r"has no stations/stations_1\.csv \(a JEMSS city folder\? give one of its "
-                                      rf"models: {tmp_path}/models/1, {tmp_path}/models/2\)"):
+                                      rf"models: {tmp_path}/models/1, {tmp_path}/models/2, {tmp_path}/models/10\)"):
         flows.import_jemss(tmp_path)
     with pytest.raises(Invalid, match=r"has no stations/stations_1\.csv$"):  # no hint where there is no model
         flows.import_jemss(tmp_path / "models")

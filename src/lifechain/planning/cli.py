@@ -295,6 +295,7 @@ def register(app: typer.Typer) -> None:
 
     @plan_app.command("import-jemss")
     def import_jemss_cmd(
+        ctx: typer.Context,
         model: Annotated[Path, typer.Argument(help="JEMSS model folder, e.g. .../jemss/auckland/models/1.")],
         out: Annotated[Path, typer.Option(help="Scenario YAML file to write.")],
         city: Annotated[str | None, typer.Option(help="Imported geo city for travel (lifechain city import).")] = None,
@@ -305,18 +306,29 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a scenario from a JEMSS city model: stations, ambulances, hospitals, gen_config calls, raster."""
         import yaml
+        from pydantic import ValidationError
 
+        from lifechain.cli import offline_settings
+        from lifechain.errors import Invalid, describe
         from lifechain.planning import core, flows
 
         if block < 1:
             raise typer.BadParameter("--block must be at least 1")
         try:
+            flows.check_writable(out)
             data = flows.import_jemss(model, city=city, days=days, block=block, seed=seed)
-            core.Scenario.model_validate(data)
+            try:
+                scenario = core.Scenario.model_validate(data)
+            except ValidationError as exc:
+                raise Invalid(f"{model} does not make a valid scenario: {describe(exc)}") from exc
+            flows.write_text(out, yaml.safe_dump(data, sort_keys=False, width=120))
         except DomainError as exc:
             raise fail(exc) from exc
-        out.write_text(yaml.safe_dump(data, sort_keys=False, width=120), encoding="utf-8")
         typer.echo(f"wrote {out}: {len(data['stations'])} stations, {len(data['units'])} ambulances, "
                    f"{len(data['hospitals'])} hospitals, {len(data['demand'])} demand points; {data['description']}")
+        try:
+            flows.check_city(scenario, "scenario", offline_settings(ctx).cities_dir)
+        except DomainError as exc:  # the file is good: the city may be imported before the run
+            typer.echo(f"note: {exc.message}; import it before `lifechain plan run`", err=True)
 
     app.add_typer(plan_app, name="plan")

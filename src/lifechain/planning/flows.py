@@ -588,6 +588,12 @@ def _writing(path: Path, mode: Literal["w", "a"] = "w") -> Iterator[TextIO]:
         yield fh
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path`, refusing a folder that does not exist or cannot be written by name."""
+    with _writing(path) as fh:
+        fh.write(text)
+
+
 def check_writable(path: Path) -> None:
     """Refuse, before a long run, an output file that could not be written at its end (a folder that does not exist
     or cannot be written, a folder in its place), so that no run's results are lost to a typo. A file already there
@@ -797,7 +803,8 @@ def _jemss_table(model: Path, rel: str) -> Any:
 
     path = model / rel
     if not path.is_file():
-        models = sorted(str(p) for p in (model / "models").glob("*") if (p / rel).is_file())
+        models = [str(p) for p in sorted((p for p in (model / "models").glob("*") if (p / rel).is_file()),
+                                         key=lambda p: (len(p.name), p.name))]  # models/2 before models/10
         hint = f" (a JEMSS city folder? give one of its models: {', '.join(models)})" if models else ""
         raise Invalid(f"JEMSS model {model} has no {rel}{hint}")
     return next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
