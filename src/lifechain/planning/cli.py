@@ -36,6 +36,13 @@ def _refuse_unused(model: str, source: str, given: dict[str, bool]) -> None:
                                      f"{other}, not with {source}")
 
 
+def _check_workers(workers: int, ray: str | None) -> None:
+    """Refuse --workers above 1 with --ray: the cluster spreads the replications, so the processes would not be
+    used."""
+    if ray is not None and workers > 1:
+        raise typer.BadParameter("--workers is for local processes: with --ray the cluster runs the replications")
+
+
 def _params(model: str, p: int | None, radius: float | None, units: int | None, busy_fraction: float | None,
             capacity: list[str], fixed: list[str]) -> dict[str, Any]:
     """The keyword arguments a model needs, checking the ones that are required."""
@@ -163,27 +170,24 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"--time-limit applies to {', '.join(flows.TIME_LIMITED)}; {model} solves "
                                          "set-covering problems to the end")
             params["time_limit_s"] = time_limit
-        off: dict[str, int] | None = None
         try:
             if city is not None and demand is not None and sites is not None:
                 problem = flows.problem_on_city(
                     offline_settings(ctx).cities_dir, city, demand, sites,
                     mode=mode or ("walk" if model == "aed" else "drive"), profile=profile or "emergency",
                     demand_id_col=demand_id_col, weight_col=weight_col, site_id_col=site_id_col)
-                off = flows.unreachable(problem)
             elif costs is not None:
                 problem = flows.read_problem(costs, demand=demand, demand_col=demand_col, site_col=site_col,
                                              cost_col=cost_col, demand_id_col=demand_id_col, weight_col=weight_col)
-                off = flows.unreachable(problem)
+            off = flows.unreachable(problem)
             solution = flows.optimize(model, problem, **params)
         except DomainError as exc:
             raise fail(exc) from exc
         if as_json:
-            typer.echo(json.dumps({**solution.as_dict(), **({"unreachable": off} if off is not None else {})},
-                                  indent=2))
+            typer.echo(json.dumps({**solution.as_dict(), "unreachable": off}, indent=2))
             return
         _print(solution, time_limit)
-        if off and any(off.values()):
+        if any(off.values()):
             why = "not on the network or cut off" if city is not None else "no finite cost in the table"
             typer.echo(f"  {why}: {off['demand_points']} demand points no site reaches, "
                        f"{off['sites']} sites that reach no point")
@@ -206,8 +210,7 @@ def register(app: typer.Typer) -> None:
         from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
-        if ray is not None and workers > 1:
-            raise typer.BadParameter("--workers is for local processes: with --ray the cluster runs the replications")
+        _check_workers(workers, ray)
         try:
             sc = flows.load_scenario(scenario)
             for out in (report, calls):
@@ -258,8 +261,7 @@ def register(app: typer.Typer) -> None:
         from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
-        if ray is not None and workers > 1:
-            raise typer.BadParameter("--workers is for local processes: with --ray the cluster runs the replications")
+        _check_workers(workers, ray)
         try:
             a, b = flows.load_scenario(base), flows.load_scenario(variant)
             if report is not None:
