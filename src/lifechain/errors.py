@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import BaseModel, TypeAdapter, ValidationError
 
 T = TypeVar("T")
 
@@ -66,6 +66,20 @@ def describe(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         parts.append(f"{loc}: {message(err)}" if loc else message(err))
     return "; ".join(parts)
+
+
+M = TypeVar("M", bound="BaseModel")
+
+
+def validated(model: type[M], data: Any, *, where: str) -> M:
+    """`model` validated from plain data (a file's YAML, a request body rebuilt), its mistakes one `Invalid` line
+    `where: place: message; ...` instead of pydantic's dump of the input."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(f"{where}: {describe(exc)}") from None
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}  # built on first use: a few milliseconds each

@@ -86,6 +86,74 @@ def test_import_jemss_refuses_what_it_cannot_write_or_run_and_notes_a_city_not_i
     assert "note: scenario.travel.city: 'nowhere-city' is not imported" in res.output
 
 
+def test_import_jemss_refuses_a_city_that_is_not_the_models(helsinki_cities_dir: Path, tmp_path: Path) -> None:
+    """Auckland's model with --city helsinki (imported here) wrote a scenario whose run then failed on "point 0";
+    the import now refuses it, naming a station and how many are off the city's roads, and writes nothing."""
+    import shutil
+
+    model = shared_data("jemss", "auckland", "models", "1")
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    shutil.copytree(helsinki_cities_dir, tmp_path / "cities")
+    out = tmp_path / "a.yaml"
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "plan", "import-jemss", str(model), "--out", str(out),
+                                   "--days", "1", "--block", "40", "--city", "helsinki"])
+    assert res.exit_code == 2 and not out.exists()
+    assert res.output == (f"error: station 1 at (-36.945762, 174.894948) is more than 1000 m from the drive network "
+                          f"of helsinki (14 of the 14 stations are): is 'helsinki' the city of {model}?\n")
+
+
+def _tiny_jemss_model(root: Path) -> Path:
+    """A JEMSS model folder (city/models/1 under `root`) with one station, hospital and ambulance, GEN's call
+    generation, no population raster and two road nodes for demand."""
+    import zipfile
+
+    model = root / "city" / "models" / "1"
+    for rel, text in (("stations/stations_1.csv", "stations\nindex,x,y\n1,24.94,60.17\n"),
+                      ("hospitals/hospitals_1.csv", "hospitals\nindex,x,y\n1,24.93,60.16\n"),
+                      ("ambulances/ambulances_1.csv", "ambulances\nindex,stationIndex,class\n1,1,1\n"),
+                      ("calls/a/train/gen_config.xml", GEN)):
+        (model / rel).parent.mkdir(parents=True, exist_ok=True)
+        (model / rel).write_text(text)
+    (model / "travel" / "roads").mkdir(parents=True)
+    with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip", "w") as z:
+        z.writestr("roads/nodes.csv", "nodes\nindex,x,y\n1,24.95,60.17\n2,24.96,60.18\n")
+    return model
+
+
+@pytest.mark.parametrize(("rel", "text", "message"), [
+    ("calls/a/train/gen_config.xml", "<genConfig><sim>", r"gen_config\.xml is not valid XML: no element found"),
+    ("stations/stations_1.csv", b"stations\nindex,x,y\n1,\xd0,60\n", r"stations_1\.csv is not UTF-8 text"),
+    ("stations/stations_1.csv", "garbage\n", r"stations_1\.csv holds no JEMSS table"),
+    ("stations/stations_1.csv", "stations\nfoo,bar\n1,2\n",
+     r"stations_1\.csv: its table has no column index, x, y \(it has foo, bar\)$"),
+    ("hospitals/hospitals_1.csv", "hospitals\nindex,x,y\n1,24.93,\n",
+     r"hospitals_1\.csv: y of data row 1 is empty, not a number$"),
+    ("ambulances/ambulances_1.csv", "ambulances\nindex,stationIndex\n1,1\n2,one\n",
+     r"ambulances_1\.csv: stationIndex of data row 2 is 'one', not a whole number$"),
+    ("ambulances/ambulances_1.csv", "ambulances\nindex,stationIndex\n1,1.5\n",
+     r"ambulances_1\.csv: stationIndex of data row 1 is 1\.5, not a whole number$"),
+    ("travel/roads/roads.zip", b"not a zip", r"cannot read .*roads\.zip: File is not a zip file"),
+    ("travel/roads/roads.zip", None, r"has neither its population raster nor travel/roads/roads\.zip"),
+])
+def test_a_broken_jemss_model_file_is_named_with_what_is_wrong(tmp_path: Path, rel: str, text: str | bytes | None,
+                                                              message: str) -> None:
+    """Malformed XML, a file that is not UTF-8, a file with no table, a missing column, a value that is not a number,
+    a roads.zip that is no zip, and neither raster nor roads were tracebacks (ParseError, UnicodeDecodeError,
+    StopIteration, AttributeError, TypeError/ValueError from int(), BadZipFile, FileNotFoundError); each is one
+    `Invalid` naming the file (text None: the file is removed)."""
+    model = _tiny_jemss_model(tmp_path)
+    whole = core.Scenario.model_validate(flows.import_jemss(model))  # the model as made imports
+    assert (len(whole.stations), len(whole.units), len(whole.demand)) == (1, 1, 2)
+    if text is None:
+        (model / rel).unlink()
+    else:
+        (model / rel).write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(Invalid, match=message):
+        flows.import_jemss(model)
+
+
 @pytest.mark.parametrize(("city", "stations", "ambulances", "hospitals", "per_day", "lat"), [
     ("edmonton", 17, 16, 5, 8 * 24, (53.3, 53.8)),  # gen_config: Exponential(1/(8*24)) days between calls
     ("manhattan", 8, 12, 10, 18.8 * 24, (40.6, 40.9)),  # Exponential(1/(18.8*24))
@@ -140,6 +208,34 @@ def test_a_city_scenario_without_an_imported_city_says_so(tmp_path: Path) -> Non
     with pytest.raises(Exception, match="atlantis") as info:
         flows.run_scenario(sc, cities_dir=tmp_path)
     assert getattr(info.value, "status_code", 404) in (404, 422)
+
+
+def test_a_station_or_hospital_off_the_city_network_is_named(helsinki_cities_dir: Path) -> None:
+    """A station or hospital farther than the snap distance from the city's roads was refused as "point 0" (its
+    place in the router's list of stations and hospitals); it is named, with how many are off the network."""
+    data: dict[str, Any] = yaml.safe_load(HELSINKI.read_text())
+    auckland = {"lat": -36.85, "lon": 174.76}
+
+    def run(**places: list[dict[str, Any]]) -> None:
+        flows.run_scenario(core.Scenario.model_validate({**data, "days": 0.1, **places}),
+                           cities_dir=helsinki_cities_dir)
+
+    one = [{**data["stations"][0], **auckland}, *data["stations"][1:]]
+    with pytest.raises(Invalid, match=r"^station 1 \(Kamppi\) at \(-36\.850000, 174\.760000\) is more than 1000 m "
+                                      r"from the drive network of helsinki$"):
+        run(stations=one)
+    two = [*data["stations"][:2], *({**s, **auckland, "name": ""} for s in data["stations"][2:])]
+    with pytest.raises(Invalid, match=r"^station 3 at .* of helsinki \(2 of the 4 stations are\)$"):
+        run(stations=two)
+    with pytest.raises(Invalid, match=r"^hospital 1 \(Demo Central Hospital \(stand-in\)\) at \(-36\.850000, "):
+        run(hospitals=[{**data["hospitals"][0], **auckland}, *data["hospitals"][1:]])
+
+
+def test_a_scenario_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    """A binary file given as the scenario was a UnicodeDecodeError traceback."""
+    (tmp_path / "s.yaml").write_bytes(b"name: \xd0\xff\n")
+    with pytest.raises(Invalid, match=r"s\.yaml is not UTF-8 text"):
+        flows.load_scenario(tmp_path / "s.yaml")
 
 
 def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:

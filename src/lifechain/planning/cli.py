@@ -100,6 +100,11 @@ def _how_far(objective: float, params: dict[str, Any]) -> str:
     return "how far from the optimum is unknown: the solver stopped before it had a useful bound"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """`n` and the words that go with it: "1 demand point", "2 demand points"."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def _aligned(rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> list[str]:
     """Rows of text (the first a header) as lines indented by two spaces, each column padded to its widest cell,
     right-aligned for the columns in `right`; trailing blanks cut."""
@@ -189,8 +194,8 @@ def register(app: typer.Typer) -> None:
         _print(solution, time_limit)
         if any(off.values()):
             why = "not on the network or cut off" if city is not None else "no finite cost in the table"
-            typer.echo(f"  {why}: {off['demand_points']} demand points no site reaches, "
-                       f"{off['sites']} sites that reach no point")
+            typer.echo(f"  {why}: {_count(off['demand_points'], 'demand point', 'demand points')} no site reaches, "
+                       f"{_count(off['sites'], 'site that reaches', 'sites that reach')} no point")
 
     @plan_app.command("run")
     def run_cmd(
@@ -308,29 +313,35 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a scenario from a JEMSS city model: stations, ambulances, hospitals, gen_config calls, raster."""
         import yaml
-        from pydantic import ValidationError
 
         from lifechain.cli import offline_settings
-        from lifechain.errors import Invalid, describe
+        from lifechain.errors import Invalid, validated
         from lifechain.planning import core, flows
 
         if block < 1:
             raise typer.BadParameter("--block must be at least 1")
+        cities_dir = offline_settings(ctx).cities_dir
+        note = None
         try:
             flows.check_writable(out)
             data = flows.import_jemss(model, city=city, days=days, block=block, seed=seed)
+            scenario = validated(core.Scenario, data, where=f"{model} does not make a valid scenario")
             try:
-                scenario = core.Scenario.model_validate(data)
-            except ValidationError as exc:
-                raise Invalid(f"{model} does not make a valid scenario: {describe(exc)}") from exc
+                flows.check_city(scenario, "scenario", cities_dir)
+            except DomainError as exc:  # the file is good: the city may be imported before the run
+                note = f"note: {exc.message}; import it before `lifechain plan run`"
+            else:  # a city imported here must be the model's: the run would refuse its stations
+                try:
+                    flows.on_network(scenario, flows.source_router(scenario, cities_dir=cities_dir))
+                except Invalid as exc:
+                    raise Invalid(f"{exc.message}: is {city!r} the city of {model}?") from exc
             flows.write_text(out, yaml.safe_dump(data, sort_keys=False, width=120))
         except DomainError as exc:
             raise fail(exc) from exc
-        typer.echo(f"wrote {out}: {len(data['stations'])} stations, {len(data['units'])} ambulances, "
-                   f"{len(data['hospitals'])} hospitals, {len(data['demand'])} demand points; {data['description']}")
-        try:
-            flows.check_city(scenario, "scenario", offline_settings(ctx).cities_dir)
-        except DomainError as exc:  # the file is good: the city may be imported before the run
-            typer.echo(f"note: {exc.message}; import it before `lifechain plan run`", err=True)
+        counts = (_count(len(data[key]), one, one + "s") for key, one in (
+            ("stations", "station"), ("units", "ambulance"), ("hospitals", "hospital"), ("demand", "demand point")))
+        typer.echo(f"wrote {out}: {', '.join(counts)}; {data['description']}")
+        if note:
+            typer.echo(note, err=True)
 
     app.add_typer(plan_app, name="plan")

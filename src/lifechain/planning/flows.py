@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import numpy as np
-from pydantic import ValidationError
+import numpy.typing as npt
 
-from lifechain.errors import Invalid, describe
+from lifechain.errors import Invalid, validated
 from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
@@ -194,11 +194,12 @@ def load_scenario(path: Path) -> core.Scenario:
     if not path.is_file():
         raise Invalid(f"no such scenario file: {path}")
     try:
-        sc = core.Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except ValidationError as exc:
-        raise Invalid(f"{path}: {describe(exc)}") from exc
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
     except yaml.YAMLError as exc:
         raise Invalid(f"{path} is not valid YAML: {exc}") from exc
+    sc = validated(core.Scenario, data, where=str(path))
     if sc.calls.replay_file and not Path(sc.calls.replay_file).is_absolute():
         sc = sc.model_copy(update={"calls": sc.calls.model_copy(
             update={"replay_file": str(path.parent / sc.calls.replay_file)})})
@@ -279,10 +280,7 @@ def resolve_replay(scenario: core.Scenario) -> core.Scenario:
     data = scenario.model_dump()
     data["demand"] = [p.model_dump() for p in demand]
     data["calls"] = {**data["calls"], "replay_file": None, "replayed": calls}
-    try:
-        return core.Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise Invalid(f"{path}: {describe(exc)}") from exc
+    return validated(core.Scenario, data, where=str(path))
 
 
 def read_aeds(path: Path) -> list[dict[str, Any]]:
@@ -324,10 +322,7 @@ def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> 
                   "opening_hours": _osm_hours((a.get("tags") or {}).get("opening_hours"))}
                  for a in CityStore(cities_dir).places(city).get("aeds", [])]
     update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
-    try:
-        volunteers = type(v).model_validate({**v.model_dump(), **update})
-    except ValidationError as exc:
-        raise Invalid(f"volunteers: {describe(exc)}") from exc
+    volunteers = validated(type(v), {**v.model_dump(), **update}, where="volunteers")
     return scenario.model_copy(update={"volunteers": volunteers})
 
 
@@ -382,22 +377,35 @@ def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities_
         router.source = source_router(scenario, cities_dir=cities_dir)
 
 
-def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
-    """The scenario without the demand points too far from the source router's drive network, and how many went."""
+def _off_network(source: Any, places: Sequence[Any]) -> npt.NDArray[np.bool_] | None:
+    """Which of `places` (with lat and lon) lie farther than the snap distance from the source router's drive
+    network, as a boolean array; None when the router does not snap (straight line, zero)."""
     snap = getattr(source, "snap", None)
-    if snap is None:
-        return scenario, 0
+    off = getattr(snap([LatLon(p.lat, p.lon) for p in places], mode="drive", strict=False), "offroad_m", None) \
+        if snap is not None else None
+    return None if off is None else ~np.isfinite(np.asarray(off, float))
 
-    snapped = snap([LatLon(p.lat, p.lon) for p in scenario.demand], mode="drive", strict=False)
-    off = getattr(snapped, "offroad_m", None)
-    if off is None:
-        return scenario, 0
 
-    ok = np.isfinite(np.asarray(off))
+def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
+    """The scenario without the demand points too far from the source router's drive network, and how many went.
+
+    A station or hospital that far is refused by name (with how many there are): units start from it and patients
+    go to it, so no time of the run could be computed. Before, the router refused "point 0", its place in a list
+    the user never sees."""
+    for what, places in (("station", scenario.stations), ("hospital", scenario.hospitals)):
+        far = _off_network(source, places)
+        if far is not None and far.any():
+            first = places[int(np.argmax(far))]
+            named = f"{what} {first.id}" + (f" ({first.name})" if first.name else "")
+            also = f" ({int(far.sum())} of the {len(places)} {what}s are)" if far.sum() > 1 else ""
+            raise Invalid(f"{named} at ({first.lat:.6f}, {first.lon:.6f}) is more than "
+                          f"{source.snap_max_distance_m:g} m from the drive network of {source.city}{also}")
+    far = _off_network(source, scenario.demand)
+    if far is None or not far.any():
+        return scenario, 0
+    ok = ~far
     if not ok.any():
         raise Invalid("no demand point of the scenario lies near the city's road network")
-    if ok.all():
-        return scenario, 0
     new_index = np.cumsum(ok) - 1
     keep = [p for p, good in zip(scenario.demand, ok, strict=True) if good]
     replayed = [c.model_copy(update={"point": int(new_index[c.point])}) for c in scenario.calls.replayed
@@ -719,7 +727,10 @@ def read_gen_config(path: Path) -> dict[str, Any]:
 
     if not path.is_file():
         raise Invalid(f"no gen_config.xml at {path}")
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise Invalid(f"{path} is not valid XML: {exc}") from exc
     dist = {el.tag: (el.text or "").strip() for el in root.iterfind("./sim/callDistributions/*")}
     missing = [k for k in ("interarrivalTime", "priority") if k not in dist]
     if missing:
@@ -798,16 +809,46 @@ def raster_demand(path: Path, *, block: int = 10) -> list[dict[str, Any]]:
             for y, x, v in zip(clat, clon, total[keep], strict=True)]
 
 
-def _jemss_table(model: Path, rel: str) -> Any:
-    from lifechain.geo.jemss import read_tables
-
+def _jemss_table(model: Path, rel: str, numbers: Sequence[str], whole: Sequence[str] = ()) -> Any:
+    """The first table of a JEMSS model's file `rel`, checked as `_checked_table`."""
     path = model / rel
     if not path.is_file():
         models = [str(p) for p in sorted((p for p in (model / "models").glob("*") if (p / rel).is_file()),
                                          key=lambda p: (len(p.name), p.name))]  # models/2 before models/10
         hint = f" (a JEMSS city folder? give one of its models: {', '.join(models)})" if models else ""
         raise Invalid(f"JEMSS model {model} has no {rel}{hint}")
-    return next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
+    return _checked_table(str(path), text, numbers, whole)
+
+
+def _checked_table(where: str, text: str, numbers: Sequence[str], whole: Sequence[str] = ()) -> Any:
+    """The first table of a JEMSS multi-table CSV `text`, with `numbers` columns that are numbers in every row
+    (`whole` ones whole numbers); raises `Invalid` naming `where`, and the row and column, when it is not."""
+    import pandas as pd
+
+    from lifechain.geo.jemss import read_tables
+
+    tables = read_tables(text)
+    if not tables:
+        raise Invalid(f"{where} holds no JEMSS table (a row with its name, a header row, data rows)")
+    table = next(iter(tables.values()))
+    missing = [c for c in numbers if c not in table.columns]
+    if missing:
+        raise Invalid(f"{where}: its table has no column {', '.join(missing)} "
+                      f"(it has {', '.join(str(c) for c in table.columns)})")
+    for column in numbers:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values) | ((values != np.round(values)) if column in whole else False)
+        if bad.any():
+            row = int(np.argmax(bad))
+            value = table[column].iloc[row]
+            shown = "empty" if pd.isna(value) else repr(value) if isinstance(value, str) else f"{value:g}"
+            kind = "a whole number" if column in whole else "a number"
+            raise Invalid(f"{where}: {column} of data row {row + 1} is {shown}, not {kind}")
+    return table
 
 
 def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, block: int = 10, seed: int = 0,
@@ -817,9 +858,10 @@ def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, b
     imported geo city `city` (else straight line)."""
     if not model.is_dir():
         raise Invalid(f"no JEMSS model folder at {model}")
-    stations = _jemss_table(model, "stations/stations_1.csv")
-    hospitals = _jemss_table(model, "hospitals/hospitals_1.csv")
-    ambulances = _jemss_table(model, "ambulances/ambulances_1.csv")
+    stations = _jemss_table(model, "stations/stations_1.csv", ("index", "x", "y"), whole=("index",))
+    hospitals = _jemss_table(model, "hospitals/hospitals_1.csv", ("index", "x", "y"), whole=("index",))
+    ambulances = _jemss_table(model, "ambulances/ambulances_1.csv", ("index", "stationIndex"),
+                              whole=("index", "stationIndex"))
     configs = sorted(model.glob("calls/*/train/gen_config.xml")) or sorted(model.rglob("gen_config.xml"))
     if not configs:
         raise Invalid(f"JEMSS model {model} has no calls/*/gen_config.xml")
@@ -853,11 +895,20 @@ def road_nodes(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]
     no population raster, or candidate sites."""
     import zipfile
 
-    from lifechain.geo.jemss import read_tables
 
-    with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip") as z:
-        member = next(n for n in z.namelist() if n.endswith("nodes.csv"))
-        nodes = next(iter(read_tables(z.read(member).decode("utf-8-sig")).values()))
+    path = model / "travel" / "roads" / "roads.zip"
+    if not path.is_file():
+        raise Invalid(f"JEMSS model {model} has neither its population raster nor {path.relative_to(model)}: "
+                      "no demand to draw")
+    try:
+        with zipfile.ZipFile(path) as z:
+            member = next((n for n in z.namelist() if n.endswith("nodes.csv")), None)
+            if member is None:
+                raise Invalid(f"{path} holds no nodes.csv")
+            text = z.read(member).decode("utf-8-sig")
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise Invalid(f"cannot read {path}: {exc}") from exc
+    nodes = _checked_table(f"{path}: {member}", text, ("x", "y"))
     pick = np.random.default_rng(seed).choice(len(nodes), size=min(cells, len(nodes)), replace=False)
     return [{"lat": float(r.y), "lon": float(r.x)} for r in nodes.iloc[pick].itertuples()]
 

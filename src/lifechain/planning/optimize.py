@@ -721,8 +721,9 @@ def _check_served(problem: Problem) -> None:
     """Refuse demand points that no site can reach."""
     bare = problem.unreached_points()
     if bare.size:
-        raise Invalid(f"{bare.size} demand points cannot be reached from any site (e.g. "
-                      f"{problem.demand_ids[bare[0]]!r}): every one must be served")
+        first = problem.demand_ids[bare[0]]
+        which = f"demand point {first!r}" if bare.size == 1 else f"{bare.size} demand points (e.g. {first!r})"
+        raise Invalid(f"{which} cannot be reached from any site: every one must be served")
 
 
 def _check_reach(problem: Problem, p: int) -> None:
