@@ -89,20 +89,29 @@ def test_read_tables_splits_jemss_multi_table_csv() -> None:
     assert tables["arcs"]["mode_1"].tolist() == [0.5, 0.25]
 
 
-def test_jemss_folder_import_keeps_arc_times(tmp_path: Path) -> None:
-    """A tiny JEMSS model: days become seconds, mode 1 is emergency, stations are imported, walking derived."""
+MINI_NODES = "nodes,,,\nindex,x,y,offRoadAccess\n1,174.70,-36.76,1\n2,174.701,-36.76,1\n3,174.701,-36.761,1\n"
+MINI_ARCS = ("miscData,,,\narcForm,numModes,\ndirected,2\n,\narcs,,,\nindex,fromNode,toNode,distance,mode_1,mode_2\n"
+             "1,1,2,0.09,0.0001,0.0002\n2,2,3,0.11,0.0001,0.0002\n3,3,1,0.14,0.0001,0.0002\n")
+MINI_STATIONS = "stations,,,\nindex,x,y,capacity\n1,174.7001,-36.7601,5\n"
+
+
+def _mini_model(root: Path, nodes: str = MINI_NODES, arcs: str = MINI_ARCS, stations: str = MINI_STATIONS) -> Path:
+    """A JEMSS model folder of three nodes on a one-way ring and one station."""
     import zipfile
 
-    model = tmp_path / "model"
+    model = root / "model"
     (model / "travel" / "roads").mkdir(parents=True)
     (model / "stations").mkdir()
-    nodes = "nodes,,,\nindex,x,y,offRoadAccess\n1,174.70,-36.76,1\n2,174.701,-36.76,1\n3,174.701,-36.761,1\n"
-    arcs = ("miscData,,,\narcForm,numModes,\ndirected,2\n,\narcs,,,\nindex,fromNode,toNode,distance,mode_1,mode_2\n"
-            "1,1,2,0.09,0.0001,0.0002\n2,2,3,0.11,0.0001,0.0002\n3,3,1,0.14,0.0001,0.0002\n")
     with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip", "w") as zf:
         zf.writestr("nodes.csv", nodes)
         zf.writestr("arcs.csv", arcs)
-    (model / "stations" / "stations_1.csv").write_text("stations,,,\nindex,x,y,capacity\n1,174.7001,-36.7601,5\n")
+    (model / "stations" / "stations_1.csv").write_text(stations)
+    return model
+
+
+def test_jemss_folder_import_keeps_arc_times(tmp_path: Path) -> None:
+    """A tiny JEMSS model: days become seconds, mode 1 is emergency, stations are imported, walking derived."""
+    model = _mini_model(tmp_path)
     manifest = import_city(str(model), name="mini", cities_dir=tmp_path / "cities", now=NOW)
     assert manifest["networks"]["drive"] | {"dropped_nodes": 0} == manifest["networks"]["drive"]
     store = CityStore(tmp_path / "cities", default_engine="scipy")
@@ -114,6 +123,50 @@ def test_jemss_folder_import_keeps_arc_times(tmp_path: Path) -> None:
     assert router.route(b, a, mode="walk").seconds == pytest.approx(router.route(a, b, mode="walk").seconds)
     assert store.places("mini")["stations"][0]["lat"] == -36.7601
     assert json.loads((tmp_path / "cities" / "mini" / "manifest.json").read_text())["kind"] == "jemss"
+
+
+@pytest.mark.parametrize(("part", "old", "new", "message"), [
+    ("arcs", "2,2,3,", "2,9,3,", r"arcs\.csv: fromNode of data row 2 is 9, which is no node of nodes\.csv$"),
+    ("arcs", "2,2,3,", "2,-1,3,", r"arcs\.csv: fromNode of data row 2 is -1, which is no node of nodes\.csv$"),
+    ("nodes", "2,174.701,-36.76,1\n", "", r"arcs\.csv: fromNode of data row 2 is 2, which is no node of nodes\.csv$"),
+    ("arcs", "0.11,0.0001,0.0002", "0.11,-0.0001,0.0002",
+     r"arcs\.csv: mode_1 of data row 2 is -0\.0001: a travel time cannot be negative$"),
+    ("arcs", "0.11,0.0001,0.0002", "0.11,0.0001,", r"arcs\.csv: mode_2 of data row 2 is empty, not a number$"),
+    ("arcs", "2,2,3,", "2,2.5,3,", r"arcs\.csv: fromNode of data row 2 is 2\.5, not a whole number$"),
+    ("nodes", "3,174.701,-36.761", "2,174.701,-36.761", r"nodes\.csv: node index 2 is given 2 times$"),
+    ("nodes", "-36.761", "-96.761", r"nodes\.csv: y of data row 3 is -96\.761, beyond \+-90 degrees$"),
+    ("nodes", "nodes,,,", "nodez,,,", r"nodes\.csv has no table 'nodes' .*; it has 'nodez'$"),
+    ("arcs", "index,fromNode", "index,from", r"arcs\.csv: its table has no column fromNode \(it has index, from, "),
+    ("stations", "1,174.7001", "x,174.7001", r"stations_1\.csv: index of data row 1 is 'x', not a whole number$"),
+])
+def test_a_broken_jemss_road_file_is_refused_naming_row_and_column(tmp_path: Path, part: str, old: str, new: str,
+                                                                   message: str) -> None:
+    """An arc to a node missing from nodes.csv silently became another node (pos -1: the last one) or a traceback,
+    a negative travel time was imported (shortest paths assume none), a node index given twice or a latitude off the
+    globe went through; a cell that is not a number and a missing table or column were tracebacks. Each is one
+    `Invalid` naming the file, row and column; the city is not imported."""
+    texts = {"nodes": MINI_NODES, "arcs": MINI_ARCS, "stations": MINI_STATIONS}
+    assert old in texts[part]
+    texts[part] = texts[part].replace(old, new, 1)
+    model = _mini_model(tmp_path, **texts)
+    with pytest.raises(Invalid, match=message):
+        import_city(str(model), name="mini", cities_dir=tmp_path / "cities", now=NOW)
+    assert not (tmp_path / "cities" / "mini").exists()
+
+
+def test_a_roads_zip_without_its_files_is_refused(tmp_path: Path) -> None:
+    """A roads.zip that is not a zip, or lacks arcs.csv, was a BadZipFile or KeyError traceback."""
+    import zipfile
+
+    model = _mini_model(tmp_path)
+    roads = model / "travel" / "roads" / "roads.zip"
+    with zipfile.ZipFile(roads, "w") as zf:
+        zf.writestr("nodes.csv", MINI_NODES)
+    with pytest.raises(Invalid, match=r"roads\.zip has no arcs\.csv \(it holds nodes\.csv\)$"):
+        import_city(str(model), name="mini", cities_dir=tmp_path / "cities", now=NOW)
+    roads.write_bytes(b"not a zip")
+    with pytest.raises(Invalid, match=r"cannot read .*roads\.zip: File is not a zip file$"):
+        import_city(str(model), name="mini", cities_dir=tmp_path / "cities", now=NOW)
 
 
 def test_ragged_jemss_tables_are_cut_to_their_header(tmp_path: Path) -> None:

@@ -122,6 +122,33 @@ def test_a_city_that_is_not_imported_is_refused_before_the_run_is_stored(client:
     assert client.get("/api/v1/planning/runs", headers=analyst).json() == []
 
 
+def test_a_station_off_the_city_network_is_refused_before_the_run_is_stored(settings: Settings,
+                                                                           helsinki_cities_dir: Any) -> None:
+    """A Helsinki scenario (or variant) with a station in Auckland was stored, then failed in its process on
+    "point 0"; it is a 422 naming the field and the station, checked on the server's own router, and no run is
+    stored."""
+    import shutil
+
+    from lifechain.planning import flows
+
+    shutil.copytree(helsinki_cities_dir, settings.cities_dir)
+    good = flows.load_scenario(flows.Path(flows.__file__).parent / "scenarios" / "helsinki.yaml").model_dump(
+        mode="json")
+    bad = {**good, "stations": [{**good["stations"][0], "lat": -36.85, "lon": 174.76}, *good["stations"][1:]]}
+    with TestClient(create_app(settings, clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))) as client:
+        analyst = signed_in(client, "ana3", Role.ANALYST)
+        for body, field in (({"scenario": bad}, "scenario"),
+                            ({"scenario": good, "variant": bad, "replications": 2}, "variant")):
+            res = client.post("/api/v1/planning/runs", headers=analyst, json=body)
+            assert res.status_code == 422, res.text
+            assert res.json()["detail"] == (f"{field}: station 1 (Kamppi) at (-36.850000, 174.760000) is more than "
+                                            "1000 m from the drive network of helsinki")
+        assert client.get("/api/v1/planning/runs", headers=analyst).json() == []
+        run = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": {**good, "days": 0.05}})
+        assert run.status_code == 202, run.text  # the same scenario with its station in Helsinki runs
+        assert wait(client, run.json()["id"], analyst)["status"] == "done"
+
+
 def test_a_finished_run_outlives_the_server(settings: Settings) -> None:
     """Results are in the database: a new server process (a new app on the same database) returns them."""
     clock = ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))

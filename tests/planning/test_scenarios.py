@@ -118,7 +118,7 @@ def _tiny_jemss_model(root: Path) -> Path:
         (model / rel).write_text(text)
     (model / "travel" / "roads").mkdir(parents=True)
     with zipfile.ZipFile(model / "travel" / "roads" / "roads.zip", "w") as z:
-        z.writestr("roads/nodes.csv", "nodes\nindex,x,y\n1,24.95,60.17\n2,24.96,60.18\n")
+        z.writestr("nodes.csv", "nodes\nindex,x,y\n1,24.95,60.17\n2,24.96,60.18\n")
     return model
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from lifechain.errors import Invalid
@@ -45,6 +47,43 @@ def read_tables(text: str) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def checked_table(tables: dict[str, pd.DataFrame], where: str, *, name: str | None = None,
+                  numbers: Sequence[str] = (), whole: Sequence[str] = ()) -> pd.DataFrame:
+    """The table `name` (else the first) of `read_tables`' answer, with `numbers` columns that are numbers in every
+    row (`whole` ones whole numbers); raises `Invalid` naming `where` (a file), and the row and column, when not."""
+    if name is not None and name not in tables:
+        raise Invalid(f"{where} has no table {name!r} (a row with its name, a header row, data rows)"
+                      + (f"; it has {', '.join(map(repr, tables))}" if tables else ""))
+    if not tables:
+        raise Invalid(f"{where} holds no JEMSS table (a row with its name, a header row, data rows)")
+    table = tables[name] if name is not None else next(iter(tables.values()))
+    missing = [c for c in numbers if c not in table.columns]
+    if missing:
+        raise Invalid(f"{where}: its table has no column {', '.join(missing)} "
+                      f"(it has {', '.join(str(c) for c in table.columns)})")
+    for column in numbers:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values) | ((values != np.round(values)) if column in whole else False)
+        if bad.any():
+            row = int(np.argmax(bad))
+            kind = "a whole number" if column in whole else "a number"
+            raise Invalid(f"{where}: {column} of data row {row + 1} is {_shown(table[column].iloc[row])}, not {kind}")
+    return table
+
+
+def read_text(path: Path) -> str:
+    """A JEMSS file's text (UTF-8, with or without a byte-order mark); `Invalid` when it is not text."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
+
+
+def _shown(value: Any) -> str:
+    """A cell's value as the refusal shows it: empty, 'text' or a number."""
+    return "empty" if pd.isna(value) else repr(value) if isinstance(value, str) else f"{value:g}"
+
+
 def _frame(lines: list[str]) -> pd.DataFrame:
     """One table's header and rows; rows longer than the header (free-text notes) are cut to it."""
     try:
@@ -62,7 +101,7 @@ def _frame(lines: list[str]) -> pd.DataFrame:
 def _points(path: Path, kind: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    frame = next(iter(read_tables(path.read_text(encoding="utf-8-sig")).values()))
+    frame = checked_table(read_tables(read_text(path)), str(path), numbers=("index", "x", "y"), whole=("index",))
     names = [c for c in frame.columns if str(c).lower().startswith("name")]
     fallback = [c for key in ("address", "station #") for c in frame.columns if str(c).lower() == key]
     name_col = (names or fallback or [None])[0]
@@ -80,20 +119,26 @@ def read_jemss(folder: Path, *, walk_speed_mps: float = 1.8) -> OsmCity:
     roads = folder / "travel" / "roads" / "roads.zip"
     if not roads.exists():
         raise Invalid(f"{folder} is not a JEMSS model folder: {roads} is missing")
-    with zipfile.ZipFile(roads) as zf:
-        nodes = read_tables(zf.read("nodes.csv").decode("utf-8-sig"))["nodes"]
-        arc_tables = read_tables(zf.read("arcs.csv").decode("utf-8-sig"))
-    arcs = arc_tables["arcs"]
+    texts = zip_texts(roads, ("nodes.csv", "arcs.csv"))
+    nodes = checked_table(read_tables(texts["nodes.csv"]), f"{roads}: nodes.csv", name="nodes",
+                          numbers=("index", "x", "y"), whole=("index",))
+    arc_tables = read_tables(texts["arcs.csv"])
+    modes = ("mode_1", "mode_2") if "mode_2" in arc_tables.get("arcs", {}) else ("mode_1",)
+    arcs = checked_table(arc_tables, f"{roads}: arcs.csv", name="arcs", numbers=("fromNode", "toNode", *modes),
+                         whole=("fromNode", "toNode"))
     directed = True
     if "miscData" in arc_tables and "arcForm" in arc_tables["miscData"].columns:
         directed = str(arc_tables["miscData"]["arcForm"].iloc[0]).strip() != "undirected"
-    node_index = nodes["index"].to_numpy(np.int64)
-    pos = np.full(node_index.max() + 1, -1, np.int64)
-    pos[node_index] = np.arange(node_index.shape[0])
-    tail = pos[arcs["fromNode"].to_numpy(np.int64)]
-    head = pos[arcs["toNode"].to_numpy(np.int64)]
-    emergency = arcs["mode_1"].to_numpy(np.float64) * DAY_S
-    regular = arcs["mode_2"].to_numpy(np.float64) * DAY_S if "mode_2" in arcs else emergency
+    node_index = nodes["index"].to_numpy(np.float64).astype(np.int64)
+    _check_nodes(node_index, nodes, f"{roads}: nodes.csv")
+    ends = {c: arcs[c].to_numpy(np.float64).astype(np.int64) for c in ("fromNode", "toNode")}
+    times = {c: arcs[c].to_numpy(np.float64) for c in modes}
+    _check_arcs(ends, times, node_index, f"{roads}: arcs.csv")
+    order = np.argsort(node_index)
+    tail = order[np.searchsorted(node_index, ends["fromNode"], sorter=order)]
+    head = order[np.searchsorted(node_index, ends["toNode"], sorter=order)]
+    emergency = times["mode_1"] * DAY_S
+    regular = times["mode_2"] * DAY_S if "mode_2" in times else emergency
     if not directed:
         tail, head = np.concatenate([tail, head]), np.concatenate([head, tail])
         emergency, regular = np.tile(emergency, 2), np.tile(regular, 2)
@@ -106,6 +151,47 @@ def read_jemss(folder: Path, *, walk_speed_mps: float = 1.8) -> OsmCity:
               "stations": _points(folder / "stations" / "stations_1.csv", "station"),
               "hospitals": _points(folder / "hospitals" / "hospitals_1.csv", "hospital")}
     return OsmCity(drive, walk_from_roads(drive, walk_speed_mps), places)
+
+
+def zip_texts(path: Path, names: Sequence[str]) -> dict[str, str]:
+    """The text of each member `names` of the zip file `path`; `Invalid` naming what cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            missing = [n for n in names if n not in zf.namelist()]
+            if missing:
+                raise Invalid(f"{path} has no {', '.join(missing)} (it holds {', '.join(zf.namelist()) or 'nothing'})")
+            return {n: zf.read(n).decode("utf-8-sig") for n in names}
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise Invalid(f"cannot read {path}: {exc}") from exc
+
+
+def _check_nodes(index: npt.NDArray[np.int64], nodes: pd.DataFrame, where: str) -> None:
+    """Node indexes given once each, and coordinates on the globe."""
+    unique, counts = np.unique(index, return_counts=True)
+    if (counts > 1).any():
+        raise Invalid(f"{where}: node index {int(unique[np.argmax(counts > 1)])} is given {counts.max()} times")
+    for column, limit in (("y", 90.0), ("x", 180.0)):
+        values = nodes[column].to_numpy(np.float64)
+        bad = np.abs(values) > limit
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise Invalid(f"{where}: {column} of data row {row + 1} is {values[row]:g}, beyond +-{limit:g} degrees")
+
+
+def _check_arcs(ends: dict[str, npt.NDArray[np.int64]], times: dict[str, npt.NDArray[np.float64]],
+                node_index: npt.NDArray[np.int64], where: str) -> None:
+    """Arcs between nodes that exist, with travel times of zero or more (a negative one would break shortest paths;
+    before, a node index missing from nodes.csv silently became another node or a traceback)."""
+    for column, ids in ends.items():
+        known = np.isin(ids, node_index)
+        if not known.all():
+            row = int(np.argmax(~known))
+            raise Invalid(f"{where}: {column} of data row {row + 1} is {ids[row]}, which is no node of nodes.csv")
+    for column, values in times.items():
+        if (values < 0).any():
+            row = int(np.argmax(values < 0))
+            raise Invalid(f"{where}: {column} of data row {row + 1} is {values[row]:g}: a travel time cannot be "
+                          "negative")
 
 
 def walk_from_roads(drive: Network, walk_speed_mps: float) -> Network:

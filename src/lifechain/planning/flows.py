@@ -386,20 +386,25 @@ def _off_network(source: Any, places: Sequence[Any]) -> npt.NDArray[np.bool_] | 
     return None if off is None else ~np.isfinite(np.asarray(off, float))
 
 
-def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
-    """The scenario without the demand points too far from the source router's drive network, and how many went.
-
-    A station or hospital that far is refused by name (with how many there are): units start from it and patients
-    go to it, so no time of the run could be computed. Before, the router refused "point 0", its place in a list
-    the user never sees."""
+def check_places(scenario: core.Scenario, source: Any, where: str = "") -> None:
+    """Refuse a station or hospital farther than the snap distance from the source router's drive network, by id
+    and name, with how many there are (`where`: a prefix for the message, e.g. `variant`). Units start from it and
+    patients go to it, so no time of the run could be computed; before, the router refused "point 0", its place in
+    a list the user never sees."""
     for what, places in (("station", scenario.stations), ("hospital", scenario.hospitals)):
         far = _off_network(source, places)
         if far is not None and far.any():
             first = places[int(np.argmax(far))]
             named = f"{what} {first.id}" + (f" ({first.name})" if first.name else "")
             also = f" ({int(far.sum())} of the {len(places)} {what}s are)" if far.sum() > 1 else ""
-            raise Invalid(f"{named} at ({first.lat:.6f}, {first.lon:.6f}) is more than "
-                          f"{source.snap_max_distance_m:g} m from the drive network of {source.city}{also}")
+            raise Invalid(f"{where}{': ' if where else ''}{named} at ({first.lat:.6f}, {first.lon:.6f}) is more "
+                          f"than {source.snap_max_distance_m:g} m from the drive network of {source.city}{also}")
+
+
+def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int]:
+    """The scenario without the demand points too far from the source router's drive network, and how many went;
+    a station or hospital that far is refused (`check_places`)."""
+    check_places(scenario, source)
     far = _off_network(source, scenario.demand)
     if far is None or not far.any():
         return scenario, 0
@@ -810,45 +815,16 @@ def raster_demand(path: Path, *, block: int = 10) -> list[dict[str, Any]]:
 
 
 def _jemss_table(model: Path, rel: str, numbers: Sequence[str], whole: Sequence[str] = ()) -> Any:
-    """The first table of a JEMSS model's file `rel`, checked as `_checked_table`."""
+    """The first table of a JEMSS model's file `rel`, its `numbers` columns checked (`geo.jemss.checked_table`)."""
+    from lifechain.geo.jemss import checked_table, read_tables, read_text
+
     path = model / rel
     if not path.is_file():
         models = [str(p) for p in sorted((p for p in (model / "models").glob("*") if (p / rel).is_file()),
                                          key=lambda p: (len(p.name), p.name))]  # models/2 before models/10
         hint = f" (a JEMSS city folder? give one of its models: {', '.join(models)})" if models else ""
         raise Invalid(f"JEMSS model {model} has no {rel}{hint}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
-    return _checked_table(str(path), text, numbers, whole)
-
-
-def _checked_table(where: str, text: str, numbers: Sequence[str], whole: Sequence[str] = ()) -> Any:
-    """The first table of a JEMSS multi-table CSV `text`, with `numbers` columns that are numbers in every row
-    (`whole` ones whole numbers); raises `Invalid` naming `where`, and the row and column, when it is not."""
-    import pandas as pd
-
-    from lifechain.geo.jemss import read_tables
-
-    tables = read_tables(text)
-    if not tables:
-        raise Invalid(f"{where} holds no JEMSS table (a row with its name, a header row, data rows)")
-    table = next(iter(tables.values()))
-    missing = [c for c in numbers if c not in table.columns]
-    if missing:
-        raise Invalid(f"{where}: its table has no column {', '.join(missing)} "
-                      f"(it has {', '.join(str(c) for c in table.columns)})")
-    for column in numbers:
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(values) | ((values != np.round(values)) if column in whole else False)
-        if bad.any():
-            row = int(np.argmax(bad))
-            value = table[column].iloc[row]
-            shown = "empty" if pd.isna(value) else repr(value) if isinstance(value, str) else f"{value:g}"
-            kind = "a whole number" if column in whole else "a number"
-            raise Invalid(f"{where}: {column} of data row {row + 1} is {shown}, not {kind}")
-    return table
+    return checked_table(read_tables(read_text(path)), str(path), numbers=numbers, whole=whole)
 
 
 def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, block: int = 10, seed: int = 0,
@@ -893,22 +869,14 @@ def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, b
 def road_nodes(model: Path, seed: int, cells: int = 3000) -> list[dict[str, Any]]:
     """A seeded random sample of a JEMSS model's road nodes (lat, lon): demand weighted equally when the model has
     no population raster, or candidate sites."""
-    import zipfile
-
+    from lifechain.geo.jemss import checked_table, read_tables, zip_texts
 
     path = model / "travel" / "roads" / "roads.zip"
     if not path.is_file():
         raise Invalid(f"JEMSS model {model} has neither its population raster nor {path.relative_to(model)}: "
                       "no demand to draw")
-    try:
-        with zipfile.ZipFile(path) as z:
-            member = next((n for n in z.namelist() if n.endswith("nodes.csv")), None)
-            if member is None:
-                raise Invalid(f"{path} holds no nodes.csv")
-            text = z.read(member).decode("utf-8-sig")
-    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise Invalid(f"cannot read {path}: {exc}") from exc
-    nodes = _checked_table(f"{path}: {member}", text, ("x", "y"))
+    text = zip_texts(path, ("nodes.csv",))["nodes.csv"]
+    nodes = checked_table(read_tables(text), f"{path}: nodes.csv", name="nodes", numbers=("x", "y"))
     pick = np.random.default_rng(seed).choice(len(nodes), size=min(cells, len(nodes)), replace=False)
     return [{"lat": float(r.y), "lon": float(r.x)} for r in nodes.iloc[pick].itertuples()]
 
@@ -933,13 +901,14 @@ class RunStore:
 
     def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
                  stale_after_s: float = 120.0, max_attempts: int = 3, at_once: int = 1,
-                 workers_per_run: int = 1) -> None:
+                 workers_per_run: int = 1, router_of: Callable[[str], Any] | None = None) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.workers_per_run = workers_per_run
+        self.router_of = router_of  # the server's router of an imported city, to check a scenario's places
         self.pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="planning-run")
         self.processes: dict[str, Any] = {}  # run id -> its running child process
         self._lock = threading.Lock()
@@ -957,6 +926,8 @@ class RunStore:
         for name, sc in (("scenario", scenario), ("variant", variant)):
             if sc is not None:
                 check_city(sc, name, self.cities_dir)
+                if self.router_of is not None and sc.travel.kind == "city":
+                    check_places(sc, self.router_of(sc.travel.city), name)
         run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
                           scenario=scenario.model_dump(mode="json"),
                           variant=None if variant is None else variant.model_dump(mode="json"),

@@ -56,9 +56,11 @@ def _store_of(state: Any) -> RunStore | None:
         if state.planning_runs is None and not state.planning_closed:
             from lifechain.planning.flows import RunStore
 
+            cities = getattr(state, "cities", None)  # geo's store, whose routers live dispatch uses too
             state.planning_runs = RunStore(sessionmaker=state.sessionmaker, cities_dir=state.settings.cities_dir,
                                            clock=state.clock, at_once=state.settings.planning_runs_at_once,
-                                           workers_per_run=state.settings.planning_workers_per_run)
+                                           workers_per_run=state.settings.planning_workers_per_run,
+                                           router_of=None if cities is None else cities.router)
         store: RunStore | None = state.planning_runs
         return store
 
