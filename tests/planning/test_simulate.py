@@ -380,6 +380,19 @@ def test_a_comparison_runs_both_scenarios_on_the_same_calls() -> None:
                                 replications=1)
 
 
+def test_a_comparison_refuses_a_variant_it_cannot_run_before_running_the_base(tmp_path: Path) -> None:
+    """A variant whose replay file is missing was refused only after every replication of the base had run (on a
+    city's year, minutes lost); both scenarios are now prepared first, and the refusal says which one it is."""
+    ran: list[int] = []
+    variant = core.Scenario.model_validate({**PLUS_ONE, "calls": {"replay_file": str(tmp_path / "gone.csv")}})
+    with pytest.raises(Invalid, match=rf"^variant: no such file: {tmp_path}/gone\.csv$"):
+        flows.compare_scenarios(core.Scenario.model_validate(BUSY), variant, replications=2, progress=ran.append)
+    assert ran == []
+    flows.compare_scenarios(core.Scenario.model_validate(BUSY), core.Scenario.model_validate(PLUS_ONE),
+                            replications=2, progress=ran.append)
+    assert ran == [1, 1, 1, 1]  # the progress the refused call would have shown: both scenarios' replications
+
+
 def test_cli_plan_compare_says_which_changes_are_larger_than_the_noise(tmp_path: Path) -> None:
     """`lifechain plan compare BASE VARIANT` prints base, variant, change and interval per figure and marks the
     changes whose interval leaves out 0; its JSON holds the same comparison."""

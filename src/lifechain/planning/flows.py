@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from lifechain.errors import Invalid, validated
+from lifechain.errors import DomainError, Invalid, validated
 from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
@@ -452,15 +452,16 @@ def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool, Path | None],
 
 def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int = 1,
                  cities_dir: Path | None = None, ray_address: str | None = None,
-                 progress: Callable[[int], None] | None = None, keep_first: bool = False) -> dict[str, Any]:
+                 progress: Callable[[int], None] | None = None, keep_first: bool = False,
+                 prepared: tuple[core.Scenario, core.MatrixRouter, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs.
 
     With `keep_first`, the result also holds `first_run` (the per-call results of replication 1) and `prepared`
-    (the scenario as run), for a report.
+    (the scenario as run), for a report. `prepared`: what `prepare` made of `scenario`, when it was made already.
     """
     if replications < 1:
         raise Invalid("replications must be at least 1")
-    scenario, router, travel = prepare(scenario, cities_dir=cities_dir)
+    scenario, router, travel = prepared or prepare(scenario, cities_dir=cities_dir)
     jobs = [(scenario, router, s, keep_first and k == 0, cities_dir)
             for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
@@ -506,10 +507,15 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
         raise Invalid("a comparison needs at least 2 replications: one gives no interval to tell a difference "
                       "from noise")
     same_seed = variant.model_copy(update={"seed": base.seed})
-    a = run_scenario(base, replications=replications, workers=workers, cities_dir=cities_dir,
-                     ray_address=ray_address, progress=progress, keep_first=keep_first)
-    b = run_scenario(same_seed, replications=replications, workers=workers, cities_dir=cities_dir,
-                     ray_address=ray_address, progress=progress, keep_first=keep_first)
+    ready = []  # both prepared before either runs: a variant refused after the base's run would lose that run
+    for name, sc in (("base", base), ("variant", same_seed)):
+        try:
+            ready.append(prepare(sc, cities_dir=cities_dir))
+        except DomainError as exc:
+            raise type(exc)(f"{name}: {exc.message}", **exc.detail) from exc
+    a, b = (run_scenario(sc, replications=replications, workers=workers, cities_dir=cities_dir,
+                         ray_address=ray_address, progress=progress, keep_first=keep_first, prepared=made)
+            for sc, made in zip((base, same_seed), ready, strict=True))
     result = {"base": base.name, "variant": variant.name, "seed": base.seed, "replications": replications,
               "seed_replaced": variant.seed if variant.seed != base.seed else None,
               "base_summary": a["summary"], "variant_summary": b["summary"],
