@@ -381,8 +381,9 @@ def _off_network(source: Any, places: Sequence[Any]) -> npt.NDArray[np.bool_] | 
     """Which of `places` (with lat and lon) lie farther than the snap distance from the source router's drive
     network, as a boolean array; None when the router does not snap (straight line, zero)."""
     snap = getattr(source, "snap", None)
-    off = getattr(snap([LatLon(p.lat, p.lon) for p in places], mode="drive", strict=False), "offroad_m", None) \
-        if snap is not None else None
+    if snap is None:
+        return None
+    off = getattr(snap([LatLon(p.lat, p.lon) for p in places], mode="drive", strict=False), "offroad_m", None)
     return None if off is None else ~np.isfinite(np.asarray(off, float))
 
 
