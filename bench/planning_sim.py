@@ -19,6 +19,7 @@ import pstats
 import time
 from pathlib import Path
 
+from lifechain.geo.repo import CityStore
 from lifechain.planning import core, flows
 
 SHARED = Path(os.environ.get("LIFECHAIN_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -41,7 +42,8 @@ def main() -> None:
     if not args.redispatch:
         data["dispatch_policy"] = {"redispatch": []}
     t0 = time.perf_counter()
-    sc, router, travel = flows.prepare(core.Scenario.model_validate(data), cities_dir=args.cities_dir)
+    sc, router, travel = flows.prepare(core.Scenario.model_validate(data),
+                                    cities=None if args.cities_dir is None else CityStore(args.cities_dir))
     t_matrix = time.perf_counter() - t0
     prof = cProfile.Profile() if args.profile else None
     t0, c0 = time.perf_counter(), time.process_time()

@@ -149,6 +149,29 @@ def test_a_station_off_the_city_network_is_refused_before_the_run_is_stored(sett
         assert wait(client, run.json()["id"], analyst)["status"] == "done"
 
 
+def test_a_run_routes_with_the_servers_routing_settings(settings: Settings, helsinki_cities_dir: Any) -> None:
+    """The check of a run's places used the server's router, the run itself a router with the default routing
+    settings: with LIFECHAIN_SNAP_MAX_DISTANCE_M at 2000, a station 1.6 km off the roads was accepted, then the run
+    failed on "more than 1000 m". The run uses the server's settings: it is done, from that station."""
+    import shutil
+
+    from lifechain.planning import flows
+
+    shutil.copytree(helsinki_cities_dir, settings.cities_dir)
+    good = flows.load_scenario(flows.Path(flows.__file__).parent / "scenarios" / "helsinki.yaml").model_dump(
+        mode="json")
+    harbour = {**good["stations"][0], "lat": 60.15, "lon": 24.95}  # in the sea, about 1,570 m from a road
+    scenario = {**good, "days": 0.05, "stations": [harbour, *good["stations"][1:]]}
+    wide = settings.model_copy(update={"snap_max_distance_m": 2000.0})
+    with TestClient(create_app(wide, clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))) as client:
+        analyst = signed_in(client, "ana4", Role.ANALYST)
+        run = client.post("/api/v1/planning/runs", headers=analyst, json={"scenario": scenario})
+        assert run.status_code == 202, run.text
+        done = wait(client, run.json()["id"], analyst)
+        assert done["status"] == "done", done["error"]
+        assert done["result"]["summary"]["calls"]["n"] > 0
+
+
 def test_a_finished_run_outlives_the_server(settings: Settings) -> None:
     """Results are in the database: a new server process (a new app on the same database) returns them."""
     clock = ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
@@ -507,7 +530,7 @@ def test_a_run_deleted_by_another_server_process_stops_at_the_next_heartbeat(set
 
     clock = ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
     app = create_app(settings, clock=clock)
-    store = RunStore(sessionmaker=app.state.sessionmaker, cities_dir=None, clock=clock, heartbeat_s=0.2)
+    store = RunStore(sessionmaker=app.state.sessionmaker, cities=None, clock=clock, heartbeat_s=0.2)
     try:
         run_id = store.start(Scenario.model_validate(LONG), 1, actor="user:ana12")["id"]
         for _ in range(400):

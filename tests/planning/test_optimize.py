@@ -14,6 +14,7 @@ from tests.conftest import shared_data
 from typer.testing import CliRunner
 
 from lifechain.errors import Invalid
+from lifechain.geo.repo import CityStore
 from lifechain.planning import core, flows
 
 
@@ -354,7 +355,7 @@ def test_optimize_on_a_city_uses_its_router(city_data: Path, helsinki_router: An
     pair of sites by enumeration."""
     from lifechain.geo.core import LatLon
 
-    problem = flows.problem_on_city(city_data / "var" / "cities", "helsinki", city_data / "demand.csv",
+    problem = flows.problem_on_city(CityStore(city_data / "var" / "cities"), "helsinki", city_data / "demand.csv",
                                     city_data / "sites.csv")
     assert problem.site_ids == ("rautatientori", "kamppi", "punavuori")
     assert problem.demand_ids == ("1", "2", "3", "4", "5", "6")
@@ -374,11 +375,25 @@ def test_optimize_on_a_city_uses_its_router(city_data: Path, helsinki_router: An
     assert out["total_points"] == 6 and out["uncovered_points"] >= 1
 
 
+def test_optimize_on_a_city_snaps_with_the_settings_of_the_environment(city_data: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan optimize --city` snapped with the default 1000 m whatever LIFECHAIN_SNAP_MAX_DISTANCE_M said; with 5000,
+    the point in the sea (3.8 km from a road) is reached, as the server of that environment would route to it."""
+    monkeypatch.setenv("LIFECHAIN_SNAP_MAX_DISTANCE_M", "5000")
+    result = _cli("--data-dir", str(city_data / "var"), "plan", "optimize", "mclp", "--city", "helsinki",
+                  "--demand", str(city_data / "demand.csv"), "--sites", str(city_data / "sites.csv"), "--p", "3",
+                  "--radius", "100000", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["unreachable"] == {"demand_points": 0, "sites": 0}
+    assert out["uncovered_points"] == 0 and out["objective"] == pytest.approx(24)
+
+
 def test_aed_placement_on_a_city_walks(city_data: Path, helsinki_router: Any) -> None:
     """`plan optimize aed --city`: walking seconds, the AED already in place stays and p more are added."""
     from lifechain.geo.core import LatLon
 
-    walk = flows.problem_on_city(city_data / "var" / "cities", "helsinki", city_data / "demand.csv",
+    walk = flows.problem_on_city(CityStore(city_data / "var" / "cities"), "helsinki", city_data / "demand.csv",
                                  city_data / "sites.csv", mode="walk")
     route = helsinki_router.route(LatLon(60.1620, 24.9390), LatLon(60.1640, 24.9330), mode="walk")
     assert walk.costs[3, 2] == pytest.approx(route.seconds, abs=0.01)

@@ -14,6 +14,7 @@ from tests.conftest import shared_data
 from typer.testing import CliRunner
 
 from lifechain.errors import Invalid
+from lifechain.geo.repo import CityStore
 from lifechain.planning import core, flows
 
 HELSINKI = Path(flows.__file__).parent / "scenarios" / "helsinki.yaml"
@@ -193,7 +194,7 @@ def test_helsinki_scenario_runs_on_the_geo_router(helsinki_cities_dir: Path) -> 
     sc = flows.load_scenario(HELSINKI)
     assert sc.travel.kind == "city" and sc.volunteers is not None
     short = sc.model_copy(update={"days": 1.0})
-    result = flows.run_scenario(short, cities_dir=helsinki_cities_dir)
+    result = flows.run_scenario(short, cities=CityStore(helsinki_cities_dir))
     assert result["travel"]["router"] == "helsinki" and result["travel"]["demand_points"] > 50
     assert result["travel"]["volunteers_walk"] == "walking network"
     assert any("the city's walking network" in s for s in result["simplifications"])
@@ -206,7 +207,7 @@ def test_a_city_scenario_without_an_imported_city_says_so(tmp_path: Path) -> Non
     data: dict[str, Any] = yaml.safe_load(HELSINKI.read_text())
     sc = core.Scenario.model_validate({**data, "travel": {"kind": "city", "city": "atlantis"}})
     with pytest.raises(Exception, match="atlantis") as info:
-        flows.run_scenario(sc, cities_dir=tmp_path)
+        flows.run_scenario(sc, cities=CityStore(tmp_path))
     assert getattr(info.value, "status_code", 404) in (404, 422)
 
 
@@ -218,7 +219,7 @@ def test_a_station_or_hospital_off_the_city_network_is_named(helsinki_cities_dir
 
     def run(**places: list[dict[str, Any]]) -> None:
         flows.run_scenario(core.Scenario.model_validate({**data, "days": 0.1, **places}),
-                           cities_dir=helsinki_cities_dir)
+                           cities=CityStore(helsinki_cities_dir))
 
     one = [{**data["stations"][0], **auckland}, *data["stations"][1:]]
     with pytest.raises(Invalid, match=r"^station 1 \(Kamppi\) at \(-36\.850000, 174\.760000\) is more than 1000 m "
@@ -270,6 +271,34 @@ def test_replayed_calls_happen_when_and_where_recorded(tmp_path: Path) -> None:
     with pytest.raises(Invalid, match=r"bad\.csv: replayed call 2: unknown pathway 'strok'") as refused:
         flows.resolve_replay(bad)
     assert "\n" not in refused.value.message  # one line, no pydantic input dump
+
+
+def test_plan_run_routes_with_the_settings_of_the_environment(helsinki_cities_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan run` built its city router with the default routing settings, whatever LIFECHAIN_SNAP_MAX_DISTANCE_M
+    said, so the simulation and the server of the same environment disagreed on which places are on the roads. A
+    station 1.6 km off the roads runs with 2000 m and is refused, naming 500 m, with 500 m."""
+    import shutil
+
+    from lifechain.cli import _register_domains, app
+
+    monkeypatch.setenv("LIFECHAIN_DEMO_MODE", "1")
+    shutil.copytree(helsinki_cities_dir, tmp_path / "cities")
+    data = yaml.safe_load(HELSINKI.read_text(encoding="utf-8"))
+    data["days"] = 0.2
+    data["stations"][0].update(lat=60.15, lon=24.95)  # in the sea, about 1,570 m from a road
+    path = tmp_path / "harbour.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    _register_domains()
+    args = ["--data-dir", str(tmp_path), "plan", "run", str(path), "--json"]
+    monkeypatch.setenv("LIFECHAIN_SNAP_MAX_DISTANCE_M", "2000")
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["summary"]["calls"]["n"] > 0
+    monkeypatch.setenv("LIFECHAIN_SNAP_MAX_DISTANCE_M", "500")
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2
+    assert "station 1 (Kamppi) at (60.150000, 24.950000) is more than 500 m from the drive network" in res.output
 
 
 def test_plan_run_on_a_city_needs_no_secret_key(helsinki_cities_dir: Path, tmp_path: Path,

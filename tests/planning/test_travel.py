@@ -89,7 +89,7 @@ def test_the_source_router_is_not_pickled_and_is_attached_again() -> None:
     assert copy.source is None and copy.pair_cache == {}
     with pytest.raises(Invalid, match="source router"):
         copy.time(a, b, "emergency")
-    flows.attach_source(copy, sc, cities_dir=None)
+    flows.attach_source(copy, sc, cities=None)
     assert copy.time(a, b, "emergency") == pytest.approx(before) and math.isfinite(before) and before > 0
 
 

@@ -6,6 +6,7 @@ Use from other domains:
     store.info("auckland")            # one manifest (bbox, centre, node/arc counts, profiles, what was dropped)
     router = store.router("auckland") # a cached `Router` ("ch" or "scipy" engine) on the compiled arrays
     store.places("auckland")          # {"stations", "hospitals", "streets", "points", "aeds", "bbox", "centre"}
+A store sent to another process (pickled) arrives as that process's store of the same folder and routing options.
 
 Layout of `cities_dir/<name>/`: `manifest.json`, `drive.npz`, `walk.npz` (plain arrays, loaded without pickle),
 `places.json`, `ch/<mode>/` and `ch/<mode>-rev/` (contraction orders of the graph and of its reverse, so loading
@@ -104,10 +105,16 @@ class CityStore:
     def from_settings(cls, settings: Settings) -> CityStore:
         """The store of the settings' data directory with their routing options; the store `preload` is filling,
         when one was started in this process for the same directory and options."""
-        with _PRELOADED_LOCK:
+        with _STORES_LOCK:
             store = _PRELOADED.pop(_store_key(settings), None)
         return store or cls(settings.cities_dir, offroad_speed_mps=settings.offroad_speed_mps,
                             snap_max_distance_m=settings.snap_max_distance_m, default_engine=settings.routing_engine)
+
+    def __reduce__(self) -> tuple[Any, tuple[Path, float, float, str]]:
+        """A store crosses to another process (a planning run's, a replication's, a Ray worker's) as its folder and
+        routing options, and is there that process's store of them (`shared_store`): its routers snap and route as
+        this one's do, and a city is loaded once per process."""
+        return shared_store, (self.cities_dir, self.offroad_speed_mps, self.snap_max_distance_m, self.default_engine)
 
     def names(self) -> list[str]:
         """Names of the imported cities, sorted."""
@@ -260,12 +267,27 @@ def _match_rank(label: str, words: builtins.list[str]) -> int | None:
 
 # Stores `preload` started filling, for the next `CityStore.from_settings` with the same directory and options.
 _PRELOADED: dict[tuple[Path, float, float, str], CityStore] = {}
-_PRELOADED_LOCK = threading.Lock()
+_STORES_LOCK = threading.Lock()
+# The stores `shared_store` made, one per directory and options.
+_SHARED: dict[tuple[Path, float, float, str], CityStore] = {}
 
 
 def _store_key(settings: Settings) -> tuple[Path, float, float, str]:
     return (settings.cities_dir.resolve(), settings.offroad_speed_mps, settings.snap_max_distance_m,
             settings.routing_engine)
+
+
+def shared_store(cities_dir: Path, offroad_speed_mps: float, snap_max_distance_m: float,
+                 default_engine: str) -> CityStore:
+    """This process's one store of a directory with those routing options (made on first use; it keeps the routers
+    it loads). A `CityStore` sent to another process is this there."""
+    key = (Path(cities_dir).resolve(), offroad_speed_mps, snap_max_distance_m, default_engine)
+    with _STORES_LOCK:
+        store = _SHARED.get(key)
+        if store is None:
+            store = _SHARED[key] = CityStore(Path(cities_dir), offroad_speed_mps=offroad_speed_mps,
+                                             snap_max_distance_m=snap_max_distance_m, default_engine=default_engine)
+    return store
 
 
 def preload(settings: Settings) -> threading.Thread | None:
@@ -281,7 +303,7 @@ def preload(settings: Settings) -> threading.Thread | None:
     store = CityStore.from_settings(settings)
     if not store.exists(settings.default_city):
         return None
-    with _PRELOADED_LOCK:
+    with _STORES_LOCK:
         _PRELOADED[_store_key(settings)] = store
 
     def load() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lifechain.cli import fail
 from lifechain.errors import DomainError
+
+if TYPE_CHECKING:
+    from lifechain.geo.repo import CityStore
 
 plan_app = typer.Typer(help="Planning: location models and city simulations.", no_args_is_help=True)
 
@@ -113,6 +116,15 @@ def _aligned(rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -
                              for c, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in rows]
 
 
+def _cities(ctx: typer.Context) -> CityStore:
+    """The imported cities of the command's settings, routed with their routing settings (snap distance, off-road
+    speed, engine) as the server of the same environment routes live dispatch."""
+    from lifechain.cli import offline_settings
+    from lifechain.geo.repo import CityStore
+
+    return CityStore.from_settings(offline_settings(ctx))
+
+
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `lifechain` command."""
 
@@ -154,7 +166,6 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the solution as JSON.")] = False,
     ) -> None:
         """Solve a location model exactly (HiGHS) on a cost table or on a city's road or walking network."""
-        from lifechain.cli import offline_settings
         from lifechain.planning import core, flows
 
         if model not in core.MODELS:
@@ -178,7 +189,7 @@ def register(app: typer.Typer) -> None:
         try:
             if city is not None and demand is not None and sites is not None:
                 problem = flows.problem_on_city(
-                    offline_settings(ctx).cities_dir, city, demand, sites,
+                    _cities(ctx), city, demand, sites,
                     mode=mode or ("walk" if model == "aed" else "drive"), profile=profile or "emergency",
                     demand_id_col=demand_id_col, weight_col=weight_col, site_id_col=site_id_col)
             elif costs is not None:
@@ -212,7 +223,6 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario on the live dispatch rules and print response times, queueing and survival."""
         from rich.progress import Progress
 
-        from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
         _check_workers(workers, ray)
@@ -221,10 +231,10 @@ def register(app: typer.Typer) -> None:
             for out in (report, calls):
                 if out is not None:
                     flows.check_writable(out)
-            cities = offline_settings(ctx).cities_dir if sc.travel.kind == "city" else None
+            cities = _cities(ctx) if sc.travel.kind == "city" else None
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{sc.name}: replications", total=replications)
-                result = flows.run_scenario(sc, replications=replications, workers=workers, cities_dir=cities,
+                result = flows.run_scenario(sc, replications=replications, workers=workers, cities=cities,
                                             ray_address=ray, progress=lambda n: bar.advance(task, n),
                                             keep_first=report is not None or calls is not None)
             if report is not None:
@@ -263,7 +273,6 @@ def register(app: typer.Typer) -> None:
         larger than the noise."""
         from rich.progress import Progress
 
-        from lifechain.cli import offline_settings
         from lifechain.planning import flows
 
         _check_workers(workers, ray)
@@ -271,11 +280,11 @@ def register(app: typer.Typer) -> None:
             a, b = flows.load_scenario(base), flows.load_scenario(variant)
             if report is not None:
                 flows.check_writable(report)
-            cities = offline_settings(ctx).cities_dir if "city" in (a.travel.kind, b.travel.kind) else None
+            cities = _cities(ctx) if "city" in (a.travel.kind, b.travel.kind) else None
             with Progress(disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"{a.name} vs {b.name}: replications", total=2 * replications)
                 result = flows.compare_scenarios(a, b, replications=replications, workers=workers,
-                                                 cities_dir=cities, ray_address=ray,
+                                                 cities=cities, ray_address=ray,
                                                  progress=lambda n: bar.advance(task, n),
                                                  keep_first=report is not None)
             if report is not None:
@@ -314,25 +323,24 @@ def register(app: typer.Typer) -> None:
         """Write a scenario from a JEMSS city model: stations, ambulances, hospitals, gen_config calls, raster."""
         import yaml
 
-        from lifechain.cli import offline_settings
         from lifechain.errors import Invalid, validated
         from lifechain.planning import core, flows
 
         if block < 1:
             raise typer.BadParameter("--block must be at least 1")
-        cities_dir = offline_settings(ctx).cities_dir
+        cities = _cities(ctx)
         note = None
         try:
             flows.check_writable(out)
             data = flows.import_jemss(model, city=city, days=days, block=block, seed=seed)
             scenario = validated(core.Scenario, data, where=f"{model} does not make a valid scenario")
             try:
-                flows.check_city(scenario, "scenario", cities_dir)
+                flows.check_city(scenario, "scenario", cities)
             except DomainError as exc:  # the file is good: the city may be imported before the run
                 note = f"note: {exc.message}; import it before `lifechain plan run`"
             else:  # a city imported here must be the model's: the run would refuse its stations
                 try:
-                    flows.on_network(scenario, flows.source_router(scenario, cities_dir=cities_dir))
+                    flows.on_network(scenario, flows.source_router(scenario, cities=cities))
                 except Invalid as exc:
                     raise Invalid(f"{exc.message}: is {city!r} the city of {model}?") from exc
             flows.write_text(out, yaml.safe_dump(data, sort_keys=False, width=120))

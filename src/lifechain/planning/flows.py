@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
 from lifechain.planning.travel import ZeroRouter
+
+if TYPE_CHECKING:
+    from lifechain.geo.repo import CityStore
 
 DEMAND_ID_COLUMNS = ("demand_id", "NAME", "id", "name")
 WEIGHT_COLUMNS = ("weight", "POP2000", "population", "demand")
@@ -139,7 +142,7 @@ def read_places(path: Path, *, id_col: str | None = None, weight_col: str | None
     return [(ident, LatLon(lat, lon), w) for ident, (lat, lon), w in zip(ids, points, weights, strict=True)]
 
 
-def problem_on_city(cities_dir: Path, city: str, demand: Path, sites: Path, *, mode: str = "drive",
+def problem_on_city(cities: CityStore, city: str, demand: Path, sites: Path, *, mode: str = "drive",
                     profile: str = "emergency", demand_id_col: str | None = None, weight_col: str | None = None,
                     site_id_col: str | None = None) -> core.Problem:
     """A location problem whose costs are travel seconds from every candidate site to every demand point on an
@@ -147,7 +150,7 @@ def problem_on_city(cities_dir: Path, city: str, demand: Path, sites: Path, *, m
     mode, profile = check_mode(mode), check_profile(profile)
     points = read_places(demand, id_col=demand_id_col, weight_col=weight_col)
     candidates = read_places(sites, id_col=site_id_col, weighted=False)
-    router = _city_router(cities_dir, city)
+    router = cities.router(city)
     return core.problem_from_router(router, points, [(ident, pos) for ident, pos, _ in candidates], mode=mode,
                                     profile=profile)
 
@@ -303,7 +306,7 @@ def _osm_hours(text: str | None) -> str | None:
     return text
 
 
-def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.Scenario:
+def resolve_aeds(scenario: core.Scenario, *, cities: CityStore | None = None) -> core.Scenario:
     """The scenario with its AEDs read from `volunteers.aeds_file` and/or the city's registry added to the list,
     with their opening hours (a file's `opening_hours` column, the OSM tag of a city's AED)."""
     v = scenario.volunteers
@@ -313,68 +316,48 @@ def resolve_aeds(scenario: core.Scenario, *, cities_dir: Path | None = None) -> 
     if v.aeds_file:
         aeds += read_aeds(Path(v.aeds_file))
     if v.aeds_from_city:
-        from lifechain.geo.repo import CityStore
-
         city = scenario.travel.city
-        if not city or cities_dir is None:
+        if not city or cities is None:
             raise Invalid("volunteers.aeds_from_city needs travel.city naming an imported city")
         aeds += [{"lat": float(a["lat"]), "lon": float(a["lon"]),
                   "opening_hours": _osm_hours((a.get("tags") or {}).get("opening_hours"))}
-                 for a in CityStore(cities_dir).places(city).get("aeds", [])]
+                 for a in cities.places(city).get("aeds", [])]
     update = {"aeds": aeds, "aeds_file": None, "aeds_from_city": False}
     volunteers = validated(type(v), {**v.model_dump(), **update}, where="volunteers")
     return scenario.model_copy(update={"volunteers": volunteers})
 
 
-def source_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> Any:
+def source_router(scenario: core.Scenario, *, cities: CityStore | None = None) -> Any:
     """The router the scenario's travel times come from (a city's geo router, straight line, or zero)."""
     t = scenario.travel
     if t.kind == "city":
-        if not t.city or cities_dir is None:
+        if not t.city or cities is None:
             raise Invalid("travel.kind 'city' needs travel.city and an imported city (lifechain city import)")
-        return _city_router(cities_dir, t.city)
+        return cities.router(t.city)
     if t.kind == "zero":
         return ZeroRouter()
     return core.StraightRouter(city=scenario.name, detour=t.detour,
                                speed_mps={"emergency": t.speed_kmh / 3.6, "regular": t.regular_speed_kmh / 3.6})
 
 
-_CITY_STORES: dict[Path, Any] = {}
-
-
-def _city_store(cities_dir: Path) -> Any:
-    """One `CityStore` per folder and process (it keeps loaded routers)."""
-    from lifechain.geo.repo import CityStore
-
-    store = _CITY_STORES.get(cities_dir.resolve())
-    if store is None:
-        store = _CITY_STORES[cities_dir.resolve()] = CityStore(cities_dir)
-    return store
-
-
-def _city_router(cities_dir: Path, city: str) -> Any:
-    """A city's router, loaded once per process."""
-    return _city_store(cities_dir).router(city)
-
-
-def check_city(scenario: core.Scenario, name: str, cities_dir: Path | None) -> None:
-    """Refuse a city scenario whose city is not imported in `cities_dir`, naming the field and the cities that are
+def check_city(scenario: core.Scenario, name: str, cities: CityStore | None) -> None:
+    """Refuse a city scenario whose city is not imported in `cities`, naming the field and the cities that are
     (`name`: where the scenario is, e.g. `variant`), so that a run is not stored only to fail."""
     t = scenario.travel
     if t.kind != "city":
         return
     if not t.city:
         raise Invalid(f"{name}.travel.city: travel.kind 'city' needs the name of an imported city")
-    known = _city_store(cities_dir).names() if cities_dir is not None else []
+    known = cities.names() if cities is not None else []
     if t.city not in known:
         raise Invalid(f"{name}.travel.city: {t.city!r} is not imported on this server (imported: "
                       f"{', '.join(known) or 'none'}; lifechain city import adds one)")
 
 
-def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities_dir: Path | None) -> None:
+def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities: CityStore | None) -> None:
     """Give a matrix router that came through a process boundary its source router again (it is not pickled)."""
     if router.source is None:
-        router.source = source_router(scenario, cities_dir=cities_dir)
+        router.source = source_router(scenario, cities=cities)
 
 
 def _off_network(source: Any, places: Sequence[Any]) -> npt.NDArray[np.bool_] | None:
@@ -420,12 +403,12 @@ def on_network(scenario: core.Scenario, source: Any) -> tuple[core.Scenario, int
     return scenario.model_copy(update={"demand": keep, "calls": calls}), len(scenario.demand) - len(keep)
 
 
-def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple[core.Scenario, core.MatrixRouter,
-                                                                                 dict[str, Any]]:
+def prepare(scenario: core.Scenario, *, cities: CityStore | None = None) -> tuple[core.Scenario, core.MatrixRouter,
+                                                                                dict[str, Any]]:
     """The scenario ready to run (AEDs read, off-network demand dropped) and its precomputed travel times."""
 
-    scenario = resolve_replay(resolve_aeds(scenario, cities_dir=cities_dir))
-    src = source_router(scenario, cities_dir=cities_dir)
+    scenario = resolve_replay(resolve_aeds(scenario, cities=cities))
+    src = source_router(scenario, cities=cities)
     scenario, dropped = on_network(scenario, src)
     router = core.build_matrix_router(src, anchors=[LatLon(s.lat, s.lon) for s in scenario.stations],
                                       cells=[LatLon(p.lat, p.lon) for p in scenario.demand],
@@ -438,21 +421,21 @@ def prepare(scenario: core.Scenario, *, cities_dir: Path | None = None) -> tuple
     return scenario, router, travel
 
 
-def matrix_router(scenario: core.Scenario, *, cities_dir: Path | None = None) -> core.MatrixRouter:
+def matrix_router(scenario: core.Scenario, *, cities: CityStore | None = None) -> core.MatrixRouter:
     """Precompute the travel times the simulation will ask (stations/hospitals <-> demand cells)."""
-    return prepare(scenario, cities_dir=cities_dir)[1]
+    return prepare(scenario, cities=cities)[1]
 
 
-def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool, Path | None],
+def _one(args: tuple[core.Scenario, core.MatrixRouter, Any, bool, CityStore | None],
          ) -> tuple[dict[str, Any], core.RunResult | None]:
-    scenario, router, seed, keep, cities_dir = args
-    attach_source(router, scenario, cities_dir=cities_dir)  # lost on the way to a worker process
+    scenario, router, seed, keep, cities = args
+    attach_source(router, scenario, cities=cities)  # lost on the way to a worker process
     run = core.run_replication(scenario, router, seed)
     return core.summarise(run, targets_min=scenario.targets_min, arrest=scenario.arrest), run if keep else None
 
 
 def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int = 1,
-                 cities_dir: Path | None = None, ray_address: str | None = None,
+                 cities: CityStore | None = None, ray_address: str | None = None,
                  progress: Callable[[int], None] | None = None, keep_first: bool = False,
                  prepared: tuple[core.Scenario, core.MatrixRouter, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run independent replications (in parallel processes, or on a Ray cluster) and aggregate them with CIs.
@@ -462,8 +445,8 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
     """
     if replications < 1:
         raise Invalid("replications must be at least 1")
-    scenario, router, travel = prepared or prepare(scenario, cities_dir=cities_dir)
-    jobs = [(scenario, router, s, keep_first and k == 0, cities_dir)
+    scenario, router, travel = prepared or prepare(scenario, cities=cities)
+    jobs = [(scenario, router, s, keep_first and k == 0, cities)
             for k, s in enumerate(core.replication_seeds(scenario, replications))]
     if ray_address:
         outs = _run_on_ray(jobs, ray_address)
@@ -492,7 +475,7 @@ def run_scenario(scenario: core.Scenario, *, replications: int = 1, workers: int
 
 
 def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replications: int, workers: int = 1,
-                      cities_dir: Path | None = None, ray_address: str | None = None,
+                      cities: CityStore | None = None, ray_address: str | None = None,
                       progress: Callable[[int], None] | None = None, keep_first: bool = False) -> dict[str, Any]:
     """Run two scenarios with the same replication streams and say, figure by figure, whether the variant differs
     from the base by more than the noise: the mean of the paired differences (variant - base) with its 95% interval,
@@ -511,10 +494,10 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
     ready = []  # both prepared before either runs: a variant refused after the base's run would lose that run
     for name, sc in (("base", base), ("variant", same_seed)):
         try:
-            ready.append(prepare(sc, cities_dir=cities_dir))
+            ready.append(prepare(sc, cities=cities))
         except DomainError as exc:
             raise type(exc)(f"{name}: {exc.message}", **exc.detail) from exc
-    a, b = (run_scenario(sc, replications=replications, workers=workers, cities_dir=cities_dir,
+    a, b = (run_scenario(sc, replications=replications, workers=workers, cities=cities,
                          ray_address=ray_address, progress=progress, keep_first=keep_first, prepared=made)
             for sc, made in zip((base, same_seed), ready, strict=True))
     result = {"base": base.name, "variant": variant.name, "seed": base.seed, "replications": replications,
@@ -906,16 +889,17 @@ class RunStore:
     stops it and gives its run back to the queue.
     """
 
-    def __init__(self, *, sessionmaker: Any, cities_dir: Path | None, clock: Any, heartbeat_s: float = 30.0,
+    def __init__(self, *, sessionmaker: Any, cities: CityStore | None, clock: Any, heartbeat_s: float = 30.0,
                  stale_after_s: float = 120.0, max_attempts: int = 3, at_once: int = 1,
-                 workers_per_run: int = 1, router_of: Callable[[str], Any] | None = None) -> None:
+                 workers_per_run: int = 1) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        self.sessionmaker, self.cities_dir, self.clock = sessionmaker, cities_dir, clock
+        # `cities`: the server's store (live dispatch's routers and routing settings), which the run's process
+        # receives as its folder and settings
+        self.sessionmaker, self.cities, self.clock = sessionmaker, cities, clock
         self.heartbeat_s, self.stale_after_s, self.max_attempts = heartbeat_s, stale_after_s, max_attempts
         self.workers_per_run = workers_per_run
-        self.router_of = router_of  # the server's router of an imported city, to check a scenario's places
         self.pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="planning-run")
         self.processes: dict[str, Any] = {}  # run id -> its running child process
         self._lock = threading.Lock()
@@ -932,9 +916,9 @@ class RunStore:
 
         for name, sc in (("scenario", scenario), ("variant", variant)):
             if sc is not None:
-                check_city(sc, name, self.cities_dir)
-                if self.router_of is not None and sc.travel.kind == "city":
-                    check_places(sc, self.router_of(sc.travel.city), name)
+                check_city(sc, name, self.cities)
+                if self.cities is not None and sc.travel.kind == "city":
+                    check_places(sc, self.cities.router(sc.travel.city), name)
         run = PlanningRun(id=uuid.uuid4().hex, status="queued", scenario_name=scenario.name,
                           scenario=scenario.model_dump(mode="json"),
                           variant=None if variant is None else variant.model_dump(mode="json"),
@@ -969,7 +953,7 @@ class RunStore:
             row = repo.get(session=session, run_id=run_id)
             assert row is not None
             job = RunJob(run_id=run_id, scenario=dict(row.scenario), variant=row.variant,
-                         replications=row.replications, cities_dir=self.cities_dir, workers=self.workers_per_run)
+                         replications=row.replications, cities=self.cities, workers=self.workers_per_run)
         ctx = multiprocessing.get_context("spawn")
         results, sender = ctx.Pipe(duplex=False)
         # A daemon cannot start the processes of parallel replications; `close` stops the child either way.
@@ -1110,14 +1094,14 @@ RUN_NICENESS = 10  # a run's process, below the server's requests
 
 @dataclass(frozen=True)
 class RunJob:
-    """What a run's process is given: the run, its scenario (and a comparison's variant) as stored, where cities
-    are."""
+    """What a run's process is given: the run, its scenario (and a comparison's variant) as stored, the server's
+    cities."""
 
     run_id: str
     scenario: dict[str, Any]
     variant: dict[str, Any] | None
     replications: int
-    cities_dir: Path | None
+    cities: CityStore | None  # sent as its folder and routing settings (`CityStore.__reduce__`)
     workers: int = 1  # processes for the replications
 
 
@@ -1152,12 +1136,12 @@ def _outcome(job: RunJob, progress: Callable[[int], None]) -> dict[str, Any]:
     scenario = checked.scenario
     if checked.variant is not None:
         compared = compare_scenarios(scenario, checked.variant, replications=job.replications,
-                                     workers=job.workers, cities_dir=job.cities_dir, progress=progress,
+                                     workers=job.workers, cities=job.cities, progress=progress,
                                      keep_first=True)
         report = _packed(REPORT, "text/html; charset=utf-8", report_html(compared))
         del compared["first_runs"]
         return {"status": "done", "result": _finite(compared), "files": [report]}
-    result = run_scenario(scenario, replications=job.replications, workers=job.workers, cities_dir=job.cities_dir,
+    result = run_scenario(scenario, replications=job.replications, workers=job.workers, cities=job.cities,
                           keep_first=True, progress=progress)
     calls = io.StringIO()
     calls_csv(result, calls)

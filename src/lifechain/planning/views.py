@@ -56,11 +56,10 @@ def _store_of(state: Any) -> RunStore | None:
         if state.planning_runs is None and not state.planning_closed:
             from lifechain.planning.flows import RunStore
 
-            cities = getattr(state, "cities", None)  # geo's store, whose routers live dispatch uses too
-            state.planning_runs = RunStore(sessionmaker=state.sessionmaker, cities_dir=state.settings.cities_dir,
+            # geo's store: the routers, and the routing settings, of live dispatch
+            state.planning_runs = RunStore(sessionmaker=state.sessionmaker, cities=state.cities,
                                            clock=state.clock, at_once=state.settings.planning_runs_at_once,
-                                           workers_per_run=state.settings.planning_workers_per_run,
-                                           router_of=None if cities is None else cities.router)
+                                           workers_per_run=state.settings.planning_workers_per_run)
         store: RunStore | None = state.planning_runs
         return store
 
