@@ -25,12 +25,18 @@ class Settings(BaseSettings):
     default_city: str = "helsinki"
     demo_mode: bool = Field(default=False, description="Allows demo users and the built-in demo secret.")
     secret_key: str = DEMO_SECRET
-    token_ttl_s: int = 12 * 3600
-    max_matrix_cells: int = 1_000_000
-    snap_max_distance_m: float = 1000.0
-    offroad_speed_mps: float = 1.4
-    gps_stale_after_s: float = 120.0
-    volunteer_heartbeat_timeout_s: float = 300.0
+    # Each number has a range: one that parses but makes no sense (a negative token lifetime, a speed of 0) is
+    # refused when the settings are built, not acted on.
+    token_ttl_s: int = Field(default=12 * 3600, gt=0, description="Seconds a sign-in token is valid.")
+    max_matrix_cells: int = Field(default=1_000_000, gt=0, description="Largest travel-time matrix one request gets.")
+    snap_max_distance_m: float = Field(default=1000.0, gt=0, allow_inf_nan=False,
+                                       description="How far a place may lie from the roads and still be routed.")
+    offroad_speed_mps: float = Field(default=1.4, gt=0, allow_inf_nan=False,
+                                     description="Speed over the stretch between a place and the road.")
+    gps_stale_after_s: float = Field(default=120.0, gt=0, allow_inf_nan=False,
+                                     description="Age after which a GPS fix is stale (a unit's station stands in).")
+    volunteer_heartbeat_timeout_s: float = Field(default=300.0, gt=0, allow_inf_nan=False,
+                                                 description="Silence after which a volunteer is not alerted.")
     vapid_private_key: str | None = Field(default=None, description="Web Push VAPID private key (PEM or base64url).")
     vapid_public_key: str | None = Field(default=None, description="Web Push VAPID public key for the browser.")
     vapid_subject: str = Field(default="mailto:ops@lifechain.invalid", description="Web Push contact (VAPID sub).")

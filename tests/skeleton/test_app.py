@@ -42,6 +42,34 @@ def test_data_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert s.sqlalchemy_url.endswith("/d/lifechain.db")
 
 
+@pytest.mark.parametrize(("name", "value", "why"), [
+    ("offroad_speed_mps", "0", "greater than 0"),  # every place off the roads infinitely far
+    ("offroad_speed_mps", "inf", "finite number"),
+    ("snap_max_distance_m", "-5", "greater than 0"),  # every place refused as off the roads
+    ("snap_max_distance_m", "nan", "finite number"),
+    ("gps_stale_after_s", "-1", "greater than 0"),  # every GPS fix stale: units routed from their stations
+    ("volunteer_heartbeat_timeout_s", "0", "greater than 0"),  # every volunteer off duty
+    ("token_ttl_s", "-60", "greater than 0"),  # every token expired when issued: sign-in works, nothing else
+    ("max_matrix_cells", "0", "greater than 0"),
+])
+def test_a_setting_out_of_its_range_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+                                                         value: str, why: str) -> None:
+    """Values that parse as numbers but make no sense were taken: the server started and dispatched, routed or
+    signed in wrongly with them. The command line refuses them, naming the setting, before doing anything."""
+    from typer.testing import CliRunner
+
+    from lifechain.cli import _register_domains, app
+
+    monkeypatch.setenv(f"LIFECHAIN_{name.upper()}", value)
+    monkeypatch.setenv("LIFECHAIN_DEMO_MODE", "1")
+    _register_domains()
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "city", "list"])
+    assert res.exit_code == 2
+    assert f"{name}: Input should be" in " ".join(res.output.replace("│", " ").split()), res.output
+    with pytest.raises(ValueError, match=why):
+        Settings(data_dir=tmp_path, demo_mode=True, **{name: value})
+
+
 def test_nothing_opens_a_database_at_import() -> None:
     """Importing the app module creates no engine: settings are built, not imported."""
     import lifechain.app as app_module
