@@ -300,15 +300,21 @@ def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> 
 
 
 def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path) -> None:
-    """`lifechain volunteers import-aeds` with a broken OSM file or a bad CSV line prints the reason (no traceback)
-    and exits 2: the command line's last resort turns any domain error into one line."""
+    """`lifechain volunteers import-aeds` with a broken OSM file, a bad CSV line, a CSV file that is not there or
+    not UTF-8 (both were tracebacks) prints the reason (no traceback) and exits 2: the command line's last resort
+    turns any domain error into one line."""
     broken = tmp_path / "broken.osm.pbf"
     broken.write_bytes(b"this is not a PBF file")
     bad_csv = tmp_path / "aeds.csv"
     bad_csv.write_text("lat,lon\n1,x\n")
     env = {**os.environ, "LIFECHAIN_DATA_DIR": str(tmp_path), "LIFECHAIN_DEMO_MODE": "1"}
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("lat,lon,name\n60.17,24.94,Töölö\n".encode("latin-1"))
     for source, reason in ((["--osm", str(broken)], f"error: cannot read the OSM file {broken}: PBF error"),
-                           (["--csv", str(bad_csv)], "error: line 2: an AED needs numeric lat and lon")):
+                           (["--csv", str(bad_csv)], "error: line 2: an AED needs numeric lat and lon"),
+                           (["--csv", str(tmp_path / "gone.csv")],
+                            f"error: cannot read AED file {tmp_path / 'gone.csv'}: No such file or directory"),
+                           (["--csv", str(latin1)], f"error: AED file {latin1} is not UTF-8 text")):
         run = subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "import-aeds", "--city", "fake",
                               *source], env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, run.stderr
@@ -483,3 +489,46 @@ def test_failed_alerting_is_on_the_timeline_and_the_call_is_kept(ctx: Ctx) -> No
     forged = ctx.client.post(f"/api/v1/incidents/{inc.json()['id']}/timeline", headers=ctx.dispatcher,
                              json={"kind": "responders_alert_failed"})
     assert forged.status_code == 422 and "recorded by the system" in forged.json()["detail"]
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (b"first_phase_size: [1\n", "is not valid YAML"),
+    (b"- first_phase_size: 1\n", "expected the alert policy's fields as a mapping (e.g. target_s: 240), got a list"),
+    (b"first_phase_size: 1 \xff\n", "is not UTF-8 text"),
+    (b"first_phase_size: many\n", "alert policy: first_phase_size: Input should be a valid integer"),
+])
+def test_a_broken_alert_policy_file_is_named_wherever_it_stops_an_alert(ctx: Ctx, text: bytes, said: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A city's alert policy file that is not YAML, not a mapping or not UTF-8 made the dispatcher's alert a 500 and
+    put a parser's message without the file on the timeline of an arrest; a wrong value was refused without naming
+    the file. Each is now a 422 naming the file, the same reason on the timeline of a triaged arrest (whose call is
+    kept), and `lifechain serve` refuses to start with it."""
+    from typer.testing import CliRunner
+
+    from lifechain.cli import _register_domains, app
+
+    data_dir = ctx.client.app.state.settings.data_dir  # type: ignore[attr-defined]
+    policy = data_dir / "volunteers" / "fake.yaml"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_bytes(text)
+    ctx.incident(1)
+    res = ctx.client.post("/api/v1/incidents/1/responders", headers=ctx.dispatcher,
+                          json={"city": "fake", **PATIENT, "nature": "cardiac_arrest", "ambulance_eta_s": 600})
+    assert res.status_code == 422, res.text
+    assert str(policy) in res.json()["detail"] and said in res.json()["detail"]
+    body = {"city": "fake", "location": PATIENT, "address": "Mannerheimintie 1",
+            "complaint": "cardiac_arrest", "answers": {"awake": "no", "breathing": "agonal", "witnessed": "no"}}
+    inc = ctx.client.post("/api/v1/incidents", headers=ctx.dispatcher, json=body)
+    assert inc.status_code in (200, 201), inc.text
+    failed = [e for e in _timeline(ctx, inc.json()["id"]) if e["kind"] == "responders_alert_failed"]
+    assert len(failed) == 1 and failed[0]["payload"]["reason"] == res.json()["detail"]  # type: ignore[index]
+    import uvicorn
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the server started with a broken alert policy file")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    _register_domains()
+    out = CliRunner().invoke(app, ["--data-dir", str(data_dir), "serve", "--demo"])
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith("error: ") and str(policy) in out.output and said in out.output

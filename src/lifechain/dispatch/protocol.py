@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lifechain.errors import Invalid, describe
+from lifechain.files import read_yaml
 
 __all__ = [
     "DEFAULT_PATH",
@@ -350,14 +351,7 @@ def load_protocol(source: str | Path | Mapping[str, Any]) -> Protocol:
     """Load and validate a protocol from a YAML/JSON file path or an already-parsed mapping; raises `Invalid`."""
     data: Any = source
     if isinstance(source, str | Path):
-        import yaml  # here, not with the module: the server loads the protocol on first use, not at start-up
-
-        try:
-            data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise Invalid(f"cannot read protocol file {source}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise Invalid(f"protocol file {source} is not valid YAML: {exc}") from exc
+        data = read_yaml(Path(source), what="protocol file")
     if not isinstance(data, Mapping):
         raise Invalid("a protocol must be a mapping with version, languages, entry_questions, cards, ...")
     # Top-level keys starting with "x_" hold YAML anchors (shared answer lists) and are not part of the protocol.

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from lifechain.errors import Invalid
+from lifechain.files import read_text
 from lifechain.geo.network import WALK_KEY, Network, class_from_speed, make_network
 from lifechain.geo.osm import OsmCity
 
@@ -71,14 +72,6 @@ def checked_table(tables: dict[str, pd.DataFrame], where: str, *, name: str | No
     return table
 
 
-def read_text(path: Path) -> str:
-    """A JEMSS file's text (UTF-8, with or without a byte-order mark); `Invalid` when it is not text."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
-
-
 def _shown(value: Any) -> str:
     """A cell's value as the refusal shows it: empty, 'text' or a number."""
     return "empty" if pd.isna(value) else repr(value) if isinstance(value, str) else f"{value:g}"
@@ -101,7 +94,8 @@ def _frame(lines: list[str]) -> pd.DataFrame:
 def _points(path: Path, kind: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    frame = checked_table(read_tables(read_text(path)), str(path), numbers=("index", "x", "y"), whole=("index",))
+    frame = checked_table(read_tables(read_text(path, what="JEMSS file")), str(path), numbers=("index", "x", "y"),
+                          whole=("index",))
     names = [c for c in frame.columns if str(c).lower().startswith("name")]
     fallback = [c for key in ("address", "station #") for c in frame.columns if str(c).lower() == key]
     name_col = (names or fallback or [None])[0]

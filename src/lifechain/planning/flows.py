@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifechain.errors import DomainError, Invalid, validated
+from lifechain.files import read_text, read_yaml
 from lifechain.geo.core import LatLon, check_mode, check_profile
 from lifechain.planning import core
 from lifechain.planning.first_response import WalkRouter
@@ -192,17 +193,7 @@ def optimize(model: str, problem: core.Problem, **params: Any) -> core.Solution:
 
 def load_scenario(path: Path) -> core.Scenario:
     """Read and validate a scenario YAML file; raises `Invalid` saying what is wrong."""
-    import yaml
-
-    if not path.is_file():
-        raise Invalid(f"no such scenario file: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise Invalid(f"{path} is not valid YAML: {exc}") from exc
-    sc = validated(core.Scenario, data, where=str(path))
+    sc = validated(core.Scenario, read_yaml(path, what="scenario file"), where=str(path))
     if sc.calls.replay_file and not Path(sc.calls.replay_file).is_absolute():
         sc = sc.model_copy(update={"calls": sc.calls.model_copy(
             update={"replay_file": str(path.parent / sc.calls.replay_file)})})
@@ -806,7 +797,7 @@ def raster_demand(path: Path, *, block: int = 10) -> list[dict[str, Any]]:
 
 def _jemss_table(model: Path, rel: str, numbers: Sequence[str], whole: Sequence[str] = ()) -> Any:
     """The first table of a JEMSS model's file `rel`, its `numbers` columns checked (`geo.jemss.checked_table`)."""
-    from lifechain.geo.jemss import checked_table, read_tables, read_text
+    from lifechain.geo.jemss import checked_table, read_tables
 
     path = model / rel
     if not path.is_file():
@@ -814,7 +805,7 @@ def _jemss_table(model: Path, rel: str, numbers: Sequence[str], whole: Sequence[
                                          key=lambda p: (len(p.name), p.name))]  # models/2 before models/10
         hint = f" (a JEMSS city folder? give one of its models: {', '.join(models)})" if models else ""
         raise Invalid(f"JEMSS model {model} has no {rel}{hint}")
-    return checked_table(read_tables(read_text(path)), str(path), numbers=numbers, whole=whole)
+    return checked_table(read_tables(read_text(path, what="JEMSS file")), str(path), numbers=numbers, whole=whole)
 
 
 def import_jemss(model: Path, *, city: str | None = None, days: float = 365.0, block: int = 10, seed: int = 0,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lifechain import db
 
+if TYPE_CHECKING:
+    from lifechain.settings import Settings
+
 
 def register(app: typer.Typer) -> None:
     """Add `serve` and `db` to the `lifechain` command."""
-    from lifechain.cli import offline_settings, settings_from
+    from lifechain.cli import fail, offline_settings, settings_from
 
     @app.command()
     def serve(
@@ -29,6 +32,7 @@ def register(app: typer.Typer) -> None:
         # importing costs ~0.1 s. The app's lifespan freezes them and switches the collector back on.
         gc.disable()
         settings = settings_from(ctx, demo_mode=True if demo else None)
+        _check_configuration(settings)
         if workers == 1:  # this process serves: its road network loads while the app is imported and built
             from lifechain.geo.repo import preload
 
@@ -45,6 +49,17 @@ def register(app: typer.Typer) -> None:
         # No WebSocket routes (live updates are server-sent events): skip loading a WebSocket protocol.
         uvicorn.run("lifechain.server.asgi:app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", ws="none")
+
+    def _check_configuration(settings: Settings) -> None:
+        """Refuse to start on a configuration file the server would only read later (the cities' alert policies,
+        read at an arrest's alert): `error: <the reason>` and exit status 2, as any refused command."""
+        from lifechain.errors import DomainError
+        from lifechain.volunteers.flows import check_policies
+
+        try:
+            check_policies(data_dir=settings.data_dir, heartbeat_timeout_s=settings.volunteer_heartbeat_timeout_s)
+        except DomainError as exc:
+            raise fail(exc) from exc
 
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lifechain.cli import offline_settings, settings_from
+from lifechain.files import read_text
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +44,7 @@ def import_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City
             n = flows.import_aeds_osm(session=session, city=city, path=osm, timezone=timezone)
         else:
             assert csv is not None
-            n = flows.import_aeds_csv(session=session, city=city, text=csv.read_text(encoding="utf-8-sig"),
+            n = flows.import_aeds_csv(session=session, city=city, text=read_text(csv, what="AED file"),
                                       timezone=timezone)
     typer.echo(f"{n} AEDs imported for {city}")
 

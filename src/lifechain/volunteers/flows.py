@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lifechain import events
 from lifechain.errors import Conflict, Forbidden, Invalid, NotFound
+from lifechain.files import read_yaml
 from lifechain.geo.core import M_PER_DEG, LatLon, Router
 from lifechain.timeline import flows as timeline_flows
 from lifechain.timeline.core import EventKind, Source, TimelineEvent
@@ -164,14 +165,31 @@ def configure(wiring: Wiring, *, router_for: Callable[[str], Router], policy_for
 
 
 def policy_for(*, data_dir: Path, city: str, heartbeat_timeout_s: float) -> core.AlertPolicy:
-    """The city's policy: defaults, the heartbeat timeout from settings, then `<data>/volunteers/<city>.yaml`."""
+    """The city's policy: defaults, the heartbeat timeout from settings, then `<data>/volunteers/<city>.yaml`. A file
+    that cannot be read, is not YAML, is not a mapping or holds a wrong field is refused naming the file: an alert
+    it stops is a 422, or a `responders_alert_failed` node on the timeline, with that reason."""
     values: dict[str, Any] = {"heartbeat_timeout_s": heartbeat_timeout_s}
     path = data_dir / "volunteers" / f"{city}.yaml"
-    if path.is_file():
-        import yaml  # only cities with a policy file need it: not imported at server start-up
+    if not path.is_file():
+        return core.AlertPolicy.from_mapping(values)
+    data = read_yaml(path, what="alert policy file")  # only cities with a policy file import YAML
+    if data is not None and not isinstance(data, dict):
+        raise Invalid(f"{path}: expected the alert policy's fields as a mapping (e.g. target_s: 240), got a "
+                      f"{type(data).__name__}")
+    try:
+        return core.AlertPolicy.from_mapping({**values, **(data or {})})
+    except Invalid as exc:
+        raise Invalid(f"{path}: {exc.message}") from exc
 
-        values.update(yaml.safe_load(path.read_text()) or {})
-    return core.AlertPolicy.from_mapping(values)
+
+def check_policies(*, data_dir: Path, heartbeat_timeout_s: float) -> list[str]:
+    """Read every city's alert policy file (`policy_for`), so that a broken one stops the server from starting
+    instead of the first arrest's alert; returns the cities that have one."""
+    folder = data_dir / "volunteers"
+    cities = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    for city in cities:
+        policy_for(data_dir=data_dir, city=city, heartbeat_timeout_s=heartbeat_timeout_s)
+    return cities
 
 
 # --- Registry ---------------------------------------------------------------------------------------------------
