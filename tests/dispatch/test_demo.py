@@ -91,3 +91,17 @@ def test_demo_calls_say_why_they_cannot_start(demo_settings: Settings) -> None:
         assert repo.list_open(session=s, city="helsinki") == []
     with pytest.raises(Invalid, match="no stations and hospitals of its own"):
         demo.city_sites("atlantis", {})
+
+
+def test_demo_calls_refuse_a_count_below_one(tmp_path: Path) -> None:
+    """`demo calls --count 0` (or -1) posted one call before it stopped; a count below 1 is refused before any."""
+    from typer.testing import CliRunner
+
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    for count in ("0", "-1"):
+        out = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "demo", "calls", "--url", "http://127.0.0.1:9",
+                                       "--count", count])
+        assert out.exit_code == 2, out.output
+        assert "Invalid value for '--count'" in out.output and "cannot reach" not in out.output

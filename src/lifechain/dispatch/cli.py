@@ -55,7 +55,8 @@ def register(app: typer.Typer) -> None:
     def calls(rate: Annotated[float, typer.Option(min=0.01, help="Calls per second.")] = 0.2,
               url: Annotated[str, typer.Option(help="Base URL of the running server.")] = "http://127.0.0.1:8000",
               city: Annotated[str, typer.Option(help="City of the calls.")] = "helsinki",
-              count: Annotated[int | None, typer.Option(help="Stop after this many calls (default: never).")] = None,
+              count: Annotated[int | None, typer.Option(min=1, help="Stop after this many calls (default: never).")]
+              = None,
               username: Annotated[str, typer.Option(help="A dispatcher account.")] = "dispatcher",
               password: Annotated[str, typer.Option(help="Its password.")] = "lifechain-demo",
               dispatch: Annotated[bool, typer.Option(help="Also send the recommended unit.")] = True,
