@@ -13,7 +13,7 @@ from lifechain.errors import Invalid, NotFound
 from lifechain.geo.core import LatLon
 from lifechain.geo.flows import import_city
 from lifechain.geo.jemss import read_tables
-from lifechain.geo.repo import CityStore
+from lifechain.geo.repo import CityStore, check_city_name
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -59,6 +59,21 @@ def test_unknown_city_engine_and_source_are_refused(tmp_path: Path, helsinki_cit
         import_city(str(tmp_path / "missing.osm.pbf"), name="x", cities_dir=tmp_path, now=NOW)
     with pytest.raises(Invalid, match="built-in"):
         import_city("builtin:tokyo", name="x", cities_dir=tmp_path, now=NOW)
+
+
+@pytest.mark.parametrize("name", ["", "../evil", "a/b", ".hidden", "x y", "-x", "a" * 65])
+def test_a_city_name_that_is_no_plain_folder_name_is_refused_before_the_import(tmp_path: Path, name: str) -> None:
+    """The name is the city's folder and a part of the API's paths: "" made the import move the cities folder into
+    itself (it failed only because a folder cannot be moved into itself), "../evil" and "a/b" were tracebacks after
+    the whole import, ".hidden" was imported and then never listed, "x y" could not be routed to in a URL without
+    escaping. Each is refused, naming what a name may hold, before any reading; nothing is written."""
+    cities = tmp_path / "cities"
+    with pytest.raises(Invalid, match=r"^city name .*: use 1 to 64 letters, digits, '-' or '_', starting with a "
+                                      r"letter or digit$"):
+        import_city("builtin:helsinki", name=name, cities_dir=cities, now=NOW)
+    assert not cities.exists()
+    for good in ("helsinki", "Auckland_2", "new-york", "北京"):
+        assert check_city_name(good) == good
 
 
 def test_places_and_search(helsinki_cities_dir: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from lifechain.errors import Invalid
 from lifechain.geo import jemss, osm
 from lifechain.geo.network import ROAD_CLASSES, Network, largest_scc
-from lifechain.geo.repo import save_city
+from lifechain.geo.repo import check_city_name, save_city
 
 BUILTIN = {"builtin:helsinki": "helsinki_pbf"}
 
@@ -43,6 +43,7 @@ def resolve_source(source: str) -> tuple[str, Path]:
 def import_city(source: str, *, name: str, cities_dir: Path, now: datetime,
                 options: ImportOptions | None = None) -> dict[str, Any]:
     """Compile `source` into `cities_dir/name` (replacing any previous version) and return its manifest."""
+    check_city_name(name)  # before minutes of reading, not after
     options = options or ImportOptions()
     kind, path = resolve_source(source)
     if kind == "jemss":

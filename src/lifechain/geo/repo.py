@@ -20,6 +20,7 @@ import builtins
 import contextlib
 import json
 import os
+import re
 import shutil
 import threading
 import unicodedata
@@ -56,9 +57,22 @@ def _load_network(path: Path) -> Network:
                        secs, z["road_class"])
 
 
+# A city's name is its folder and a segment of the API's paths: a word (Unicode letters and digits too) with hyphens.
+_CITY_NAME = re.compile(r"[^\W_][\w-]{0,63}")
+
+
+def check_city_name(name: str) -> str:
+    """`name` when it can name a city; else `Invalid` saying what a name may hold ("", "../x", ".x" or "a b" would
+    be the cities folder itself, another folder, a city never listed, or a path segment to escape)."""
+    if not _CITY_NAME.fullmatch(name):
+        raise Invalid(f"city name {name!r}: use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit")
+    return name
+
+
 def save_city(cities_dir: Path, name: str, *, networks: dict[str, Network], places: dict[str, Any],
               manifest: dict[str, Any]) -> Path:
     """Write a compiled city into a temporary folder, then swap it in place of any previous version."""
+    check_city_name(name)
     cities_dir.mkdir(parents=True, exist_ok=True)
     tmp = cities_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
