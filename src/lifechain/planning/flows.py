@@ -57,13 +57,11 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of a CSV file; raises `Invalid` when it is missing or empty."""
     if not path.is_file():
         raise Invalid(f"no such file: {path}")
+    text = read_text(path, what="CSV file")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = [h for h in (reader.fieldnames or []) if h is not None]
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"{path} is not UTF-8 text: {exc}") from exc
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        header = [h for h in (reader.fieldnames or []) if h is not None]
     except csv.Error as exc:
         raise Invalid(f"{path} is not a readable CSV file: {exc}") from exc
     if not rows:
