@@ -115,6 +115,22 @@ def test_matrix_and_its_limit(client: TestClient) -> None:
     assert big.status_code == 422 and "limit of 100" in big.json()["detail"]
 
 
+def test_a_point_off_the_roads_is_named_as_the_request_names_it(client: TestClient) -> None:
+    """A route or matrix point too far from the roads was refused as "point 0" whichever it was (origin and
+    destination are snapped apart, so both are point 0): it is now named origin, destination or destinations[i]."""
+    far = "60.10,24.94"
+    start = client.get("/api/v1/cities/helsinki/route", params={"from": far, "to": B}).json()
+    end = client.get("/api/v1/cities/helsinki/route", params={"from": A, "to": far}).json()
+    assert start["detail"].startswith("origin (60.100000, 24.940000) is more than 1000 m from the drive network")
+    assert end["detail"].startswith("destination (60.100000, 24.940000) is more than 1000 m")
+    assert end["context"]["point"] == "destination"
+    pts = [{"lat": 60.1685, "lon": 24.9405}, {"lat": 60.1755, "lon": 24.95}]
+    body = {"origins": pts, "destinations": [*pts, {"lat": 60.10, "lon": 24.94}]}
+    res = client.post("/api/v1/cities/helsinki/matrix", json=body)
+    assert res.status_code == 422 and res.json()["detail"].startswith("destinations[2] (60.100000, 24.940000) is ")
+    assert res.json()["context"] == {"index": 2, "lat": 60.10, "lon": 24.94, "point": "destinations[2]"}
+
+
 def test_isochrone_roads_and_places(client: TestClient) -> None:
     """Isochrone is a GeoJSON Feature; roads come by class (fewer at low zoom); place search finds streets."""
     iso = client.get("/api/v1/cities/helsinki/isochrone", params={"at": A, "seconds": 240, "mode": "walk"}).json()

@@ -241,6 +241,14 @@ class ScipyRouter:
             return self.snap(points, mode=mode)
         return cache.lookup(points, lambda missing: self.snap(missing, mode=mode))
 
+    def _one(self, point: LatLon, mode: Mode, name: str) -> Snapped:
+        """`point` snapped; too far from the network, it is refused as `name` ("origin") rather than "point 0"."""
+        return _named(lambda: self.snap([point], mode=mode), name, single=True)
+
+    def _many(self, points: Sequence[LatLon] | Snapped, mode: Mode, name: str) -> Snapped:
+        """`points` snapped (through the cache); one too far from the network is refused as `name[i]`."""
+        return _named(lambda: self._as_snapped(points, mode), name, single=False)
+
     @staticmethod
     def _key(mode: Mode, profile: Profile) -> str:
         check_profile(profile)
@@ -323,7 +331,7 @@ class ScipyRouter:
                    profile: Profile = "emergency", limit_s: float = INF) -> FloatArray:
         """One-to-many: seconds from `origin` to each destination, `inf` beyond `limit_s`."""
         g, key = self._graph(mode), self._key(mode, profile)
-        o, d = self.snap([origin], mode=mode), self._as_snapped(destinations, mode)
+        o, d = self._one(origin, mode, "origin"), self._many(destinations, mode, "destinations")
         if (none := _nothing_within(limit_s, len(d))) is not None:
             return none
         dist = self._sssp(g, key, self._leave(g, o, key), 0, reverse=False, limit=limit_s)
@@ -337,7 +345,7 @@ class ScipyRouter:
                  profile: Profile = "emergency", limit_s: float = INF) -> FloatArray:
         """Many-to-one: seconds from each origin to `destination`, `inf` beyond `limit_s`."""
         g, key = self._graph(mode), self._key(mode, profile)
-        o, d = self._as_snapped(origins, mode), self.snap([destination], mode=mode)
+        o, d = self._many(origins, mode, "origins"), self._one(destination, mode, "destination")
         if (none := _nothing_within(limit_s, len(o))) is not None:
             return none
         dist = self._sssp(g, key, self._arrive(g, d, key), 0, reverse=True, limit=limit_s)
@@ -351,7 +359,7 @@ class ScipyRouter:
                mode: Mode = "drive", profile: Profile = "emergency") -> FloatArray:
         """Many-to-many: an origins x destinations array of seconds (`inf` where unreachable)."""
         g, key = self._graph(mode), self._key(mode, profile)
-        o, d = self._as_snapped(origins, mode), self._as_snapped(destinations, mode)
+        o, d = self._many(origins, mode, "origins"), self._many(destinations, mode, "destinations")
         lv, ar = self._leave(g, o, key), self._arrive(g, d, key)
         m = len(o)
         src = np.concatenate([lv.u, lv.v])
@@ -369,7 +377,7 @@ class ScipyRouter:
               profile: Profile = "emergency") -> Route:
         """Fastest path between two points; raises `Unreachable` when none exists."""
         g, key = self._graph(mode), self._key(mode, profile)
-        o, d = self.snap([origin], mode=mode), self.snap([destination], mode=mode)
+        o, d = self._one(origin, mode, "origin"), self._one(destination, mode, "destination")
         dist, pred = self._sssp(g, key, self._leave(g, o, key), 0, reverse=False, limit=INF, predecessors=True)
         a = self._arrive(g, d, key)
         ends = [(float(dist[a.u[0]] + a.off_u[0]), int(a.u[0])), (float(dist[a.v[0]] + a.off_v[0]), int(a.v[0]))]
@@ -413,9 +421,21 @@ class ScipyRouter:
         if not (seconds > 0 and np.isfinite(seconds)):
             raise Invalid(f"isochrone seconds must be a positive number, got {seconds}")
         g, key = self._graph(mode), self._key(mode, profile)
-        o = self.snap([origin], mode=mode)
+        o = self._one(origin, mode, "origin")
         dist = self._sssp(g, key, self._leave(g, o, key), 0, reverse=False, limit=seconds)
         return isochrone_geometry(g, key, o, dist, seconds, self.offroad_speed_mps, mode)
+
+
+def _named(snap: Callable[[], Snapped], name: str, *, single: bool) -> Snapped:
+    """Run `snap`; a point too far from the network is refused under the caller's name for it ("destination",
+    "origins[3]"; in the message and as `point` in the detail) instead of "point i", which was ambiguous when a
+    call snaps its origins and destinations apart. The detail's `index` stays the point's index in its list."""
+    try:
+        return snap()
+    except OffNetwork as exc:
+        i = exc.detail.get("index", 0)
+        label = name if single else f"{name}[{i}]"
+        raise OffNetwork(exc.message.replace(f"point {i} ", f"{label} ", 1), **{**exc.detail, "point": label}) from None
 
 
 def _nothing_within(limit_s: float, count: int) -> FloatArray | None:
@@ -598,7 +618,7 @@ class CHRouter(ScipyRouter):
               profile: Profile = "emergency") -> Route:
         """Fastest path between two points; raises `Unreachable` when none exists."""
         g, key = self._graph(mode), self._key(mode, profile)
-        o, d = self.snap([origin], mode=mode), self.snap([destination], mode=mode)
+        o, d = self._one(origin, mode, "origin"), self._one(destination, mode, "destination")
         lv, ar = self._leave(g, o, key), self._arrive(g, d, key)
         metric, lock = self._metric(check_mode(mode), key, False)
         best: tuple[float, list[int], float] = (INF, [], 0.0)
