@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine, info={events.BUS_KEY: app.state.bus})
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    app.state.health_problems = []  # callables a domain adds: what it runs on that needs an operator (`/health`)
     _add_error_handlers(app)
     _document_errors(app)
     app.include_router(_health_router(), prefix=API)
@@ -77,8 +78,11 @@ def _health_router() -> APIRouter:
 
     @router.get("/health")
     def health(request: Request) -> dict[str, object]:
-        """Liveness and what this server has loaded."""
-        return {"status": "ok", "version": __version__, "demo_mode": request.app.state.settings.demo_mode}
+        """Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
+        (a city's alert policy file broken since it was last read well, say)."""
+        problems = [p for source in request.app.state.health_problems for p in source()]
+        return {"status": "ok", "version": __version__, "demo_mode": request.app.state.settings.demo_mode,
+                "problems": problems}
 
     return router
 

@@ -36,3 +36,7 @@ class FakeCities:
 
     def router(self, name: str, engine: str | None = None) -> StraightLineRouter:
         return self.routers.setdefault(name, StraightLineRouter())
+
+    def names(self) -> list[str]:
+        """The cities asked for so far (a store lists its imported ones)."""
+        return sorted(self.routers)

@@ -532,3 +532,117 @@ def test_a_broken_alert_policy_file_is_named_wherever_it_stops_an_alert(ctx: Ctx
     out = CliRunner().invoke(app, ["--data-dir", str(data_dir), "serve", "--demo"])
     assert out.exit_code == 2, out.output
     assert out.output.startswith("error: ") and str(policy) in out.output and said in out.output
+
+
+def test_an_alert_policy_file_broken_while_serving_keeps_the_last_good_policy(
+        ctx: Ctx, caplog: pytest.LogCaptureFixture) -> None:
+    """A city's policy file edited into broken YAML while the server runs used to refuse every alert of that city
+    (and a volunteer's accept): now the city keeps the last policy read well, the server log names the file and
+    why, `/health` lists the city until the file is fixed, and a good edit applies to the next alert without a
+    restart."""
+    policy = ctx.client.app.state.settings.data_dir / "volunteers" / "fake.yaml"  # type: ignore[attr-defined]
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text("first_phase_size: 1\n")
+    people = [ctx.volunteer(f"v{i}", 30 * i) for i in range(1, 4)]
+    assert len(ctx.alert(1)["responders"]) == 1  # type: ignore[arg-type]
+    assert ctx.client.get("/api/v1/health").json()["problems"] == []
+    policy.write_text("first_phase_size: [2\n")  # an unfinished edit
+    with caplog.at_level("ERROR", logger="lifechain.volunteers.flows"):
+        assert len(ctx.alert(2)["responders"]) == 1  # type: ignore[arg-type]
+    assert ctx.act(people[0][1], "accept", incident_id=1) == 200
+    [logged] = [r.getMessage() for r in caplog.records if str(policy) in r.getMessage()]
+    assert "is not valid YAML" in logged and "last good policy" in logged
+    [problem] = ctx.client.get("/api/v1/health").json()["problems"]
+    assert "city fake" in problem and "last good policy" in problem and str(policy) not in problem
+    policy.write_text("first_phase_size: 2\n")
+    assert len(ctx.alert(3)["responders"]) == 2  # type: ignore[arg-type]
+    assert ctx.client.get("/api/v1/health").json()["problems"] == []
+
+
+def test_one_response_that_cannot_advance_holds_back_no_other(ctx: Ctx, caplog: pytest.LogCaptureFixture) -> None:
+    """The phase ticker advanced every running response in one transaction, so one that failed (here: its city's
+    walking network is gone) stopped the widening of every other city's arrests. Each now advances on its own."""
+    from lifechain.errors import NotFound
+
+    policy_dir = ctx.client.app.state.settings.data_dir / "volunteers"  # type: ignore[attr-defined]
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    for city in ("fake", "gone"):
+        (policy_dir / f"{city}.yaml").write_text("first_phase_size: 1\nphase_size: 1\n")
+    people = [ctx.volunteer(f"v{i}", 30 * i) for i in range(1, 4)]
+    ctx.incident(2)
+    res = ctx.client.post("/api/v1/incidents/1/responders", headers=ctx.dispatcher,
+                          json={"city": "gone", **PATIENT, "nature": "cardiac_arrest", "ambulance_eta_s": 600})
+    assert res.status_code == 201, res.text
+    ctx.alert(2)
+
+    def router_for(city: str) -> StraightLineRouter:
+        if city == "gone":
+            raise NotFound(f"city {city} has no walking network")
+        return StraightLineRouter(speed=1.8)
+
+    ctx.client.app.state.volunteer_router_for = router_for  # type: ignore[attr-defined]
+    ctx.clock.advance(61)
+    for _, h in people:  # devices keep answering
+        ctx.client.post("/api/v1/volunteers/me/heartbeat", headers=h)
+    with caplog.at_level("ERROR", logger="lifechain.volunteers.flows"):
+        assert views.tick(ctx.client.app) == 1  # type: ignore[arg-type]
+    assert any("incident 1 failed" in r.getMessage() for r in caplog.records)
+    alerted = ctx.client.get("/api/v1/incidents/2/responders", headers=ctx.dispatcher).json()["responders"]
+    assert [r["responder_id"] for r in alerted] == [people[0][0], people[1][0]]
+
+
+def test_check_policies_prints_what_each_city_changes_and_refuses_a_broken_file(tmp_path: Path) -> None:
+    """`lifechain volunteers check-policies` reads the files as the server does: what each city changes from the
+    defaults, `error: <file>: <why>` and status 2 for a broken one, and a city that would name a file outside the
+    policies' folder is refused, not read."""
+    from typer.testing import CliRunner
+
+    from lifechain.cli import _register_domains, app
+
+    _register_domains()
+    folder = tmp_path / "volunteers"
+    run = lambda *args: CliRunner().invoke(app, ["--data-dir", str(tmp_path), "volunteers",  # noqa: E731
+                                                 "check-policies", *args])
+    assert run().output == f"no alert policy file in {folder}: every city alerts by the defaults\n"
+    folder.mkdir()
+    (folder / "helsinki.yaml").write_text("first_phase_size: 1\nexclusions: [unsafe_scene, care_home]\n")
+    (tmp_path / "outside.yaml").write_text("first_phase_size: 2\n")
+    out = run()
+    assert out.exit_code == 0 and out.output == "helsinki: first_phase_size=1, exclusions=care_home,unsafe_scene\n"
+    assert run("--city", "auckland").output == "auckland: the defaults\n"
+    outside = run("--city", "../outside")
+    assert outside.exit_code == 2 and "city '../outside' cannot name an alert policy file" in outside.output
+    (folder / "bad.yaml").write_text("first_phase_size: many\n")
+    broken = run()
+    assert broken.exit_code == 2
+    assert f"error: {folder / 'bad.yaml'}: alert policy: first_phase_size: Input should be a valid integer" in (
+        broken.output)
+
+
+def test_policies_read_at_start_are_kept_over_a_file_broken_later(settings: Settings) -> None:
+    """The server reads every city's policy at start (the cities with a file, and the imported ones, whose policy
+    is then the defaults), so a file broken before the city's first alert still leaves a good policy to keep; a
+    city never read before its file broke has none, and is refused naming the file."""
+    from lifechain.errors import Invalid
+
+    folder = settings.data_dir / "volunteers"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fake.yaml").write_text("first_phase_size: 1\n")
+    with TestClient(create_app(settings, clock=ManualClock(T0))) as client:
+        book: flows.PolicyBook = client.app.state.volunteer_policies  # type: ignore[attr-defined]
+        (folder / "fake.yaml").write_text("first_phase_size: 0\n")
+        (folder / "new.yaml").write_text("first_phase_size: 0\n")
+        assert book("fake").first_phase_size == 1
+        with pytest.raises(Invalid, match=r"new\.yaml: alert policy: phase sizes"):
+            book("new")
+        assert [p.split(" is broken")[0] for p in book.problems()] == [
+            "the alert policy file of city fake", "the alert policy file of city new"]
+        assert book.problems()[1].endswith("no alert can start there")
+    plain = flows.PolicyBook(data_dir=settings.data_dir, heartbeat_timeout_s=300)
+    plain.load(["elsewhere"])  # no file: the defaults are its good policy
+    (folder / "elsewhere.yaml").write_text("[")
+    assert plain("elsewhere") == flows.core.AlertPolicy()
+    assert plain.problems() == ["the alert policy file of city elsewhere is broken (the server log says why): its "
+                                "alerts use the last good policy"]
+    (folder / "elsewhere.yaml").unlink()
+    assert plain("elsewhere") == flows.core.AlertPolicy() and plain.problems() == []

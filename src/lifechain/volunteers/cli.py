@@ -1,4 +1,4 @@
-"""Commands of the volunteers domain: AED import/export and the demo responders."""
+"""Commands of the volunteers domain: AED import/export, the demo responders and the alert policies' check."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from typing import Annotated
 
 import typer
 
-from lifechain.cli import offline_settings, settings_from
+from lifechain.cli import fail, offline_settings, settings_from
 from lifechain.files import read_text
 
 
 def register(app: typer.Typer) -> None:
     """Add `lifechain volunteers ...` to the `lifechain` command."""
-    group = typer.Typer(help="First responders: AEDs and demo volunteers.", no_args_is_help=True)
+    group = typer.Typer(help="First responders: AEDs, demo volunteers, alert policies.", no_args_is_help=True)
     group.command("import-aeds")(import_aeds)
     group.command("export-aeds")(export_aeds)
     group.command("demo")(demo)
+    group.command("check-policies")(check_policies)
     app.add_typer(group, name="volunteers")
 
 
@@ -56,6 +57,33 @@ def export_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City
     _settings, tx = _session(ctx)
     with tx as session:
         typer.echo(flows.export_aeds_csv(session=session, city=city), nl=False)
+
+
+def check_policies(ctx: typer.Context, city: Annotated[list[str] | None, typer.Option(
+        help="A city to check (repeatable; default: every city with a policy file).")] = None) -> None:
+    """Read the cities' volunteer alert policy files (`<data>/volunteers/<city>.yaml`) as the server does, and print
+    what each changes from the defaults; a broken one is `error: <file>: <why>` and exit status 2. Run it after an
+    edit: a running server takes a good edit at the next alert, and keeps the last good policy over a broken one."""
+    from lifechain.errors import DomainError
+    from lifechain.volunteers import flows
+
+    settings = offline_settings(ctx)
+    timeout = settings.volunteer_heartbeat_timeout_s
+    try:
+        cities = city or flows.check_policies(data_dir=settings.data_dir, heartbeat_timeout_s=timeout)
+        policies = {c: flows.policy_for(data_dir=settings.data_dir, city=c, heartbeat_timeout_s=timeout)
+                    for c in cities}
+    except DomainError as exc:
+        raise fail(exc) from exc
+    if not policies:
+        typer.echo(f"no alert policy file in {settings.data_dir / 'volunteers'}: every city alerts by the defaults")
+    for name, policy in policies.items():
+        changed = flows.overrides(policy)
+        typer.echo(f"{name}: " + (", ".join(f"{k}={_shown(v)}" for k, v in changed.items()) or "the defaults"))
+
+
+def _shown(value: object) -> str:
+    return ",".join(sorted(value)) if isinstance(value, frozenset) else str(value)
 
 
 def demo(ctx: typer.Context, city: Annotated[str, typer.Option(help="An imported city.")] = "helsinki",

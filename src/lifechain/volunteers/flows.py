@@ -6,12 +6,14 @@ Every time comes from the caller's clock; every travel time from the geo `Router
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -169,7 +171,7 @@ def policy_for(*, data_dir: Path, city: str, heartbeat_timeout_s: float) -> core
     that cannot be read, is not YAML, is not a mapping or holds a wrong field is refused naming the file: an alert
     it stops is a 422, or a `responders_alert_failed` node on the timeline, with that reason."""
     values: dict[str, Any] = {"heartbeat_timeout_s": heartbeat_timeout_s}
-    path = data_dir / "volunteers" / f"{city}.yaml"
+    path = _policy_path(data_dir, city)
     if not path.is_file():
         return core.AlertPolicy.from_mapping(values)
     data = read_yaml(path, what="alert policy file")  # only cities with a policy file import YAML
@@ -182,11 +184,92 @@ def policy_for(*, data_dir: Path, city: str, heartbeat_timeout_s: float) -> core
         raise Invalid(f"{path}: {exc.message}") from exc
 
 
+def _policy_path(data_dir: Path, city: str) -> Path:
+    """`<data>/volunteers/<city>.yaml`; a city that would name a file elsewhere ("../x", "a/b") is refused."""
+    path = data_dir / "volunteers" / f"{city}.yaml"
+    if path.parent != data_dir / "volunteers":
+        raise Invalid(f"city {city!r} cannot name an alert policy file", field="city")
+    return path
+
+
+class PolicyBook:
+    """Each city's alert policy as the server uses it: `policy_for`, read again only when the file changes (its
+    size, time or inode), so an edit takes effect at the next alert without a restart.
+
+    A file edited into something broken while the server runs does not stop the city's alerts (nor a volunteer's
+    accept, nor the phase ticker): the city keeps the last policy that was read well (the defaults, if it had no
+    file), the reason is logged once per broken version and listed by `problems` (shown by `/health`) until the file
+    is fixed or removed. Only a city with no good policy yet, whose first read fails, is refused (422, or the
+    timeline's `responders_alert_failed`); `lifechain serve` refuses to start on such a file."""
+
+    def __init__(self, *, data_dir: Path, heartbeat_timeout_s: float) -> None:
+        self.data_dir, self.heartbeat_timeout_s = data_dir, heartbeat_timeout_s
+        self._lock = threading.Lock()
+        self._good: dict[str, tuple[object, core.AlertPolicy]] = {}  # city -> (file stamp, policy)
+        self._bad: dict[str, tuple[object, Invalid]] = {}  # city -> (file stamp, why it was refused)
+
+    def __call__(self, city: str) -> core.AlertPolicy:
+        stamp = self._stamp(city)
+        with self._lock:
+            good, bad = self._good.get(city), self._bad.get(city)
+            if good is not None and good[0] == stamp:  # unchanged, or back as it was read well (removed, say)
+                self._bad.pop(city, None)
+                return good[1]
+            if bad is None or bad[0] != stamp:
+                try:
+                    policy = policy_for(data_dir=self.data_dir, city=city, heartbeat_timeout_s=self.heartbeat_timeout_s)
+                except Invalid as exc:
+                    bad = self._bad[city] = (stamp, exc)
+                    log.error("%s; %s", exc.message, "alerts keep the city's last good policy" if good else
+                              "no alert can start in this city until it is fixed")
+                else:
+                    self._good[city] = (stamp, policy)
+                    self._bad.pop(city, None)
+                    return policy
+            if good is None:
+                raise Invalid(bad[1].message, **bad[1].detail)  # a new one: re-raising one object grows its traceback
+            return good[1]
+
+    def load(self, cities: Collection[str]) -> None:
+        """Read the policies of `cities` now (at start), so that each has a good policy to keep (the defaults when
+        it has no file) if its file is later broken; a city refused here is logged and stays without one."""
+        for city in cities:
+            with contextlib.suppress(Invalid):
+                self(city)
+
+    def problems(self) -> list[str]:
+        """Each city whose policy file was refused at its last read, and what its alerts do meanwhile. Public
+        (`/health`), so without the file's path or contents: the server log has the reason."""
+        with self._lock:
+            return [f"the alert policy file of city {city} is broken (the server log says why): "
+                    + ("its alerts use the last good policy" if city in self._good else "no alert can start there")
+                    for city in sorted(self._bad)]
+
+    def _stamp(self, city: str) -> object:
+        try:
+            st = _policy_path(self.data_dir, city).stat()  # a bad name is refused here, before it is remembered
+        except OSError:
+            return None  # no file (or none to read): the defaults, or the reader's refusal
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def overrides(policy: core.AlertPolicy) -> dict[str, Any]:
+    """The fields of `policy` that differ from the defaults (what a city's file and the settings changed)."""
+    default = core.AlertPolicy()
+    return {f.name: getattr(policy, f.name) for f in fields(policy)
+            if getattr(policy, f.name) != getattr(default, f.name)}
+
+
+def cities_with_policy_files(data_dir: Path) -> list[str]:
+    """The cities that have an alert policy file, sorted."""
+    folder = data_dir / "volunteers"
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def check_policies(*, data_dir: Path, heartbeat_timeout_s: float) -> list[str]:
     """Read every city's alert policy file (`policy_for`), so that a broken one stops the server from starting
     instead of the first arrest's alert; returns the cities that have one."""
-    folder = data_dir / "volunteers"
-    cities = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    cities = cities_with_policy_files(data_dir)
     for city in cities:
         policy_for(data_dir=data_dir, city=city, heartbeat_timeout_s=heartbeat_timeout_s)
     return cities
@@ -432,12 +515,20 @@ def advance(*, session: Session, router: Router, incident_id: int, now: datetime
 
 def advance_all(*, session: Session, router_for: Callable[[str], Router], now: datetime,
                 policy_for_city: Callable[[str], core.AlertPolicy], notifier: Notifier | None = None) -> int:
-    """Advance every running response; returns how many new alerts were sent."""
+    """Advance every running response; returns how many new alerts were sent. Each response advances in its own
+    savepoint: one that fails (its city's walking network or policy gone, say) is logged and left for the next pass,
+    and never holds back the others."""
     sent = 0
     for response in repo.list_open_responses(session=session):
-        before = len(repo.alerts_of(session=session, incident_id=response.incident_id))
-        plan = advance(session=session, router=router_for(response.city), incident_id=response.incident_id, now=now,
-                       policy=policy_for_city(response.city), notifier=notifier)
+        incident_id = response.incident_id
+        try:
+            with session.begin_nested():
+                before = len(repo.alerts_of(session=session, incident_id=incident_id))
+                plan = advance(session=session, router=router_for(response.city), incident_id=incident_id, now=now,
+                               policy=policy_for_city(response.city), notifier=notifier)
+        except Exception:
+            log.exception("advancing the volunteer response of incident %s failed", incident_id)
+            continue
         sent += len(plan.alerts) - before
     return sent
 

@@ -64,13 +64,18 @@ def setup(app: FastAPI) -> None:
     flows.subscribe(app.state.bus, app.state.volunteer_wiring)
     app.state.volunteer_notifier = _notifier(app.state.settings)
     app.state.volunteer_router_for = _city_router_factory(app)
+    settings: Settings = app.state.settings
+    app.state.volunteer_policies = flows.PolicyBook(data_dir=settings.data_dir,
+                                                    heartbeat_timeout_s=settings.volunteer_heartbeat_timeout_s)
+    app.state.health_problems.append(app.state.volunteer_policies.problems)
     app.state.volunteer_tick_s = TICK_S
 
     async def start(app: FastAPI) -> None:
-        settings = app.state.settings
+        with_files = flows.cities_with_policy_files(app.state.settings.data_dir)
+        await run_in_threadpool(app.state.volunteer_policies.load, {*app.state.cities.names(), *with_files})
         flows.configure(app.state.volunteer_wiring, router_for=lambda city: app.state.volunteer_router_for(city),
-                        policy_for=lambda city: _policy(settings, city), notifier=app.state.volunteer_notifier,
-                        gps_stale_after_s=settings.gps_stale_after_s)
+                        policy_for=app.state.volunteer_policies, notifier=app.state.volunteer_notifier,
+                        gps_stale_after_s=app.state.settings.gps_stale_after_s)
         app.state.volunteer_ticker = asyncio.create_task(_ticker(app))
 
     async def stop(app: FastAPI) -> None:
@@ -114,16 +119,15 @@ async def _ticker(app: FastAPI) -> None:
 
 def tick(app: FastAPI) -> int:
     """One pass of the phase ticker; returns the number of new alerts sent."""
-    settings: Settings = app.state.settings
     with transaction(app.state.sessionmaker) as session:
         return flows.advance_all(session=session, router_for=app.state.volunteer_router_for,
-                                 now=app.state.clock.now(), policy_for_city=lambda c: _policy(settings, c),
+                                 now=app.state.clock.now(), policy_for_city=app.state.volunteer_policies,
                                  notifier=app.state.volunteer_notifier)
 
 
-def _policy(settings: Settings, city: str) -> core.AlertPolicy:
-    return flows.policy_for(data_dir=settings.data_dir, city=city,
-                            heartbeat_timeout_s=settings.volunteer_heartbeat_timeout_s)
+def _policy(request: Request, city: str) -> core.AlertPolicy:
+    policies: flows.PolicyBook = request.app.state.volunteer_policies
+    return policies(city)
 
 
 def _router(request: Request, city: str) -> Router:
@@ -209,14 +213,14 @@ def _my_alert(request: Request, session: Session, incident_id: int, me: int, *, 
 
 @router.post("/volunteers/me/alerts/{incident_id}/actions", response_model=MyAlertOut | None)
 def my_action(incident_id: Key, body: ActionIn, request: Request, session: SessionDep, clock: ClockDep,
-              settings: SettingsDep, user: Me) -> MyAlertOut | None:
+              user: Me) -> MyAlertOut | None:
     """Accept, decline or report from the scene; each is a timeline event. Volunteer."""
     me = _my_id(user)
     flows.visible_alert(session=session, incident_id=incident_id, responder_id=me)
     response = repo.get_response(session=session, incident_id=incident_id)
     assert response is not None
     alert = flows.act(session=session, incident_id=incident_id, responder_id=me, action=body.action,
-                      now=clock.now(), policy=_policy(settings, response.city), actor=user.actor,
+                      now=clock.now(), policy=_policy(request, response.city), actor=user.actor,
                       router=_router(request, response.city), notifier=request.app.state.volunteer_notifier)
     if alert.state in (core.AlertState.ALERTED, core.AlertState.ACCEPTED, core.AlertState.ARRIVED):
         return _my_alert(request, session, incident_id, me, with_route=False)
@@ -264,12 +268,12 @@ def _last_id(factory: sessionmaker[Session]) -> int:
 
 @router.post("/incidents/{incident_id}/responders", response_model=ResponseOut, status_code=201)
 def alert_responders(incident_id: Key, body: ResponseIn, request: Request, session: SessionDep, clock: ClockDep,
-                     settings: SettingsDep, user: Dispatcher) -> ResponseOut:
+                     user: Dispatcher) -> ResponseOut:
     """Alert volunteers and level-2 clinics for an incident (suspected arrest or choking). Dispatcher."""
     check_incident_access(request, session, incident_id, user)  # 404 for a call that was never taken
     flows.start_response(session=session, router=_router(request, body.city), incident_id=incident_id,
                          city=body.city, location=LatLon(body.lat, body.lon), nature=body.nature, now=clock.now(),
-                         ambulance_eta_s=body.ambulance_eta_s, policy=_policy(settings, body.city),
+                         ambulance_eta_s=body.ambulance_eta_s, policy=_policy(request, body.city),
                          exclusions=body.exclusions, address=body.address, actor=user.actor,
                          notifier=request.app.state.volunteer_notifier)
     return _response_out(session, incident_id)
