@@ -92,3 +92,24 @@ def test_web_push_is_wired_when_vapid_keys_are_set(settings: Settings) -> None:
     with TestClient(app) as client:
         h = signed_in(client, "v", Role.VOLUNTEER, volunteer_id=1)
         assert client.get("/api/v1/volunteers/push-key", headers=h).json() == {"public_key": "PUBLIC"}
+
+
+def test_a_failed_sms_is_logged_and_the_other_channels_still_carry_the_message(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An SMS gateway that raised (provider down, say) made the whole send raise, so the responders' alert (all
+    channels, the app's live stream included) failed, and so did a stand-down riding on the crew's "on scene".
+    It is now logged like a failed push, and the channels after it still send."""
+    class Down:
+        def send_sms(self, to: str, text: str) -> None:
+            raise ConnectionError("gateway unreachable")
+
+    got: list[int] = []
+
+    class Recorder:
+        def send(self, session: Session, recipient: flows.Recipient, message: flows.ResponderMessage) -> None:
+            got.append(recipient.responder_id)
+
+    both = flows.Fanout([flows.SmsNotifier(Down()), Recorder()])
+    both.send(None, flows.Recipient(3, ("sms", "app"), None, "+358401"), ALERT)  # type: ignore[arg-type]
+    assert got == [3]
+    assert "SMS to responder 3 failed: gateway unreachable" in caplog.text

@@ -122,14 +122,18 @@ class SmsGateway(Protocol):
 
 
 class SmsNotifier:
-    """Sends the plain-text message by SMS to responders who chose that channel."""
+    """Sends the plain-text message by SMS to responders who chose that channel; a failed SMS is logged, never
+    fatal to the alert, the stand-down or the action that sent it."""
 
     def __init__(self, gateway: SmsGateway) -> None:
         self._gateway = gateway
 
     def send(self, session: Session, recipient: Recipient, message: ResponderMessage) -> None:
         if "sms" in recipient.channels and recipient.phone:
-            self._gateway.send_sms(recipient.phone, message.text())
+            try:
+                self._gateway.send_sms(recipient.phone, message.text())
+            except Exception as exc:  # the provider is outside our control: the other channels still carry it
+                log.warning("SMS to responder %s failed: %s", recipient.responder_id, exc)
 
 
 class Fanout:
