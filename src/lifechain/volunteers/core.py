@@ -219,6 +219,25 @@ def parse_opening_hours(text: str | None) -> WeeklyHours:
     return tuple(tuple(sorted(d)) for d in week)
 
 
+MAX_HOURS_CHARS = 200  # the stored text of a place's weekly hours (AEDs, facilities)
+
+
+def opening_hours_text(text: str | None) -> str:
+    """`text` read and written back in the one form stored ("Mo-Fr 08:00-18:00"); refused when that is longer than
+    `MAX_HOURS_CHARS` (a long list of short spans), which the database could not store."""
+    out = format_opening_hours(parse_opening_hours(text))
+    if len(out) > MAX_HOURS_CHARS:
+        raise Invalid(f"opening hours: {len(out)} characters once written out ({out[:40]}...), more than "
+                      f"{MAX_HOURS_CHARS}: use fewer spans", field="opening_hours")
+    return out
+
+
+def check_timezone(name: str) -> str:
+    """`name` when it is an IANA time zone ("Europe/Helsinki"); else `Invalid` naming it."""
+    _zone(name)
+    return name
+
+
 def format_opening_hours(hours: WeeklyHours) -> str:
     """The OSM-style text of `hours` (inverse of `parse_opening_hours` for what it produces)."""
     if hours == ALWAYS_OPEN:

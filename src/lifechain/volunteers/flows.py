@@ -14,7 +14,7 @@ import math
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -785,17 +785,12 @@ def upsert_aed(*, session: Session, city: str, values: dict[str, Any]) -> AedRow
         session.add(row)
     row.lat, row.lon = _coordinate(values)
     row.indoor = values.get("indoor") or ""
-    row.opening_hours = core.format_opening_hours(core.parse_opening_hours(values.get("opening_hours")))
-    row.timezone = values.get("timezone") or "UTC"
-    core.Aed(id=0, location=LatLon(row.lat, row.lon), timezone=row.timezone).is_accessible(_probe_time())
+    row.opening_hours = core.opening_hours_text(values.get("opening_hours"))
+    row.timezone = core.check_timezone(values.get("timezone") or "UTC")
     row.status = _status(values.get("status"))
     row.last_check = _date(values.get("last_check"))
     session.flush()
     return row
-
-
-def _probe_time() -> datetime:
-    return datetime(2026, 1, 1, tzinfo=UTC)  # any aware time: only validates the time zone name
 
 
 def _coordinate(values: dict[str, Any]) -> tuple[float, float]:
@@ -885,7 +880,7 @@ def osm_defibrillators(path: Path) -> list[dict[str, Any]]:
 
 def _osm_hours(text: str | None) -> str | None:
     try:
-        return core.format_opening_hours(core.parse_opening_hours(text))
+        return core.opening_hours_text(text)
     except Invalid:
         return None  # OSM's full opening_hours grammar is richer than ours: unknown means "assume open"
 
@@ -904,8 +899,8 @@ def facilities_add(*, session: Session, city: str, name: str, kind: str, locatio
     if kind not in FACILITY_KINDS:
         raise Invalid(f"unknown facility kind {kind!r}: expected one of {', '.join(FACILITY_KINDS)}", field="kind")
     row = Facility(city=city, name=name, kind=kind, lat=location.lat, lon=location.lon,
-                   opening_hours=core.format_opening_hours(core.parse_opening_hours(opening_hours)),
-                   timezone=timezone, staff_on_duty=staff_on_duty, has_aed=has_aed, phone=phone)
+                   opening_hours=core.opening_hours_text(opening_hours), timezone=core.check_timezone(timezone),
+                   staff_on_duty=staff_on_duty, has_aed=has_aed, phone=phone)
     repo.add(session=session, row=row)
     return row
 

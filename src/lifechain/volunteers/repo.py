@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lifechain.errors import NotFound
+from lifechain.errors import Invalid, NotFound
 from lifechain.geo.core import LatLon
 from lifechain.volunteers import core
 from lifechain.volunteers.tables import AedRow, AlertRow, Facility, ResponseRow, Volunteer, VolunteerQualification
+
+log = logging.getLogger(__name__)
 
 # --- Volunteers and facilities ---------------------------------------------------------------------------------
 
@@ -71,9 +74,16 @@ def facility_responder_id(facility_id: int) -> int:
 
 
 def to_facility_responder(row: Facility, *, at: datetime) -> core.Responder:
-    """The core's view of a level-2 facility: on duty while open with staff, qualified as professionals."""
-    hours = core.parse_opening_hours(row.opening_hours)
-    open_now = core.Aed(id=0, location=LatLon(row.lat, row.lon), hours=hours, timezone=row.timezone).is_accessible(at)
+    """The core's view of a level-2 facility: on duty while open with staff, qualified as professionals. Hours or a
+    time zone that cannot be read (stored before they were checked) leave it off duty, logged, rather than failing
+    every alert of its city."""
+    try:
+        hours = core.parse_opening_hours(row.opening_hours)
+        place = core.Aed(id=0, location=LatLon(row.lat, row.lon), hours=hours, timezone=row.timezone)
+        open_now = place.is_accessible(at)
+    except Invalid as exc:
+        log.warning("facility %s (%s) is not alerted: %s", row.id, row.name, exc.message)
+        open_now = False
     qual = core.Qualification(core.QualificationKind.HEALTHCARE_PROFESSIONAL, at.date(), at.date())
     return core.Responder(id=facility_responder_id(row.id), kind="clinic", position=LatLon(row.lat, row.lon),
                           qualifications=(qual,), on_duty=open_now and row.staff_on_duty > 0,

@@ -88,11 +88,11 @@ class FacilityIn(BaseModel):
     kind: str
     lat: Latitude
     lon: Longitude
-    opening_hours: str = "24/7"
-    timezone: str = "UTC"
+    opening_hours: str = Field(default="24/7", max_length=2000)
+    timezone: str = Field(default="UTC", max_length=64)
     staff_on_duty: int = Field(default=1, ge=0, le=10_000)
     has_aed: bool = False
-    phone: str | None = None
+    phone: str | None = Field(default=None, max_length=40)
 
 
 class FacilityOut(FacilityIn):

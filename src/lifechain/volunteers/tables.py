@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lifechain.db import Base, UtcDateTime
+from lifechain.volunteers.core import MAX_HOURS_CHARS
 
 
 class Facility(Base):
@@ -22,7 +23,7 @@ class Facility(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
-    opening_hours: Mapped[str] = mapped_column(String(200), default="24/7")
+    opening_hours: Mapped[str] = mapped_column(String(MAX_HOURS_CHARS), default="24/7")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     staff_on_duty: Mapped[int] = mapped_column(Integer, default=0)
     has_aed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -81,7 +82,7 @@ class AedRow(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     indoor: Mapped[str] = mapped_column(Text, default="")
-    opening_hours: Mapped[str] = mapped_column(String(200), default="24/7")
+    opening_hours: Mapped[str] = mapped_column(String(MAX_HOURS_CHARS), default="24/7")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(16), default="ready")
     last_check: Mapped[date | None] = mapped_column(Date, nullable=True)
