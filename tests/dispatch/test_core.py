@@ -61,6 +61,8 @@ class FakeRouter:
     def times_from(self, origin: LatLon, destinations: Sequence[LatLon], *, mode: str = "drive",
                    profile: str = "emergency", limit_s: float = float("inf")) -> Any:
         self.calls.append(("times_from", profile, len(destinations)))
+        self._snap([origin])
+        self._snap(destinations)
         return np.array([self._t(origin, d, profile, limit_s) for d in destinations])
 
 
@@ -250,6 +252,22 @@ def test_stemi_allowance_is_configurable() -> None:
     rec = recommend_hospital(incident(1, frozenset({"chest_pain_stemi"})), hs, FakeRouter(), now=NOW,
                              policy=policy)
     assert rec.hospital_id == 2
+
+
+def test_a_hospital_off_the_roads_is_unreachable_and_the_others_are_still_ranked() -> None:
+    """A hospital registered off the road network (a typo in its position, a city re-imported smaller) made the
+    router refuse the whole call, so no recommendation of its city could be made, for units either. It is now
+    unreachable, and the others are ranked; a scene off the roads is still the caller's error."""
+    hs = [hospital(1, 2), hospital(2, 5), hospital(3, 1)]
+    router = FakeRouter(off=[north(1), north(2)])
+    rec = recommend_hospital(incident(2), hs, router, now=NOW)
+    assert rec.hospital_id == 2
+    assert [(c.hospital_id, c.eta_s is None) for c in rec.candidates] == [(2, False), (1, True), (3, True)]
+    assert [n for _, _, n in router.calls] == [3, 2, 1]  # retried without each refused hospital
+    nowhere = recommend_hospital(incident(2), hs[:1], FakeRouter(off=[north(2)]), now=NOW)
+    assert nowhere.hospital_id is None and nowhere.reasons[-1]["en"] == "no hospital is reachable"
+    with pytest.raises(OffNetwork):
+        recommend_hospital(incident(2), hs, FakeRouter(off=[SCENE]), now=NOW)
 
 
 def test_diverted_hospital_is_skipped() -> None:

@@ -335,7 +335,8 @@ def _route(router: Router, routed: list[tuple[UnitState, LatLon, bool, bool]], d
 
 
 def _offending(exc: OffNetwork, origins: Sequence[LatLon]) -> int | None:
-    """The index of the origin an `OffNetwork` error names, or None when it names another point."""
+    """The index of the point of `origins` (or of any list of points asked about together) an `OffNetwork` error
+    names, or None when it names another point."""
     i, lat, lon = exc.detail.get("index"), exc.detail.get("lat"), exc.detail.get("lon")
     if not isinstance(i, int) or not 0 <= i < len(origins):
         return None
@@ -441,12 +442,27 @@ def recommend_hospital(incident: IncidentState, hospitals: Sequence[HospitalStat
 
 def _hospital_etas(incident: IncidentState, hospitals: Sequence[HospitalState], router: Router,
                    policy: DispatchPolicy, origin: LatLon) -> list[float]:
-    """Seconds from `origin` to each hospital (inf when unreachable), on the incident's routing profile."""
-    if not hospitals:
-        return []
-    times = router.times_from(origin, [h.location for h in hospitals], mode="drive",
-                              profile=policy.profile_for(incident.priority))
-    return np.asarray(times, dtype=np.float64).tolist()  # type: ignore[no-any-return]
+    """Seconds from `origin` to each hospital (inf when unreachable), on the incident's routing profile. A hospital
+    off the road network (`OffNetwork` naming it) is unreachable, and the call is retried without it: one wrongly
+    placed hospital must not stop every recommendation of its city. An origin off the network propagates."""
+    etas = [math.inf] * len(hospitals)
+    live = list(range(len(hospitals)))
+    for _ in range(len(hospitals) + 1):
+        places = [hospitals[i].location for i in live]
+        if not places:
+            return etas
+        try:
+            times = router.times_from(origin, places, mode="drive", profile=policy.profile_for(incident.priority))
+        except OffNetwork as exc:
+            k = _offending(exc, places)
+            if k is None:
+                raise
+            del live[k]
+            continue
+        for i, t in zip(live, np.asarray(times, dtype=np.float64).tolist(), strict=True):
+            etas[i] = t
+        return etas
+    raise AssertionError("unreachable: each retry removes one hospital")
 
 
 def _nearest_ed(ed: list[HospitalCandidate]) -> tuple[HospitalCandidate | None, list[dict[str, str]]]:

@@ -573,8 +573,9 @@ def _usable_aeds(origin: LatLon, aeds: AedPool, router: Router, *, now: datetime
     if aeds.snapped is not None:
         batch, pick = _subset(aeds.snapped, np.array(idx, dtype=np.intp))
         to_patient = router.times_from(origin, batch, mode="walk", limit_s=limit)[pick]
-    else:
-        to_patient = router.times_from(origin, [a.location for a in usable], mode="walk", limit_s=limit)
+    else:  # snapped leniently, as responders are: an AED off the walking network is never fetched, and fails nothing
+        to_patient = router.times_from(origin, _snap_all(router, [a.location for a in usable]), mode="walk",
+                                       limit_s=limit)
     return usable, to_patient
 
 
