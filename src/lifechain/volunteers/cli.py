@@ -68,11 +68,9 @@ def check_policies(ctx: typer.Context, city: Annotated[list[str] | None, typer.O
     from lifechain.volunteers import flows
 
     settings = offline_settings(ctx)
-    timeout = settings.volunteer_heartbeat_timeout_s
     try:
-        cities = city or flows.check_policies(data_dir=settings.data_dir, heartbeat_timeout_s=timeout)
-        policies = {c: flows.policy_for(data_dir=settings.data_dir, city=c, heartbeat_timeout_s=timeout)
-                    for c in cities}
+        policies = flows.check_policies(data_dir=settings.data_dir, cities=city or None,
+                                        heartbeat_timeout_s=settings.volunteer_heartbeat_timeout_s)
     except DomainError as exc:
         raise fail(exc) from exc
     if not policies:

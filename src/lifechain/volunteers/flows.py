@@ -270,13 +270,12 @@ def cities_with_policy_files(data_dir: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def check_policies(*, data_dir: Path, heartbeat_timeout_s: float) -> list[str]:
-    """Read every city's alert policy file (`policy_for`), so that a broken one stops the server from starting
-    instead of the first arrest's alert; returns the cities that have one."""
-    cities = cities_with_policy_files(data_dir)
-    for city in cities:
-        policy_for(data_dir=data_dir, city=city, heartbeat_timeout_s=heartbeat_timeout_s)
-    return cities
+def check_policies(*, data_dir: Path, heartbeat_timeout_s: float,
+                   cities: Sequence[str] | None = None) -> dict[str, core.AlertPolicy]:
+    """Read the alert policy of each of `cities` (default: every city with a policy file) as `policy_for` does, so
+    that a broken file stops the server from starting instead of the first arrest's alert; returns the policies."""
+    return {city: policy_for(data_dir=data_dir, city=city, heartbeat_timeout_s=heartbeat_timeout_s)
+            for city in (cities_with_policy_files(data_dir) if cities is None else cities)}
 
 
 # --- Registry ---------------------------------------------------------------------------------------------------

@@ -342,7 +342,8 @@ export interface paths {
         };
         /**
          * Health
-         * @description Liveness and what this server has loaded.
+         * @description Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
+         *     (a city's alert policy file broken since it was last read well, say).
          */
         get: operations["health_api_v1_health_get"];
         put?: never;
