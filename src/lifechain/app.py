@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 
 from lifechain import __version__, events
 from lifechain.api import refuse_nul
@@ -73,16 +74,26 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
+class Health(BaseModel):
+    """The server's liveness answer (`GET /api/v1/health`)."""
+
+    status: str
+    version: str
+    demo_mode: bool
+    problems: list[str]
+
+
 def _health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health")
-    def health(request: Request) -> dict[str, object]:
+    def health(request: Request) -> Health:
         """Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-        (a city's alert policy file broken since it was last read well, say)."""
+        (a city's alert policy file broken since it was last read well, say). Public: the consoles show the
+        problems to every user."""
         problems = [p for source in request.app.state.health_problems for p in source()]
-        return {"status": "ok", "version": __version__, "demo_mode": request.app.state.settings.demo_mode,
-                "problems": problems}
+        return Health(status="ok", version=__version__, demo_mode=request.app.state.settings.demo_mode,
+                      problems=problems)
 
     return router
 

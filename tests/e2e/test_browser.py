@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
+from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -48,4 +49,26 @@ def test_planning_page_runs_compares_and_refuses(
     assert "bad files and scenarios refused with what was wrong" in done.stdout
     assert "comparison done: queueing change larger than the noise" in done.stdout
     assert "and was stopped and deleted" in done.stdout
+    assert "leaving 127.0.0.1: 0" in done.stdout
+
+
+def test_console_shows_what_the_server_works_around(
+    demo_server: Server, run_script: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    """The city's alert policy file broken while the server runs: the dispatcher's console says so (from `/health`),
+    without the file's path, and no longer once the file is gone."""
+    policy = demo_server.data_dir / "volunteers" / "helsinki.yaml"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    before = policy.read_bytes() if policy.exists() else None
+    try:
+        done = run_script("problems.mjs", POLICY_FILE=str(policy))
+    finally:  # the other browser tests alert on this city
+        if before is None:
+            policy.unlink(missing_ok=True)
+        else:
+            policy.write_bytes(before)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "problems: OK" in done.stdout
+    assert "console shows the broken alert policy" in done.stdout
+    assert "problem gone once the file was removed" in done.stdout
     assert "leaving 127.0.0.1: 0" in done.stdout

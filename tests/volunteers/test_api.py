@@ -559,6 +559,26 @@ def test_an_alert_policy_file_broken_while_serving_keeps_the_last_good_policy(
     assert ctx.client.get("/api/v1/health").json()["problems"] == []
 
 
+def test_health_shows_a_broken_policy_file_before_any_alert_reads_it(ctx: Ctx) -> None:
+    """`/health` listed a broken policy file only once an alert of its city had read it, so an operator who broke
+    a file saw nothing until the next arrest (and saw it still broken after fixing it, until another). It reads
+    the files again: a broken edit shows at once, a fixed one clears at once, a new broken file is listed too."""
+    folder = ctx.client.app.state.settings.data_dir / "volunteers"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fake.yaml").write_text("first_phase_size: 1\n")
+    ctx.volunteer("anna", 30)
+    assert len(ctx.alert(1)["responders"]) == 1  # type: ignore[arg-type]
+    health = lambda: ctx.client.get("/api/v1/health").json()["problems"]  # noqa: E731
+    (folder / "fake.yaml").write_text("first_phase_size: [1\n")
+    (folder / "other.yaml").write_text("first_phase_size: none\n")
+    assert health() == [
+        "the alert policy file of city fake is broken (the server log says why): its alerts use the last good policy",
+        "the alert policy file of city other is broken (the server log says why): no alert can start there"]
+    (folder / "fake.yaml").write_text("first_phase_size: 2\n")
+    (folder / "other.yaml").unlink()
+    assert health() == []
+
+
 def test_one_response_that_cannot_advance_holds_back_no_other(ctx: Ctx, caplog: pytest.LogCaptureFixture) -> None:
     """The phase ticker advanced every running response in one transaction, so one that failed (here: its city's
     walking network is gone) stopped the widening of every other city's arrests. Each now advances on its own."""
@@ -638,6 +658,8 @@ def test_policies_read_at_start_are_kept_over_a_file_broken_later(settings: Sett
         assert [p.split(" is broken")[0] for p in book.problems()] == [
             "the alert policy file of city fake", "the alert policy file of city new"]
         assert book.problems()[1].endswith("no alert can start there")
+    for name in ("fake", "new"):
+        (folder / f"{name}.yaml").unlink()
     plain = flows.PolicyBook(data_dir=settings.data_dir, heartbeat_timeout_s=300)
     plain.load(["elsewhere"])  # no file: the defaults are its good policy
     (folder / "elsewhere.yaml").write_text("[")

@@ -1,24 +1,14 @@
 // The headline scenario in one language (E2E_LANG=en|zh-CN): a dispatcher takes an arrest call from intake to
 // dispatch, volunteers are alerted, one accepts on a phone (second browser context), the crew moves the unit
 // through its statuses on its phone (third context), and the console follows it all live over the stream.
-import { BASE, check, context, log, PHONE, run, shot, waitForRoads } from './lib.mjs';
+import { BASE, check, context, log, login, PASSWORD, PHONE, run, shot, waitForRoads } from './lib.mjs';
 
 const LANG = process.env.E2E_LANG === 'zh-CN' ? 'zh-CN' : 'en';
 const LOCALE = LANG === 'zh-CN' ? 'zh-CN' : 'en-US';
-const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
 const SCENE = LANG === 'en' ? { lat: 60.16885, lon: 24.93420 } : { lat: 60.16905, lon: 24.93520 };
 const VOLUNTEER_AT = { latitude: SCENE.lat + 0.0003, longitude: SCENE.lon + 0.0003 }; // a walk of 80-90 s
 const CALLER = LANG === 'en' ? '+358 40 123 4567' : '+358 40 765 4321';
 const T = 20000;
-
-async function login(page, path, username, testid) {
-  await page.goto(`${BASE}${path}`);
-  await page.getByTestId('login-form').waitFor({ timeout: T });
-  await page.locator('input[name=username]').fill(username);
-  await page.locator('input[name=password]').fill(PASSWORD);
-  await page.locator('form[data-testid=login-form] button[type=submit]').click();
-  await page.getByTestId(testid).waitFor({ timeout: T });
-}
 
 /** Volunteer 1 (the demo volunteer user's record) exists and holds a valid CPR certificate. */
 async function ensureVolunteer(browser) {

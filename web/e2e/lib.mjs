@@ -9,6 +9,7 @@ export const BASE = process.env.LIFECHAIN_URL || 'http://127.0.0.1:8000';
 export const ARTIFACTS = process.env.LIFECHAIN_ARTIFACTS || resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 
+export const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
 export const DESKTOP = { width: 1366, height: 768 };
 export const PHONE = { width: 390, height: 844 };
 
@@ -76,6 +77,16 @@ export function assertLocalOnly() {
 
 export function assertNoPageErrors() {
   check(failures.length === 0, `page errors: ${failures.slice(0, 5).join(' | ')}`);
+}
+
+/** Sign in as demo user `username` on the page at `path`, and wait for the element `testid` of the screen. */
+export async function login(page, path, username, testid, timeout = 20000) {
+  await page.goto(`${BASE}${path}`);
+  await page.getByTestId('login-form').waitFor({ timeout });
+  await page.locator('input[name=username]').fill(username);
+  await page.locator('input[name=password]').fill(PASSWORD);
+  await page.locator('form[data-testid=login-form] button[type=submit]').click();
+  await page.getByTestId(testid).waitFor({ timeout });
 }
 
 /** Wait until the map drew the city's roads (the MapView sets data-roads once the GeoJSON is in). */

@@ -4,9 +4,8 @@
 // and stops it, pages through more runs than a page holds; bad files and bad scenarios are refused
 // with what was wrong, and a dispatcher is turned away.
 import { parse } from 'yaml';
-import { BASE, check, context, log, run, shot } from './lib.mjs';
+import { BASE, check, context, log, login, run, shot } from './lib.mjs';
 
-const PASSWORD = process.env.DEMO_PASSWORD || 'lifechain-demo';
 const T = 20000;
 const RUN_T = 120000;
 
@@ -29,15 +28,6 @@ ${extra}`;
 
 const file = (name, text) => ({ name, mimeType: 'text/yaml', buffer: Buffer.from(text) });
 
-async function login(page, username, testid) {
-  await page.goto(`${BASE}/planning`);
-  await page.getByTestId('login-form').waitFor({ timeout: T });
-  await page.locator('input[name=username]').fill(username);
-  await page.locator('input[name=password]').fill(PASSWORD);
-  await page.locator('form[data-testid=login-form] button[type=submit]').click();
-  await page.getByTestId(testid).waitFor({ timeout: T });
-}
-
 async function start(page, scenarioFile, variantFile, replications) {
   const form = page.getByTestId('start-run');
   await form.locator('input[name=scenario]').setInputFiles(scenarioFile ?? []);
@@ -54,7 +44,7 @@ async function startError(page) {
 await run('planning', async (browser) => {
   const ctx = await context(browser, { locale: 'en-US', name: 'analyst' });
   const page = await ctx.newPage();
-  await login(page, 'analyst', 'start-run');
+  await login(page, '/planning', 'analyst', 'start-run');
 
   // Refusals, before anything is stored.
   await start(page, null, null, null);
@@ -220,7 +210,7 @@ await run('planning', async (browser) => {
 
   const other = await context(browser, { locale: 'en-US', name: 'dispatcher' });
   const page2 = await other.newPage();
-  await login(page2, 'dispatcher', 'planning-refused');
+  await login(page2, '/planning', 'dispatcher', 'planning-refused');
   log('a dispatcher is told planning is for analysts');
   await other.close();
 });

@@ -9,7 +9,7 @@ import { LangSwitch, useI18n } from './i18n';
 import { VolunteerApp } from './volunteers/VolunteerApp';
 import { useCity } from './geo/city';
 import { MapView } from './geo/MapView';
-import { typed } from './api/client';
+import { fetchHealth } from './app/health';
 
 export function App() {
   const { t } = useI18n();
@@ -21,7 +21,7 @@ export function App() {
   }, []);
   const [version, setVersion] = useState('');
   useEffect(() => {
-    typed.GET('/api/v1/health').then(({ data }) => setVersion(String((data as { version?: string } | undefined)?.version ?? ''))).catch(() => undefined);
+    fetchHealth().then((h) => setVersion(h.version)).catch(() => undefined);
   }, []);
   useEffect(() => {
     document.title = `${t('app_name')}`;

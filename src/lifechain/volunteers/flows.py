@@ -202,9 +202,10 @@ class PolicyBook:
 
     A file edited into something broken while the server runs does not stop the city's alerts (nor a volunteer's
     accept, nor the phase ticker): the city keeps the last policy that was read well (the defaults, if it had no
-    file), the reason is logged once per broken version and listed by `problems` (shown by `/health`) until the file
-    is fixed or removed. Only a city with no good policy yet, whose first read fails, is refused (422, or the
-    timeline's `responders_alert_failed`); `lifechain serve` refuses to start on such a file."""
+    file), the reason is logged once per broken version and listed by `problems` (shown by `/health`, which reads
+    the files again) until the file is fixed or removed. Only a city with no good policy yet, whose first read fails,
+    is refused (422, or the timeline's `responders_alert_failed`); `lifechain serve` refuses to start on such a
+    file."""
 
     def __init__(self, *, data_dir: Path, heartbeat_timeout_s: float) -> None:
         self.data_dir, self.heartbeat_timeout_s = data_dir, heartbeat_timeout_s
@@ -242,8 +243,15 @@ class PolicyBook:
                 self(city)
 
     def problems(self) -> list[str]:
-        """Each city whose policy file was refused at its last read, and what its alerts do meanwhile. Public
-        (`/health`), so without the file's path or contents: the server log has the reason."""
+        """Each city whose policy file is refused as it is now, and what its alerts do meanwhile. Every file is
+        checked again first (read only when it changed), so that an operator sees an edit's effect here at once
+        rather than at the city's next alert. Public (`/health`), so without the file's path or contents: the
+        server log has the reason."""
+        with self._lock:
+            known = {*self._good, *self._bad}
+        for city in {*known, *cities_with_policy_files(self.data_dir)}:
+            with contextlib.suppress(Invalid):
+                self(city)
         with self._lock:
             return [f"the alert policy file of city {city} is broken (the server log says why): "
                     + ("its alerts use the last good policy" if city in self._good else "no alert can start there")

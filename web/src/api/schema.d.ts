@@ -343,7 +343,8 @@ export interface paths {
         /**
          * Health
          * @description Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-         *     (a city's alert policy file broken since it was last read well, say).
+         *     (a city's alert policy file broken since it was last read well, say). Public: the consoles show the
+         *     problems to every user.
          */
         get: operations["health_api_v1_health_get"];
         put?: never;
@@ -1973,6 +1974,20 @@ export interface components {
             status: components["schemas"]["UnitStatus"];
             /** Unit Id */
             unit_id: number;
+        };
+        /**
+         * Health
+         * @description The server's liveness answer (`GET /api/v1/health`).
+         */
+        Health: {
+            /** Demo Mode */
+            demo_mode: boolean;
+            /** Problems */
+            problems: string[];
+            /** Status */
+            status: string;
+            /** Version */
+            version: string;
         };
         /**
          * HospitalCandidateOut
@@ -3949,9 +3964,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Health"];
                 };
             };
             /** @description Error */

@@ -16,6 +16,7 @@ export const en = {
   map_error: 'Road network unavailable: {msg}',
   stream_down: 'Live updates disconnected: reconnecting…',
   stream_caught_up: 'Reconnected: caught up',
+  server_problems: 'The server works around a problem: tell the system operator',
   // queue
   queue: 'Incidents',
   queue_empty: 'No open incidents',

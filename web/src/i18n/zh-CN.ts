@@ -18,6 +18,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   map_error: '路网不可用：{msg}',
   stream_down: '实时连接已断开，正在重连…',
   stream_caught_up: '已重连并同步',
+  server_problems: '服务器正在绕过以下问题，请通知系统管理员',
   queue: '事件',
   queue_empty: '暂无未结事件',
   since_call: '距来电',

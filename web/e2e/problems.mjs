@@ -1,0 +1,35 @@
+// The console shows what the server works around (`/health`'s problems): the city's alert policy file is broken
+// while the server runs, the dispatcher sees it on the console, and it is gone once the file is fixed.
+// POLICY_FILE: the demo city's alert policy file on the server (the test puts back what was there).
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { BASE, check, context, log, login, run, shot } from './lib.mjs';
+
+const POLICY_FILE = process.env.POLICY_FILE;
+const T = 20000;
+
+await run('problems', async (browser) => {
+  check(!!POLICY_FILE, 'POLICY_FILE names the demo city\'s alert policy file');
+  const ctx = await context(browser, { locale: 'en-US', name: 'console' });
+  const page = await ctx.newPage();
+  await login(page, '/console', 'dispatcher', 'console');
+  check(await page.getByTestId('server-problems').count() === 0, 'no problem shown while the server has none');
+  writeFileSync(POLICY_FILE, 'first_phase_size: [2\n'); // an unfinished edit
+  await page.reload();
+  const banner = page.getByTestId('server-problems');
+  await banner.waitFor({ timeout: T });
+  const text = await banner.textContent();
+  check(text.includes('alert policy file of city helsinki is broken') && text.includes('last good policy'),
+    `the console names the broken policy and what alerts do meanwhile (${text})`);
+  check(!text.includes(POLICY_FILE), 'the public problem does not give the file\'s path');
+  await shot(page, 'console-problems-1366.png');
+  log('console shows the broken alert policy');
+  unlinkSync(POLICY_FILE);
+  const health = page.waitForResponse((r) => r.url() === `${BASE}/api/v1/health` && r.ok(), { timeout: T });
+  await page.reload();
+  await health;
+  await page.getByTestId('console').waitFor({ timeout: T });
+  await page.waitForTimeout(300); // let React render the answer
+  check(await page.getByTestId('server-problems').count() === 0, 'the problem is gone once the file is fixed');
+  log('problem gone once the file was removed');
+  await ctx.close();
+});
