@@ -45,6 +45,13 @@ class Invalid(DomainError):
     code = "invalid"
 
 
+class Unavailable(DomainError):
+    """What the request needs is on the server but cannot be used now (files an operator must repair)."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class Forbidden(DomainError):
     """The caller's role does not allow this."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lifechain.cli import fail
-from lifechain.errors import DomainError
+from lifechain.errors import DomainError, Unavailable
 from lifechain.geo.core import check_mode, check_profile, parse_latlon
 from lifechain.settings import Settings
 
@@ -69,10 +69,19 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context) -> None:
         """Show the imported cities."""
         store = _store(_settings(ctx))
-        for info in store.list():
+        damaged = False
+        for name in store.names():
+            try:
+                info = store.info(name)
+            except Unavailable as exc:  # the others are still listed; the status says one is damaged
+                typer.echo(f"error: {exc.message}", err=True)
+                damaged = True
+                continue
             nets = ", ".join(f"{m} {r['nodes']} nodes/{r['arcs']} arcs ({'/'.join(r['profiles'])})"
                              for m, r in info["networks"].items())
             typer.echo(f"{info['name']}: bbox {info['bbox']}; {nets}; from {info['source']}")
+        if damaged:
+            raise typer.Exit(2)
 
     @app.command()
     def route(

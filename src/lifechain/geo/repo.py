@@ -19,18 +19,21 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
 import threading
 import unicodedata
 import uuid
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lifechain.errors import Invalid, NotFound
+from lifechain.errors import Invalid, NotFound, Unavailable
 from lifechain.geo.core import Router
 from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology, topology_name
 from lifechain.geo.network import Network, roads_geojson
@@ -40,6 +43,10 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 ENGINES = ("ch", "scipy")
+log = logging.getLogger(__name__)
+# What reading a city's files raises when one is damaged (truncated, hand-edited, half copied): JSON and UTF-8
+# errors are ValueErrors, a truncated .npz a BadZipFile or EOFError, a .npz without an array a KeyError.
+_DAMAGED = (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError)
 
 
 def _save_network(path: Path, net: Network) -> None:
@@ -59,6 +66,32 @@ def _load_network(path: Path) -> Network:
 
 # A city's name is its folder and a segment of the API's paths: a word (Unicode letters and digits too) with hyphens.
 _CITY_NAME = re.compile(r"[^\W_][\w-]{0,63}")
+
+
+@contextlib.contextmanager
+def _reading(name: str, file: str) -> Iterator[None]:
+    """Reading `file` of city `name`: damage to it becomes `Unavailable` naming the city, the file and why (a 503:
+    the server's files, not the request, are at fault), so that one damaged city fails only its own requests."""
+    try:
+        yield
+    except _DAMAGED as exc:
+        why = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
+        raise Unavailable(f"city {name!r} cannot be read: {file}: {why}; import the city again", city=name,
+                          file=file) from exc
+
+
+def _read_manifest(name: str, path: Path) -> dict[str, Any] | Unavailable:
+    """A city's manifest under its folder's name, or (logged) why it cannot be used: the error `CityStore.info`
+    raises for it."""
+    try:
+        with _reading(name, path.name):
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("import_id"), str):
+                raise ValueError("an object with an import_id was expected")
+    except Unavailable as exc:
+        log.error("%s", exc.message)
+        return exc
+    return {**manifest, "name": name}  # the folder names the city (a folder renamed or copied by hand, say)
 
 
 def check_city_name(name: str) -> str:
@@ -112,7 +145,9 @@ class CityStore:
         self._roads: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
         # Per city: the places dict it was made from, and every named place with its folded name (for search).
         self._names: dict[str, tuple[dict[str, Any], builtins.list[tuple[str, str, str, dict[str, Any]]]]] = {}
-        self._infos: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        # Per city: the manifest's stamp and what it read (a damaged manifest: the error, logged once per stamp).
+        self._infos: dict[str, tuple[tuple[int, int], dict[str, Any] | Unavailable]] = {}
+        self._failed: dict[tuple[str, str], tuple[str, Unavailable]] = {}  # (city, engine) -> (import id, why)
         self._lock = threading.Lock()
 
     @classmethod
@@ -142,8 +177,12 @@ class CityStore:
         return (self.cities_dir / name / "manifest.json").is_file()
 
     def list(self) -> list[dict[str, Any]]:
-        """The manifest of every imported city."""
-        return [self.info(n) for n in self.names()]
+        """The manifest of every imported city that can be read (`problems` names the others)."""
+        out = []
+        for name in self.names():
+            with contextlib.suppress(Unavailable):
+                out.append(self.info(name))
+        return out
 
     def info(self, name: str) -> dict[str, Any]:
         """One city's manifest; raises `NotFound` for an unknown city."""
@@ -158,9 +197,25 @@ class CityStore:
         stamp = (st.st_ino, st.st_mtime_ns)  # a re-import renames a new folder in: new inode
         cached = self._infos.get(name)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, json.loads(path.read_text(encoding="utf-8")))
+            cached = (stamp, _read_manifest(name, path))
             self._infos[name] = cached
+        if isinstance(cached[1], Unavailable):
+            raise Unavailable(cached[1].message, **cached[1].detail)  # a new one: re-raising one grows its traceback
         return dict(cached[1])
+
+    def problems(self) -> builtins.list[str]:
+        """Each imported city that cannot be read (`/health`; public, so without the reason: the log has it)."""
+        broken = []
+        for name in self.names():
+            try:
+                import_id = self.info(name)["import_id"]
+            except Unavailable:
+                broken.append(name)
+                continue
+            with self._lock:
+                if any(city == name and failed[0] == import_id for (city, _), failed in self._failed.items()):
+                    broken.append(name)
+        return [f"city {name} cannot be read (the server log says why): import it again" for name in broken]
 
     def router(self, name: str, engine: str | None = None) -> Router:
         """A cached router on the city's compiled arrays (reloaded when the city was re-imported)."""
@@ -172,7 +227,16 @@ class CityStore:
             cached = self._routers.get((name, engine))
             if cached and cached[0] == import_id:
                 return cached[1]
-            router = self._load_router(name, engine, import_id)
+            failed = self._failed.get((name, engine))
+            if failed and failed[0] == import_id:  # read once per import: a damaged file stays damaged
+                raise Unavailable(failed[1].message, **failed[1].detail)
+            try:
+                router = self._load_router(name, engine, import_id)
+            except Unavailable as exc:
+                log.error("%s", exc.message)
+                self._failed[(name, engine)] = (import_id, exc)
+                raise
+            self._failed.pop((name, engine), None)
             self._routers[(name, engine)] = (import_id, router)
             return router
 
@@ -184,8 +248,11 @@ class CityStore:
 
     def _load_router(self, name: str, engine: str, import_id: str) -> Router:
         folder = self.cities_dir / name
-        nets = {mode: _load_network(folder / f"{mode}.npz") for mode in ("drive", "walk")
-                if (folder / f"{mode}.npz").is_file()}
+        nets = {}
+        for mode in ("drive", "walk"):
+            if (folder / f"{mode}.npz").is_file():
+                with _reading(name, f"{mode}.npz"):
+                    nets[mode] = _load_network(folder / f"{mode}.npz")
         kwargs = {"offroad_speed_mps": self.offroad_speed_mps, "snap_max_distance_m": self.snap_max_distance_m}
         if engine == "scipy":
             return ScipyRouter(name, nets, **kwargs)
@@ -214,7 +281,10 @@ class CityStore:
             cached = self._places.get(name)
             if cached and cached[0] == info["import_id"]:
                 return cached[1]
-            data: dict[str, Any] = json.loads((self.cities_dir / name / "places.json").read_text(encoding="utf-8"))
+            with _reading(name, "places.json"):
+                data: dict[str, Any] = json.loads((self.cities_dir / name / "places.json").read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError(f"an object was expected, not {type(data).__name__}")
             data.update({"bbox": info["bbox"], "centre": info["centre"]})
             self._places[name] = (info["import_id"], data)
             return data
@@ -230,7 +300,9 @@ class CityStore:
         path = self.cities_dir / name / f"{mode}.npz"
         if not path.is_file():
             raise NotFound(f"city {name!r} has no {mode} network")
-        data = roads_geojson(_load_network(path), zoom)
+        with _reading(name, f"{mode}.npz"):
+            net = _load_network(path)
+        data = roads_geojson(net, zoom)
         with self._lock:
             self._roads[key] = (import_id, data)
         return data

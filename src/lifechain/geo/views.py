@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import CurrentUser, require_roles
-from lifechain.errors import Invalid
+from lifechain.errors import Invalid, Unavailable
 from lifechain.geo.core import LatLon, Router, check_mode, check_profile, parse_latlon, to_wgs84
 from lifechain.geo.repo import CityStore
 from lifechain.geo.schemas import CityInfo, MatrixIn, MatrixOut, PlacesOut, RouteOut
@@ -34,10 +34,14 @@ def setup(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     store = CityStore.from_settings(settings)
     app.state.cities = store
+    app.state.health_problems.append(store.problems)
 
     async def warm(_app: FastAPI) -> None:
         if store.exists(settings.default_city):
-            store.router(settings.default_city)  # loaded already when `lifechain serve` preloaded it
+            try:
+                store.router(settings.default_city)  # loaded already when `lifechain serve` preloaded it
+            except Unavailable:  # logged: the other cities serve, and `/health` names this one
+                return
             # Snapping indexes, hierarchy metrics and adjacencies are built in the background, what a drive route
             # needs first: serving starts at once, and a query that needs a part not built yet builds it (or waits
             # for it) then.
@@ -83,9 +87,11 @@ def _json_seconds(values: Any) -> list[Any]:
 
 
 @router.get("", response_model=list[CityInfo])
-def list_cities(cities: CitiesDep, _user: CurrentUser) -> list[dict[str, Any]]:
-    """Every imported city: bbox, centre, node and arc counts, profiles."""
-    return cities.list()
+def list_cities(request: Request, cities: CitiesDep, _user: CurrentUser) -> list[dict[str, Any]]:
+    """Every imported city (bbox, centre, node and arc counts, profiles): the server's default city first (the
+    screens show the first), then by name. A city whose files cannot be read is left out, and `/health` names it."""
+    default = request.app.state.settings.default_city
+    return sorted(cities.list(), key=lambda c: c["name"] != default)
 
 
 @router.get("/{city}", response_model=CityInfo)
