@@ -89,8 +89,8 @@ def _health_router() -> APIRouter:
     @router.get("/health")
     def health(request: Request) -> Health:
         """Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-        (a city's alert policy file broken since it was last read well, say). Public: the consoles show the
-        problems to every user."""
+        (a city's alert policy file broken, a city's files damaged). Public: the dispatch console shows the
+        problems to every dispatcher."""
         problems = [p for source in request.app.state.health_problems for p in source()]
         return Health(status="ok", version=__version__, demo_mode=request.app.state.settings.demo_mode,
                       problems=problems)

@@ -202,7 +202,8 @@ export interface paths {
         };
         /**
          * List Cities
-         * @description Every imported city: bbox, centre, node and arc counts, profiles.
+         * @description Every imported city (bbox, centre, node and arc counts, profiles): the server's default city first (the
+         *     screens show the first), then by name. A city whose files cannot be read is left out, and `/health` names it.
          */
         get: operations["list_cities_api_v1_cities_get"];
         put?: never;
@@ -343,8 +344,8 @@ export interface paths {
         /**
          * Health
          * @description Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-         *     (a city's alert policy file broken since it was last read well, say). Public: the consoles show the
-         *     problems to every user.
+         *     (a city's alert policy file broken, a city's files damaged). Public: the dispatch console shows the
+         *     problems to every dispatcher.
          */
         get: operations["health_api_v1_health_get"];
         put?: never;
