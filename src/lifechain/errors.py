@@ -4,7 +4,7 @@ settings dataclasses with its mistakes as `Invalid`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -22,6 +22,11 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+    def again(self, message: str | None = None) -> Self:
+        """A new error of the same kind and detail (its message `message` if given), to raise a remembered error
+        once more: raising the one object again would add each raise's frames to its traceback, without end."""
+        return type(self)(self.message if message is None else message, **self.detail)
 
 
 class NotFound(DomainError):

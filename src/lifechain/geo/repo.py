@@ -200,7 +200,7 @@ class CityStore:
             cached = (stamp, _read_manifest(name, path))
             self._infos[name] = cached
         if isinstance(cached[1], Unavailable):
-            raise Unavailable(cached[1].message, **cached[1].detail)  # a new one: re-raising one grows its traceback
+            raise cached[1].again()
         return dict(cached[1])
 
     def problems(self) -> builtins.list[str]:
@@ -229,7 +229,7 @@ class CityStore:
                 return cached[1]
             failed = self._failed.get((name, engine))
             if failed and failed[0] == import_id:  # read once per import: a damaged file stays damaged
-                raise Unavailable(failed[1].message, **failed[1].detail)
+                raise failed[1].again()
             try:
                 router = self._load_router(name, engine, import_id)
             except Unavailable as exc:

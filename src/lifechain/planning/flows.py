@@ -485,7 +485,7 @@ def compare_scenarios(base: core.Scenario, variant: core.Scenario, *, replicatio
         try:
             ready.append(prepare(sc, cities=cities))
         except DomainError as exc:
-            raise type(exc)(f"{name}: {exc.message}", **exc.detail) from exc
+            raise exc.again(f"{name}: {exc.message}") from exc
     a, b = (run_scenario(sc, replications=replications, workers=workers, cities=cities,
                          ray_address=ray_address, progress=progress, keep_first=keep_first, prepared=made)
             for sc, made in zip((base, same_seed), ready, strict=True))

@@ -232,7 +232,7 @@ class PolicyBook:
                     self._bad.pop(city, None)
                     return policy
             if good is None:
-                raise Invalid(bad[1].message, **bad[1].detail)  # a new one: re-raising one object grows its traceback
+                raise bad[1].again()
             return good[1]
 
     def load(self, cities: Collection[str]) -> None:
