@@ -19,6 +19,10 @@ class StraightLineRouter:
         t = haversine_m(a, b) / (10.0 if profile == "emergency" else 5.0)
         return t if t <= limit_s else float("inf")
 
+    def snap(self, points: Sequence[LatLon], *, mode: str = "drive", strict: bool = True) -> Any:
+        """Every point is on the network."""
+        return points
+
     def times_to(self, origins: Sequence[LatLon], destination: LatLon, *, mode: str = "drive",
                  profile: str = "emergency", limit_s: float = float("inf")) -> Any:
         return np.array([self._t(o, destination, profile, limit_s) for o in origins])

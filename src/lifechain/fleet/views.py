@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from lifechain.api import ClockDep, SessionDep
 from lifechain.auth.core import Principal, Role
@@ -14,6 +14,7 @@ from lifechain.errors import Forbidden
 from lifechain.fleet import flows, repo
 from lifechain.fleet.schemas import PositionIn, StationIn, StationOut, StatusIn, UnitIn, UnitOut
 from lifechain.geo.core import LatLon
+from lifechain.geo.views import check_on_roads
 from lifechain.keys import Key
 
 router = APIRouter(tags=["fleet"])
@@ -29,10 +30,11 @@ def list_stations(session: SessionDep, _user: Reader, city: str | None = None) -
 
 
 @router.post("/stations", response_model=StationOut, status_code=201)
-def create_station(body: StationIn, session: SessionDep, _user: Admin) -> StationOut:
-    """Add a station. Admin."""
-    station = flows.create_station(session=session, city=body.city, name=body.name,
-                                   location=LatLon(body.location.lat, body.location.lon))
+def create_station(body: StationIn, request: Request, session: SessionDep, _user: Admin) -> StationOut:
+    """Add a station, in an imported city and on its roads. Admin."""
+    location = LatLon(body.location.lat, body.location.lon)
+    check_on_roads(request, body.city, location, what="station")
+    station = flows.create_station(session=session, city=body.city, name=body.name, location=location)
     session.commit()
     return StationOut.of(station)
 

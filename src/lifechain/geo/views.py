@@ -1,10 +1,12 @@
 """HTTP routes of the geo domain: cities, routes, matrices, isochrones, the base map's roads and place search.
 
 For other domains' views:
-    from lifechain.geo.views import CitiesDep, router_for
+    from lifechain.geo.views import CitiesDep, check_on_roads, router_for
     def view(request: Request, city: str, cities: CitiesDep):
         router = router_for(request, city)          # raises NotFound (404) for an unknown city
         router.times_to(points, incident, limit_s=1200)
+    def create(request: Request, body: StationIn):
+        check_on_roads(request, body.city, location, what="station")  # a 422 naming `city` or `location`
 `setup(app)` puts a `CityStore` on `app.state.cities` and preloads the default city's router at startup
 (its contraction-hierarchy metrics are then customized in a background thread).
 """
@@ -20,8 +22,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import CurrentUser, require_roles
-from lifechain.errors import Invalid, Unavailable
-from lifechain.geo.core import LatLon, Router, check_mode, check_profile, parse_latlon, to_wgs84
+from lifechain.errors import Invalid, NotFound, Unavailable
+from lifechain.geo.core import LatLon, OffNetwork, Router, check_mode, check_profile, parse_latlon, to_wgs84
 from lifechain.geo.repo import CityStore
 from lifechain.geo.schemas import CityInfo, MatrixIn, MatrixOut, PlacesOut, RouteOut
 from lifechain.settings import Settings
@@ -71,6 +73,23 @@ Planner = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALY
 def router_for(request: Request, city: str, engine: str | None = None) -> Router:
     """The router of `city` (raises `NotFound` for an unknown city)."""
     return get_cities(request).router(city, engine)
+
+
+def check_on_roads(request: Request, city: str, location: LatLon, *, what: str) -> None:
+    """Refuse (`Invalid`, 422 naming the field) a place ambulances start from or drive to, a station or a hospital,
+    in a city this server has not imported or farther from its drive network than the snapping distance. Stored
+    anyway, it was left out of every recommendation of its city without a word: its units never recommended, or
+    the hospital never chosen (a misspelt city, latitude and longitude swapped, a point in the sea)."""
+    try:
+        router = router_for(request, city)
+    except NotFound as exc:
+        raise Invalid(f"city: {exc.message}: import it first (lifechain city import), so that routes can be timed "
+                      "there", field="city") from None
+    try:
+        router.snap([location], mode="drive")
+    except OffNetwork as exc:
+        raise Invalid(f"location: the {what} {exc.message.removeprefix('point 0 ')}, so no route to or from it can "
+                      "be timed; check the coordinates (latitude first)", field="location") from None
 
 
 def _point(text: str, crs: str) -> LatLon:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from lifechain.api import ClockDep, SessionDep
 from lifechain.auth.core import Principal, Role
@@ -13,6 +13,7 @@ from lifechain.dispatch import repo as dispatch_repo
 from lifechain.dispatch.schemas import IncidentOut
 from lifechain.errors import Forbidden
 from lifechain.geo.core import LatLon
+from lifechain.geo.views import check_on_roads
 from lifechain.hospitals import flows, repo
 from lifechain.hospitals.schemas import DiversionIn, HospitalIn, HospitalOut
 from lifechain.keys import Key
@@ -35,11 +36,13 @@ def list_hospitals(session: SessionDep, _user: Reader, city: str | None = None) 
 
 
 @router.post("/hospitals", response_model=HospitalOut, status_code=201)
-def create_hospital(body: HospitalIn, session: SessionDep, clock: ClockDep, _user: Admin) -> HospitalOut:
-    """Add a hospital. Admin."""
-    h = flows.create(session=session, city=body.city, name=body.name,
-                     location=LatLon(body.location.lat, body.location.lon), capabilities=body.capabilities,
-                     now=clock.now())
+def create_hospital(body: HospitalIn, request: Request, session: SessionDep, clock: ClockDep,
+                    _user: Admin) -> HospitalOut:
+    """Add a hospital, in an imported city and on its roads. Admin."""
+    location = LatLon(body.location.lat, body.location.lon)
+    check_on_roads(request, body.city, location, what="hospital")
+    h = flows.create(session=session, city=body.city, name=body.name, location=location,
+                     capabilities=body.capabilities, now=clock.now())
     session.commit()
     return HospitalOut.of(h)
 

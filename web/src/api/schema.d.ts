@@ -371,7 +371,7 @@ export interface paths {
         put?: never;
         /**
          * Create Hospital
-         * @description Add a hospital. Admin.
+         * @description Add a hospital, in an imported city and on its roads. Admin.
          */
         post: operations["create_hospital_api_v1_hospitals_post"];
         delete?: never;
@@ -915,7 +915,7 @@ export interface paths {
         put?: never;
         /**
          * Create Station
-         * @description Add a station. Admin.
+         * @description Add a station, in an imported city and on its roads. Admin.
          */
         post: operations["create_station_api_v1_stations_post"];
         delete?: never;
