@@ -1,5 +1,6 @@
-// The console shows what the server works around (`/health`'s problems): the city's alert policy file is broken
-// while the server runs, the dispatcher sees it on the console, and it is gone once the file is fixed.
+// The staff's screens show what the server works around (`/health`'s problems): the city's alert policy file is
+// broken while the server runs, the dispatcher sees it on the console (planning and the crew app too, the
+// volunteers' app not), and it is gone once the file is fixed.
 // POLICY_FILE: the demo city's alert policy file on the server (the test puts back what was there).
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { BASE, check, context, log, login, run, shot } from './lib.mjs';
@@ -23,6 +24,27 @@ await run('problems', async (browser) => {
   check(!text.includes(POLICY_FILE), 'the public problem does not give the file\'s path');
   await shot(page, 'console-problems-1366.png');
   log('console shows the broken alert policy');
+  // The other staff screens show it too; the volunteers' app (the public) does not.
+  for (const [path, user, testid] of [['/planning', 'analyst', 'start-run'], ['/crew', 'crew', 'crew-app']]) {
+    const other = await context(browser, { locale: 'en-US', name: user });
+    const p = await other.newPage();
+    await login(p, path, user, testid);
+    const shown = p.getByTestId('server-problems');
+    await shown.waitFor({ timeout: T });
+    check((await shown.textContent()).includes('alert policy file of city helsinki is broken'),
+      `${path} shows the server's problem too`);
+    if (path === '/planning') await shot(p, 'planning-problems-1366.png');
+    await other.close();
+  }
+  const public_ = await context(browser, { locale: 'en-US', name: 'volunteer' });
+  await public_.grantPermissions(['geolocation']);
+  await public_.setGeolocation({ latitude: 60.1699, longitude: 24.9384 });
+  const vol = await public_.newPage();
+  await login(vol, '/volunteer', 'volunteer', 'volunteer-app');
+  await vol.waitForTimeout(500);
+  check(await vol.getByTestId('server-problems').count() === 0, 'the volunteers\' app does not show it');
+  await public_.close();
+  log('planning and crew show it, the volunteers\' app does not');
   unlinkSync(POLICY_FILE);
   const health = page.waitForResponse((r) => r.url() === `${BASE}/api/v1/health` && r.ok(), { timeout: T });
   await page.reload();

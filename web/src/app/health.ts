@@ -1,6 +1,6 @@
 // What the server works around and an operator should fix (`GET /api/v1/health`'s `problems`: a city's alert policy
-// file broken, a city's files damaged). The dispatch console shows them, so that the people who depend on the
-// server see it is degraded and can call the operator, instead of the log alone knowing.
+// file broken, a city's files damaged). The staff's screens show them (`ServerProblems`), so that the people who
+// depend on the server see it is degraded and can call the operator, instead of the log alone knowing.
 import { useEffect, useState } from 'react';
 import { typed } from '../api/client';
 

@@ -1,6 +1,6 @@
 // The dispatcher console: queue, call taking and triage, map, recommendation, unit board, timeline, live stream.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { useServerProblems } from '../app/health';
+import { ServerProblems } from '../app/ServerProblems';
 import { fmtDuration, useNow, useStream } from '../app/stream';
 import type { Me } from '../auth/session';
 import { listUnits, type Unit } from '../fleet/api';
@@ -97,7 +97,6 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
     });
   }, [refresh]);
   const connected = useStream(onEvent, onReconnect);
-  const problems = useServerProblems();
 
   const select = (id: number | null) => {
     setSelected(id);
@@ -193,12 +192,7 @@ export function Console({ me, city, onSignOut }: { me: Me; city: string; onSignO
       </header>
       <div className="banners">
         {connected === false && <div className="banner-down" role="alert" data-testid="stream-down">{t('stream_down')}</div>}
-        {problems.length > 0 && (
-          <div className="banner-problems" role="status" data-testid="server-problems">
-            <b>{t('server_problems')}</b>
-            <ul>{problems.map((p) => <li key={p}>{p}</li>)}</ul>
-          </div>
-        )}
+        <ServerProblems />
       </div>
       <aside className="left">
         <section className="panel queue" data-testid="queue">

@@ -2,6 +2,7 @@
 // patient contact, destination hospital, and the pre-hospital ECG (photo or PDF) attached to the incident.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { API, post } from '../api/client';
+import { ServerProblems } from '../app/ServerProblems';
 import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { getIncident, type Incident } from '../dispatch/api';
@@ -108,10 +109,12 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
       <button onClick={onSignOut}>{t('logout')}</button>
     </header>
   );
+  const banner = <ServerProblems />;
   if (!unitId) {
     return (
       <div className="phone crew" data-testid="crew-app">
         {head}
+        {banner}
         <h2 className="pad">{t('choose_unit')}</h2>
         <div className="grid2 pad">
           {units.map((u) => <button key={u.id} className="big" data-testid={`choose-${u.callsign}`} onClick={() => setUnitId(u.id)}>{u.callsign}</button>)}
@@ -124,6 +127,7 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
   return (
     <div className="phone crew" data-testid="crew-app">
       {head}
+      {banner}
       <section className="pad">
         <h2>{t('assignment')}</h2>
         {incident ? (

@@ -2,6 +2,7 @@
 // read the key figures with their intervals, open the report and download every call.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client';
+import { ServerProblems } from '../app/ServerProblems';
 import type { Me } from '../auth/session';
 import { LangSwitch, useI18n, type Key, type T } from '../i18n';
 import {
@@ -78,6 +79,7 @@ export function Planning({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         <span className="muted small">{me.display_name ?? me.username}</span>
         <button onClick={onSignOut}>{t('logout')}</button>
       </header>
+      <div className="banners"><ServerProblems /></div>
       {!allowed ? (
         <p className="panel" data-testid="planning-refused">{t('planning_analysts_only', { role: me.role })}</p>
       ) : (
