@@ -41,6 +41,9 @@ class FakeCities:
     def router(self, name: str, engine: str | None = None) -> StraightLineRouter:
         return self.routers.setdefault(name, StraightLineRouter())
 
+    def check_imported(self, name: str, *, field: str = "city") -> None:
+        """Every city is imported."""
+
     def names(self) -> list[str]:
         """The cities asked for so far (a store lists its imported ones)."""
         return sorted(self.routers)

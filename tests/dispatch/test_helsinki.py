@@ -100,7 +100,8 @@ def test_a_station_or_hospital_off_the_roads_or_in_an_unknown_city_is_refused(se
                           json={"city": "helsinky", "name": "X", "location": street, **extra})
         assert res.status_code == 422, res.text
         assert res.json()["context"]["field"] == "city"
-        assert res.json()["detail"].startswith("city: unknown city 'helsinky' (known: helsinki): import it first")
+        assert res.json()["detail"] == ("city: 'helsinky' is not imported on this server (imported: helsinki; "
+                                       "lifechain city import adds one)")
     assert {p: len(client.get(f"/api/v1/{p}", headers=admin).json()) for p in ("stations", "hospitals")} == before
     for path, extra in (("stations", {}), ("hospitals", {"capabilities": ["ed"]})):
         res = client.post(f"/api/v1/{path}", headers=admin,

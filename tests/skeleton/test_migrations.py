@@ -99,12 +99,14 @@ def test_quick_reader_gives_up_on_what_it_cannot_read(tmp_path: Path, body: str)
     assert db.migration_heads(tmp_path) == frozenset({"b"})
 
 
-def test_commands_that_sign_nothing_run_without_the_secret_and_the_server_still_refuses(tmp_path: Path) -> None:
+def test_commands_that_sign_nothing_run_without_the_secret_and_the_server_still_refuses(
+        tmp_path: Path, helsinki_cities_dir: Path) -> None:
     """Outside demo mode with no secret configured (a production host before its secret is set, or an operator's
     shell), `db upgrade` and the AED import and export work: they sign nothing. `serve` and the demo data still
     refuse."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECHAIN_")}
     env.update(LIFECHAIN_DATA_DIR=str(tmp_path), COLUMNS="250")  # the error box in one line
+    (tmp_path / "cities").symlink_to(helsinki_cities_dir, target_is_directory=True)  # AEDs go into an imported city
 
     def lifechain(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "lifechain", *args], env=env, capture_output=True, text=True,

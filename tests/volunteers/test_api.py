@@ -19,6 +19,7 @@ from lifechain.clock import ManualClock
 from lifechain.db import transaction
 from lifechain.fleet import flows as fleet_flows
 from lifechain.geo.core import M_PER_DEG, LatLon
+from lifechain.geo.repo import CityStore
 from lifechain.settings import Settings
 from lifechain.volunteers import flows, views
 
@@ -78,11 +79,14 @@ class Ctx:
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> Iterator[Ctx]:
-    """An app on a fresh database whose walking router is the straight line at 1.8 m/s."""
+def ctx(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ctx]:
+    """An app on a fresh database whose walking router is the straight line at 1.8 m/s, in a city "fake" that
+    counts as imported (volunteers, facilities and AEDs are registered only in an imported city)."""
     clock = ManualClock(T0)
     app = create_app(settings, clock=clock)
     app.state.volunteer_router_for = lambda city: StraightLineRouter(speed=1.8)
+    imported = app.state.cities.exists
+    monkeypatch.setattr(app.state.cities, "exists", lambda city: city == "fake" or imported(city))
     with TestClient(app) as client:
         yield Ctx(client, clock)
 
@@ -300,10 +304,11 @@ def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> 
     assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours == "Mo-Fr 08:00-16:00"
 
 
-def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path) -> None:
+def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path, helsinki_cities_dir: Path) -> None:
     """`lifechain volunteers import-aeds` with a broken OSM file, a bad CSV line, a CSV file that is not there or
-    not UTF-8 (both were tracebacks) prints the reason (no traceback) and exits 2: the command line's last resort
-    turns any domain error into one line."""
+    not UTF-8 (both were tracebacks), or into a city not imported (they were stored, and never fetched) prints the
+    reason (no traceback) and exits 2: the command line's last resort turns any domain error into one line."""
+    (tmp_path / "cities").symlink_to(helsinki_cities_dir, target_is_directory=True)
     broken = tmp_path / "broken.osm.pbf"
     broken.write_bytes(b"this is not a PBF file")
     bad_csv = tmp_path / "aeds.csv"
@@ -311,12 +316,16 @@ def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path) ->
     env = {**os.environ, "LIFECHAIN_DATA_DIR": str(tmp_path), "LIFECHAIN_DEMO_MODE": "1"}
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("lat,lon,name\n60.17,24.94,Töölö\n".encode("latin-1"))
+    good = tmp_path / "good.csv"
+    good.write_text("lat,lon\n60.17,24.94\n")
     for source, reason in ((["--osm", str(broken)], f"error: cannot read the OSM file {broken}: PBF error"),
                            (["--csv", str(bad_csv)], "error: line 2: an AED needs numeric lat and lon"),
                            (["--csv", str(tmp_path / "gone.csv")],
                             f"error: cannot read AED file {tmp_path / 'gone.csv'}: No such file or directory"),
-                           (["--csv", str(latin1)], f"error: AED file {latin1} is not UTF-8 text")):
-        run = subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "import-aeds", "--city", "fake",
+                           (["--csv", str(latin1)], f"error: AED file {latin1} is not UTF-8 text"),
+                           (["--city", "helsinky", "--csv", str(good)],
+                            "error: --city: 'helsinky' is not imported on this server (imported: helsinki; ")):
+        run = subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "import-aeds", "--city", "helsinki",
                               *source], env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, run.stderr
         assert run.stderr.startswith(reason) and "Traceback" not in run.stderr, run.stderr
@@ -373,10 +382,12 @@ def test_triaged_arrest_alerts_volunteers_and_caller_number_never_reaches_them(c
     assert ctx.client.get(f"/api/v1/incidents/{other}/responders", headers=ctx.dispatcher).status_code == 404
 
 
-def test_alerts_on_the_real_helsinki_walking_network(settings: Settings, helsinki_router: object) -> None:
+def test_alerts_on_the_real_helsinki_walking_network(settings: Settings, helsinki_cities_dir: Path,
+                                                     helsinki_router: object) -> None:
     """On geo's Helsinki router, a volunteer a street away is alerted with a walking ETA and a routed path."""
     clock = ManualClock(T0)
     app = create_app(settings, clock=clock)
+    app.state.cities = CityStore(helsinki_cities_dir)
     app.state.volunteer_router_for = lambda city: helsinki_router
     with TestClient(app) as client:
         c = Ctx(client, clock)
@@ -704,3 +715,27 @@ def test_a_facility_or_aed_the_alerts_could_not_read_is_refused_when_registered(
     with caplog.at_level("WARNING", logger="lifechain.volunteers.repo"):
         assert [r["responder_id"] for r in ctx.alert()["responders"]] == [anna]  # type: ignore[index]
     assert "(Old clinic) is not alerted: unknown time zone 'Mars/Olympus_Mons'" in caplog.text
+
+
+def test_volunteers_facilities_and_aeds_are_registered_only_in_an_imported_city(ctx: Ctx) -> None:
+    """A volunteer, facility or AED registered under a misspelt city (201) was never alerted or fetched: alerts look
+    them up by the incident's city. Each is now a 422 naming `city` and the cities there are, and nothing is stored;
+    the same under the right name is stored."""
+    vol = {"name": "anna", "phone": "+358401234567", "qualifications": CERT}
+    clinic = {"name": "School clinic", "kind": "school_clinic", **north(100)}
+    aed = north(50)
+    for path, body in (("/api/v1/volunteers", vol), ("/api/v1/volunteers/facilities", clinic), ("/api/v1/aeds", aed)):
+        res = ctx.client.post(path, headers=ctx.admin, json={"city": "fak", **body})
+        assert res.status_code == 422, res.text
+        assert res.json()["context"]["field"] == "city"
+        assert res.json()["detail"].startswith("city: 'fak' is not imported on this server"), res.text
+    csv = "lat,lon\n" + f"{aed['lat']},{aed['lon']}\n"
+    bulk = ctx.client.post("/api/v1/aeds/import?city=fak", headers=ctx.admin, content=csv)
+    assert bulk.status_code == 422 and bulk.json()["context"]["field"] == "city", bulk.text
+    reader = ctx.dispatcher
+    assert ctx.client.get("/api/v1/volunteers", headers=reader).json() == []
+    assert ctx.client.get("/api/v1/volunteers/facilities", headers=reader).json() == []
+    assert ctx.client.get("/api/v1/aeds?city=fak", headers=reader).json() == []
+    for path, body in (("/api/v1/volunteers", vol), ("/api/v1/volunteers/facilities", clinic), ("/api/v1/aeds", aed)):
+        assert ctx.client.post(path, headers=ctx.admin, json={"city": "fake", **body}).status_code == 201
+    assert ctx.client.post("/api/v1/aeds/import?city=fake", headers=ctx.admin, content=csv).json() == {"imported": 1}

@@ -94,6 +94,12 @@ def _read_manifest(name: str, path: Path) -> dict[str, Any] | Unavailable:
     return {**manifest, "name": name}  # the folder names the city (a folder renamed or copied by hand, say)
 
 
+def not_imported(name: str, known: builtins.list[str], *, field: str) -> Invalid:
+    """The error for city `name` not among the `known` imported cities, naming the field that gave it."""
+    return Invalid(f"{field}: {name!r} is not imported on this server (imported: {', '.join(known) or 'none'}; "
+                   "lifechain city import adds one)", field=field)
+
+
 def check_city_name(name: str) -> str:
     """`name` when it can name a city; else `Invalid` saying what a name may hold ("", "../x", ".x" or "a b" would
     be the cities folder itself, another folder, a city never listed, or a path segment to escape)."""
@@ -175,6 +181,12 @@ class CityStore:
     def exists(self, name: str) -> bool:
         """Whether a city of that name is imported."""
         return (self.cities_dir / name / "manifest.json").is_file()
+
+    def check_imported(self, name: str, *, field: str = "city") -> None:
+        """Refuse (`not_imported`) a city not imported here: what is registered or planned in a city is found by
+        its name, so under a misspelt one it is stored and then never used, without a word."""
+        if not self.exists(name):
+            raise not_imported(name, self.names(), field=field)
 
     def list(self) -> list[dict[str, Any]]:
         """The manifest of every imported city that can be read (`problems` names the others)."""

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import CurrentUser, require_roles
-from lifechain.errors import Invalid, NotFound, Unavailable
+from lifechain.errors import Invalid, Unavailable
 from lifechain.geo.core import LatLon, OffNetwork, Router, check_mode, check_profile, parse_latlon, to_wgs84
 from lifechain.geo.repo import CityStore
 from lifechain.geo.schemas import CityInfo, MatrixIn, MatrixOut, PlacesOut, RouteOut
@@ -75,18 +75,22 @@ def router_for(request: Request, city: str, engine: str | None = None) -> Router
     return get_cities(request).router(city, engine)
 
 
+def check_city(request: Request, city: str) -> None:
+    """Refuse (`Invalid`, 422 naming `city`) a city this server has not imported, for what is registered in a city:
+    stored under a misspelt name, a station, hospital, volunteer, facility or AED was never found by the city's
+    dispatch or alerts, without a word."""
+    get_cities(request).check_imported(city)
+
+
 def check_on_roads(request: Request, city: str, location: LatLon, *, what: str) -> None:
     """Refuse (`Invalid`, 422 naming the field) a place ambulances start from or drive to, a station or a hospital,
-    in a city this server has not imported or farther from its drive network than the snapping distance. Stored
-    anyway, it was left out of every recommendation of its city without a word: its units never recommended, or
-    the hospital never chosen (a misspelt city, latitude and longitude swapped, a point in the sea)."""
+    in a city this server has not imported (`check_city`) or farther from its drive network than the snapping
+    distance. Stored anyway, it was left out of every recommendation of its city without a word: its units never
+    recommended, or the hospital never chosen (a misspelt city, latitude and longitude swapped, a point in the
+    sea)."""
+    check_city(request, city)
     try:
-        router = router_for(request, city)
-    except NotFound as exc:
-        raise Invalid(f"city: {exc.message}: import it first (lifechain city import), so that routes can be timed "
-                      "there", field="city") from None
-    try:
-        router.snap([location], mode="drive")
+        router_for(request, city).snap([location], mode="drive")
     except OffNetwork as exc:
         raise Invalid(f"location: the {what} {exc.message.removeprefix('point 0 ')}, so no route to or from it can "
                       "be timed; check the coordinates (latitude first)", field="location") from None

@@ -337,10 +337,11 @@ def check_city(scenario: core.Scenario, name: str, cities: CityStore | None) -> 
         return
     if not t.city:
         raise Invalid(f"{name}.travel.city: travel.kind 'city' needs the name of an imported city")
-    known = cities.names() if cities is not None else []
-    if t.city not in known:
-        raise Invalid(f"{name}.travel.city: {t.city!r} is not imported on this server (imported: "
-                      f"{', '.join(known) or 'none'}; lifechain city import adds one)")
+    if cities is None:
+        from lifechain.geo.repo import not_imported
+
+        raise not_imported(t.city, [], field=f"{name}.travel.city")
+    cities.check_imported(t.city, field=f"{name}.travel.city")
 
 
 def attach_source(router: core.MatrixRouter, scenario: core.Scenario, *, cities: CityStore | None) -> None:

@@ -34,12 +34,14 @@ def import_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City
                 osm: Annotated[Path | None, typer.Option(help="OSM .pbf/.osm file (emergency=defibrillator).")] = None,
                 csv: Annotated[Path | None, typer.Option(help="CSV with lat, lon, indoor, opening_hours, ...")] = None,
                 timezone: Annotated[str, typer.Option(help="IANA time zone of the AEDs' hours.")] = "UTC") -> None:
-    """Import (or refresh) a city's AEDs from OpenStreetMap or CSV."""
+    """Import (or refresh) a city's AEDs from OpenStreetMap or CSV, into a city imported here."""
+    from lifechain.geo.repo import CityStore
     from lifechain.volunteers import flows
 
     if (osm is None) == (csv is None):
         raise typer.BadParameter("give exactly one of --osm or --csv")
-    _settings, tx = _session(ctx)
+    settings, tx = _session(ctx)
+    CityStore.from_settings(settings).check_imported(city, field="--city")  # a misspelt city's AEDs: never fetched
     with tx as session:
         if osm is not None:
             n = flows.import_aeds_osm(session=session, city=city, path=osm, timezone=timezone)

@@ -22,6 +22,7 @@ from lifechain.db import transaction
 from lifechain.errors import Forbidden, Invalid
 from lifechain.geo.core import LatLon, Router
 from lifechain.geo.schemas import Point
+from lifechain.geo.views import check_city
 from lifechain.keys import Cursor, Key
 from lifechain.settings import Settings
 from lifechain.timeline import repo as timeline_repo
@@ -366,8 +367,9 @@ def list_facilities(session: SessionDep, _user: Reader, city: str | None = None)
 
 
 @router.post("/volunteers/facilities", response_model=FacilityOut, status_code=201)
-def add_facility(body: FacilityIn, session: SessionDep, _user: Registrar) -> FacilityOut:
-    """Register a level-2 facility. Admin."""
+def add_facility(body: FacilityIn, request: Request, session: SessionDep, _user: Registrar) -> FacilityOut:
+    """Register a level-2 facility, in an imported city. Admin."""
+    check_city(request, body.city)
     row = flows.facilities_add(session=session, city=body.city, name=body.name, kind=body.kind,
                                location=LatLon(body.lat, body.lon), opening_hours=body.opening_hours,
                                timezone=body.timezone, staff_on_duty=body.staff_on_duty, has_aed=body.has_aed,
@@ -384,8 +386,10 @@ def list_volunteers(session: SessionDep, clock: ClockDep, _user: Reader, city: s
 
 
 @router.post("/volunteers", response_model=VolunteerOut, status_code=201)
-def register(body: VolunteerIn, session: SessionDep, clock: ClockDep, _user: Registrar) -> VolunteerOut:
-    """Register a volunteer with their certificates. Admin."""
+def register(body: VolunteerIn, request: Request, session: SessionDep, clock: ClockDep,
+             _user: Registrar) -> VolunteerOut:
+    """Register a volunteer with their certificates, in an imported city. Admin."""
+    check_city(request, body.city)
     row = flows.register_volunteer(
         session=session, now=clock.now(), city=body.city, name=body.name, phone=body.phone, email=body.email,
         affiliation=body.affiliation, facility_id=body.facility_id, channels=body.channels,
@@ -410,8 +414,9 @@ def list_aeds(session: SessionDep, clock: ClockDep, _user: Reader, city: str = Q
 
 
 @router.post("/aeds", response_model=AedOut, status_code=201)
-def add_aed(body: AedIn, session: SessionDep, clock: ClockDep, _user: Registrar) -> AedOut:
-    """Register an AED by hand. Admin."""
+def add_aed(body: AedIn, request: Request, session: SessionDep, clock: ClockDep, _user: Registrar) -> AedOut:
+    """Register an AED by hand, in an imported city. Admin."""
+    check_city(request, body.city)
     row = flows.upsert_aed(session=session, city=body.city, values=body.model_dump(mode="json"))
     return AedOut.of(row, now=clock.now())
 
@@ -435,9 +440,10 @@ async def _csv_body(request: Request) -> str:
 
 @router.post("/aeds/import", status_code=200,
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-def import_aeds(session: SessionDep, _user: Registrar, city: str = Query(min_length=1),
+def import_aeds(request: Request, session: SessionDep, _user: Registrar, city: str = Query(min_length=1),
                 timezone: str = Query(default="UTC"),
                 text: str = Depends(_csv_body)) -> dict[str, int]:
-    """Import AEDs from CSV (header: lat, lon and optionally indoor, opening_hours, timezone, status, last_check,
-    external_ref). Admin."""
+    """Import AEDs from CSV into an imported city (header: lat, lon and optionally indoor, opening_hours, timezone,
+    status, last_check, external_ref). Admin."""
+    check_city(request, city)
     return {"imported": flows.import_aeds_csv(session=session, city=city, text=text, timezone=timezone)}

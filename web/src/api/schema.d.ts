@@ -19,7 +19,7 @@ export interface paths {
         put?: never;
         /**
          * Add Aed
-         * @description Register an AED by hand. Admin.
+         * @description Register an AED by hand, in an imported city. Admin.
          */
         post: operations["add_aed_api_v1_aeds_post"];
         delete?: never;
@@ -59,8 +59,8 @@ export interface paths {
         put?: never;
         /**
          * Import Aeds
-         * @description Import AEDs from CSV (header: lat, lon and optionally indoor, opening_hours, timezone, status, last_check,
-         *     external_ref). Admin.
+         * @description Import AEDs from CSV into an imported city (header: lat, lon and optionally indoor, opening_hours, timezone,
+         *     status, last_check, external_ref). Admin.
          */
         post: operations["import_aeds_api_v1_aeds_import_post"];
         delete?: never;
@@ -1043,7 +1043,7 @@ export interface paths {
         put?: never;
         /**
          * Register
-         * @description Register a volunteer with their certificates. Admin.
+         * @description Register a volunteer with their certificates, in an imported city. Admin.
          */
         post: operations["register_api_v1_volunteers_post"];
         delete?: never;
@@ -1067,7 +1067,7 @@ export interface paths {
         put?: never;
         /**
          * Add Facility
-         * @description Register a level-2 facility. Admin.
+         * @description Register a level-2 facility, in an imported city. Admin.
          */
         post: operations["add_facility_api_v1_volunteers_facilities_post"];
         delete?: never;
