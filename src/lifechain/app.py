@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lifechain import __version__, events
 from lifechain.api import refuse_nul
@@ -74,13 +74,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
+class ProblemOut(BaseModel):
+    """Something the server works around and an operator should fix."""
+
+    code: str = Field(description="what: alert_policy_kept, alert_policy_refused or city_unreadable")
+    city: str | None
+    text: dict[str, str] = Field(description='the problem in each language of the screens: {"en": ..., "zh-CN": ...}')
+
+
 class Health(BaseModel):
     """The server's liveness answer (`GET /api/v1/health`)."""
 
     status: str
     version: str
     demo_mode: bool
-    problems: list[str]
+    problems: list[ProblemOut]
 
 
 def _health_router() -> APIRouter:
@@ -89,9 +97,10 @@ def _health_router() -> APIRouter:
     @router.get("/health")
     def health(request: Request) -> Health:
         """Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-        (a city's alert policy file broken, a city's files damaged). Public: the dispatch console shows the
-        problems to every dispatcher."""
-        problems = [p for source in request.app.state.health_problems for p in source()]
+        (a city's alert policy file broken, a city's files damaged), each with a code and its text in English and
+        Chinese. Public: the staff's screens show the problems to everyone who uses them."""
+        problems = [ProblemOut(code=p.code, city=p.city, text=dict(p.text))
+                    for source in request.app.state.health_problems for p in source()]
         return Health(status="ok", version=__version__, demo_mode=request.app.state.settings.demo_mode,
                       problems=problems)
 

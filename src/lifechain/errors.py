@@ -1,9 +1,10 @@
-"""Domain errors shared by every domain (views map them to HTTP statuses in one place), and configuration read into
-settings dataclasses with its mistakes as `Invalid`."""
+"""Domain errors shared by every domain (views map them to HTTP statuses in one place), the problems a server works
+around (`/health`), and configuration read into settings dataclasses with its mistakes as `Invalid`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 if TYPE_CHECKING:
@@ -62,6 +63,20 @@ class Forbidden(DomainError):
 
     status_code = 403
     code = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something the server works around and an operator must fix (`/health`'s `problems`): `code` says what for
+    monitoring, `city` where, and `text` says it in each language of the screens ({"en": ..., "zh-CN": ...}), as the
+    dispatch reasons do. Public, so never a path or a file's contents: the server log has the reason."""
+
+    code: str
+    city: str | None
+    text: Mapping[str, str]
+
+    def __str__(self) -> str:
+        return self.text["en"]
 
 
 def message(err: Mapping[str, Any]) -> str:

@@ -56,8 +56,8 @@ def test_console_shows_what_the_server_works_around(
     demo_server: Server, run_script: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """The city's alert policy file broken while the server runs: the dispatcher's console says so (from `/health`),
-    without the file's path, and no longer once the file is gone; planning and the crew app say so too, the
-    volunteers' app (the public) does not."""
+    without the file's path, in the screen's language, and no longer once the file is gone; planning and the crew
+    app say so too, the volunteers' app (the public) does not."""
     policy = demo_server.data_dir / "volunteers" / "helsinki.yaml"
     policy.parent.mkdir(parents=True, exist_ok=True)
     before = policy.read_bytes() if policy.exists() else None
@@ -71,6 +71,7 @@ def test_console_shows_what_the_server_works_around(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "problems: OK" in done.stdout
     assert "console shows the broken alert policy" in done.stdout
+    assert "the problem is shown in the screen's language" in done.stdout
     assert "planning and crew show it, the volunteers' app does not" in done.stdout
     assert "problem gone once the file was removed" in done.stdout
     assert "leaving 127.0.0.1: 0" in done.stdout

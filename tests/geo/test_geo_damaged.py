@@ -60,9 +60,9 @@ def test_a_damaged_city_fails_only_its_own_requests(helsinki_cities_dir: Path, t
         assert places.json()["detail"] == ("city 'noplaces' cannot be read: places.json: an object was expected, "
                                            "not list; import the city again")
         assert client.get(f"/api/v1/cities/espoo/route?from={A}&to={B}").json()["seconds"] > 0
-        assert client.get("/api/v1/health").json()["problems"] == [
-            "city broken cannot be read (the server log says why): import it again",
-            "city cut cannot be read (the server log says why): import it again"]
+        assert [(p["code"], p["city"], p["text"]["en"]) for p in client.get("/api/v1/health").json()["problems"]] == [
+            ("city_unreadable", "broken", "city broken cannot be read (the server log says why): import it again"),
+            ("city_unreadable", "cut", "city cut cannot be read (the server log says why): import it again")]
     logged = [r.getMessage() for r in caplog.records]
     assert sum("city 'cut' cannot be read: drive.npz" in m for m in logged) == 1
     assert any(m.startswith("city 'broken' cannot be read: manifest.json") for m in logged)
@@ -80,8 +80,9 @@ def test_a_damaged_default_city_does_not_stop_the_server(helsinki_cities_dir: Pa
     _cities(helsinki_cities_dir, tmp_path, home=("walk.npz", b"PK\x03\x04 not a zip"))
     with _client(tmp_path, default_city="home") as client:
         client.headers.update(signed_in(client, "dispatcher", Role.DISPATCHER))
-        assert client.get("/api/v1/health").json()["problems"] == [
-            "city home cannot be read (the server log says why): import it again"]
+        assert client.get("/api/v1/health").json()["problems"] == [{"code": "city_unreadable", "city": "home", "text": {
+            "en": "city home cannot be read (the server log says why): import it again",
+            "zh-CN": "城市 home 的数据无法读取（原因见服务器日志）：请重新导入该城市"}}]
         assert [c["name"] for c in client.get("/api/v1/cities").json()] == ["home", "espoo", "helsinki"]
         assert client.get(f"/api/v1/cities/helsinki/route?from={A}&to={B}").status_code == 200
 

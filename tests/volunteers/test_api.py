@@ -566,7 +566,10 @@ def test_an_alert_policy_file_broken_while_serving_keeps_the_last_good_policy(
     [logged] = [r.getMessage() for r in caplog.records if str(policy) in r.getMessage()]
     assert "is not valid YAML" in logged and "last good policy" in logged
     [problem] = ctx.client.get("/api/v1/health").json()["problems"]
-    assert "city fake" in problem and "last good policy" in problem and str(policy) not in problem
+    assert (problem["code"], problem["city"]) == ("alert_policy_kept", "fake")
+    assert "city fake" in problem["text"]["en"] and "last good policy" in problem["text"]["en"]
+    assert "城市 fake" in problem["text"]["zh-CN"] and "沿用上一个有效的策略" in problem["text"]["zh-CN"]
+    assert str(policy) not in str(problem) and "fake.yaml" not in str(problem)
     policy.write_text("first_phase_size: 2\n")
     assert len(ctx.alert(3)["responders"]) == 2  # type: ignore[arg-type]
     assert ctx.client.get("/api/v1/health").json()["problems"] == []
@@ -584,9 +587,13 @@ def test_health_shows_a_broken_policy_file_before_any_alert_reads_it(ctx: Ctx) -
     health = lambda: ctx.client.get("/api/v1/health").json()["problems"]  # noqa: E731
     (folder / "fake.yaml").write_text("first_phase_size: [1\n")
     (folder / "other.yaml").write_text("first_phase_size: none\n")
-    assert health() == [
-        "the alert policy file of city fake is broken (the server log says why): its alerts use the last good policy",
-        "the alert policy file of city other is broken (the server log says why): no alert can start there"]
+    assert [(p["code"], p["city"], p["text"]["en"]) for p in health()] == [
+        ("alert_policy_kept", "fake", "the alert policy file of city fake is broken (the server log says why): its "
+                                      "alerts use the last good policy"),
+        ("alert_policy_refused", "other", "the alert policy file of city other is broken (the server log says why): "
+                                          "no alert can start there")]
+    assert health()[1]["text"]["zh-CN"] == ("城市 other 的志愿者呼叫策略文件有误（原因见服务器日志）："
+                                            "该城市无法发起志愿者呼叫")
     (folder / "fake.yaml").write_text("first_phase_size: 2\n")
     (folder / "other.yaml").unlink()
     assert health() == []
@@ -668,17 +675,18 @@ def test_policies_read_at_start_are_kept_over_a_file_broken_later(settings: Sett
         assert book("fake").first_phase_size == 1
         with pytest.raises(Invalid, match=r"new\.yaml: alert policy: phase sizes"):
             book("new")
-        assert [p.split(" is broken")[0] for p in book.problems()] == [
-            "the alert policy file of city fake", "the alert policy file of city new"]
-        assert book.problems()[1].endswith("no alert can start there")
+        assert [(p.code, p.city) for p in book.problems()] == [("alert_policy_kept", "fake"),
+                                                                ("alert_policy_refused", "new")]
+        assert str(book.problems()[1]).endswith("no alert can start there")
     for name in ("fake", "new"):
         (folder / f"{name}.yaml").unlink()
     plain = flows.PolicyBook(data_dir=settings.data_dir, heartbeat_timeout_s=300)
     plain.load(["elsewhere"])  # no file: the defaults are its good policy
     (folder / "elsewhere.yaml").write_text("[")
     assert plain("elsewhere") == flows.core.AlertPolicy()
-    assert plain.problems() == ["the alert policy file of city elsewhere is broken (the server log says why): its "
-                                "alerts use the last good policy"]
+    assert [str(p) for p in plain.problems()] == [
+        "the alert policy file of city elsewhere is broken (the server log says why): its alerts use the last good "
+        "policy"]
     (folder / "elsewhere.yaml").unlink()
     assert plain("elsewhere") == flows.core.AlertPolicy() and plain.problems() == []
 

@@ -1,6 +1,6 @@
 // The staff's screens show what the server works around (`/health`'s problems): the city's alert policy file is
 // broken while the server runs, the dispatcher sees it on the console (planning and the crew app too, the
-// volunteers' app not), and it is gone once the file is fixed.
+// volunteers' app not), in the screen's language, and it is gone once the file is fixed.
 // POLICY_FILE: the demo city's alert policy file on the server (the test puts back what was there).
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { BASE, check, context, log, login, run, shot } from './lib.mjs';
@@ -24,6 +24,15 @@ await run('problems', async (browser) => {
   check(!text.includes(POLICY_FILE), 'the public problem does not give the file\'s path');
   await shot(page, 'console-problems-1366.png');
   log('console shows the broken alert policy');
+  await page.getByTestId('lang-switch').click(); // the dispatchers of a Chinese centre read it in Chinese
+  await page.waitForFunction(() => document.querySelector('[data-testid=server-problems]')?.textContent
+    .includes('城市 helsinki 的志愿者呼叫策略文件有误'), null, { timeout: T });
+  const zh = await banner.textContent();
+  check(zh.includes('服务器正在绕过以下问题') && zh.includes('呼叫沿用上一个有效的策略') && !zh.includes('alert policy'),
+    `in Chinese the banner says it in Chinese (${zh})`);
+  await shot(page, 'console-problems-zh-1366.png');
+  await page.getByTestId('lang-switch').click();
+  log('the problem is shown in the screen\'s language');
   // The other staff screens show it too; the volunteers' app (the public) does not.
   for (const [path, user, testid] of [['/planning', 'analyst', 'start-run'], ['/crew', 'crew', 'crew-app']]) {
     const other = await context(browser, { locale: 'en-US', name: user });

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lifechain.errors import Invalid, NotFound, Unavailable
+from lifechain.errors import Invalid, NotFound, Problem, Unavailable
 from lifechain.geo.core import Router
 from lifechain.geo.engines import CHRouter, ScipyRouter, build_topology, topology_name
 from lifechain.geo.network import Network, roads_geojson
@@ -215,7 +215,7 @@ class CityStore:
             raise cached[1].again()
         return dict(cached[1])
 
-    def problems(self) -> builtins.list[str]:
+    def problems(self) -> builtins.list[Problem]:
         """Each imported city that cannot be read (`/health`; public, so without the reason: the log has it)."""
         broken = []
         for name in self.names():
@@ -227,7 +227,9 @@ class CityStore:
             with self._lock:
                 if any(city == name and failed[0] == import_id for (city, _), failed in self._failed.items()):
                     broken.append(name)
-        return [f"city {name} cannot be read (the server log says why): import it again" for name in broken]
+        return [Problem("city_unreadable", name, {
+            "en": f"city {name} cannot be read (the server log says why): import it again",
+            "zh-CN": f"城市 {name} 的数据无法读取（原因见服务器日志）：请重新导入该城市"}) for name in broken]
 
     def router(self, name: str, engine: str | None = None) -> Router:
         """A cached router on the city's compiled arrays (reloaded when the city was re-imported)."""

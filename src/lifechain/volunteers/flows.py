@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifechain import events
-from lifechain.errors import Conflict, Forbidden, Invalid, NotFound
+from lifechain.errors import Conflict, Forbidden, Invalid, NotFound, Problem
 from lifechain.files import read_yaml
 from lifechain.geo.core import M_PER_DEG, LatLon, Router
 from lifechain.timeline import flows as timeline_flows
@@ -196,6 +196,18 @@ def _policy_path(data_dir: Path, city: str) -> Path:
     return path
 
 
+def _policy_problem(city: str, *, kept: bool) -> Problem:
+    """A city's broken alert policy file, and what its alerts do meanwhile (`kept`: the last good policy)."""
+    if kept:
+        return Problem("alert_policy_kept", city, {
+            "en": f"the alert policy file of city {city} is broken (the server log says why): its alerts use the "
+                  "last good policy",
+            "zh-CN": f"城市 {city} 的志愿者呼叫策略文件有误（原因见服务器日志）：呼叫沿用上一个有效的策略"})
+    return Problem("alert_policy_refused", city, {
+        "en": f"the alert policy file of city {city} is broken (the server log says why): no alert can start there",
+        "zh-CN": f"城市 {city} 的志愿者呼叫策略文件有误（原因见服务器日志）：该城市无法发起志愿者呼叫"})
+
+
 class PolicyBook:
     """Each city's alert policy as the server uses it: `policy_for`, read again only when the file changes (its
     size, time or inode), so an edit takes effect at the next alert without a restart.
@@ -242,7 +254,7 @@ class PolicyBook:
             with contextlib.suppress(Invalid):
                 self(city)
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[Problem]:
         """Each city whose policy file is refused as it is now, and what its alerts do meanwhile. Every file is
         checked again first (read only when it changed), so that an operator sees an edit's effect here at once
         rather than at the city's next alert. Public (`/health`), so without the file's path or contents: the
@@ -253,9 +265,7 @@ class PolicyBook:
             with contextlib.suppress(Invalid):
                 self(city)
         with self._lock:
-            return [f"the alert policy file of city {city} is broken (the server log says why): "
-                    + ("its alerts use the last good policy" if city in self._good else "no alert can start there")
-                    for city in sorted(self._bad)]
+            return [_policy_problem(city, kept=city in self._good) for city in sorted(self._bad)]
 
     def _stamp(self, city: str) -> object:
         try:

@@ -344,8 +344,8 @@ export interface paths {
         /**
          * Health
          * @description Liveness, what this server has loaded, and `problems`: what it works around and an operator should fix
-         *     (a city's alert policy file broken, a city's files damaged). Public: the dispatch console shows the
-         *     problems to every dispatcher.
+         *     (a city's alert policy file broken, a city's files damaged), each with a code and its text in English and
+         *     Chinese. Public: the staff's screens show the problems to everyone who uses them.
          */
         get: operations["health_api_v1_health_get"];
         put?: never;
@@ -1984,7 +1984,7 @@ export interface components {
             /** Demo Mode */
             demo_mode: boolean;
             /** Problems */
-            problems: string[];
+            problems: components["schemas"]["ProblemOut"][];
             /** Status */
             status: string;
             /** Version */
@@ -2378,6 +2378,26 @@ export interface components {
             lat: number;
             /** Lon */
             lon: number;
+        };
+        /**
+         * ProblemOut
+         * @description Something the server works around and an operator should fix.
+         */
+        ProblemOut: {
+            /** City */
+            city: string | null;
+            /**
+             * Code
+             * @description what: alert_policy_kept, alert_policy_refused or city_unreadable
+             */
+            code: string;
+            /**
+             * Text
+             * @description the problem in each language of the screens: {"en": ..., "zh-CN": ...}
+             */
+            text: {
+                [key: string]: string;
+            };
         };
         /**
          * PushSubscriptionIn
