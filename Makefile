@@ -11,7 +11,10 @@ DATA_DIR ?= ./var
 export LIFECHAIN_DATA_DIR ?= $(DATA_DIR)
 # Run the checkout's own sources even when the virtual environment is shared between git worktrees.
 export PYTHONPATH := $(CURDIR)/src
-WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' 2>/dev/null)
+# The bundle's TypeScript API types are generated from the server's OpenAPI (web/scripts/gen-api.mjs), so the API's
+# shape (the app, each domain's views and schemas) is a source of the bundle too.
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' 2>/dev/null) \
+  $(wildcard src/lifechain/app.py src/lifechain/api.py src/lifechain/*/views.py src/lifechain/*/schemas.py)
 
 .PHONY: run test lint typecheck pytest e2e bench install web city demo clean
 
