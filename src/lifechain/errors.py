@@ -75,9 +75,6 @@ class Problem:
     city: str | None
     text: Mapping[str, str]
 
-    def __str__(self) -> str:
-        return self.text["en"]
-
 
 def message(err: Mapping[str, Any]) -> str:
     """The message of one pydantic error, without the "Value error, " pydantic puts before a validator's own text

@@ -677,14 +677,14 @@ def test_policies_read_at_start_are_kept_over_a_file_broken_later(settings: Sett
             book("new")
         assert [(p.code, p.city) for p in book.problems()] == [("alert_policy_kept", "fake"),
                                                                 ("alert_policy_refused", "new")]
-        assert str(book.problems()[1]).endswith("no alert can start there")
+        assert book.problems()[1].text["en"].endswith("no alert can start there")
     for name in ("fake", "new"):
         (folder / f"{name}.yaml").unlink()
     plain = flows.PolicyBook(data_dir=settings.data_dir, heartbeat_timeout_s=300)
     plain.load(["elsewhere"])  # no file: the defaults are its good policy
     (folder / "elsewhere.yaml").write_text("[")
     assert plain("elsewhere") == flows.core.AlertPolicy()
-    assert [str(p) for p in plain.problems()] == [
+    assert [p.text["en"] for p in plain.problems()] == [
         "the alert policy file of city elsewhere is broken (the server log says why): its alerts use the last good "
         "policy"]
     (folder / "elsewhere.yaml").unlink()

@@ -57,8 +57,9 @@ def _save_network(path: Path, net: Network) -> None:
     np.savez(path, **arrays)
 
 
-def _load_network(path: Path) -> Network:
-    with np.load(path, allow_pickle=False) as z:
+def _load_network(name: str, path: Path) -> Network:
+    """City `name`'s network from `path` (damage to the file: `Unavailable`, see `_reading`)."""
+    with _reading(name, path.name), np.load(path, allow_pickle=False) as z:
         secs = {k.removeprefix("seconds_"): z[k] for k in z.files if k.startswith("seconds_")}
         return Network(z["lat"], z["lon"], z["tail"].astype(np.int64), z["head"].astype(np.int64), z["length_m"],
                        secs, z["road_class"])
@@ -262,11 +263,8 @@ class CityStore:
 
     def _load_router(self, name: str, engine: str, import_id: str) -> Router:
         folder = self.cities_dir / name
-        nets = {}
-        for mode in ("drive", "walk"):
-            if (folder / f"{mode}.npz").is_file():
-                with _reading(name, f"{mode}.npz"):
-                    nets[mode] = _load_network(folder / f"{mode}.npz")
+        nets = {mode: _load_network(name, folder / f"{mode}.npz") for mode in ("drive", "walk")
+                if (folder / f"{mode}.npz").is_file()}
         kwargs = {"offroad_speed_mps": self.offroad_speed_mps, "snap_max_distance_m": self.snap_max_distance_m}
         if engine == "scipy":
             return ScipyRouter(name, nets, **kwargs)
@@ -314,9 +312,7 @@ class CityStore:
         path = self.cities_dir / name / f"{mode}.npz"
         if not path.is_file():
             raise NotFound(f"city {name!r} has no {mode} network")
-        with _reading(name, f"{mode}.npz"):
-            net = _load_network(path)
-        data = roads_geojson(net, zoom)
+        data = roads_geojson(_load_network(name, path), zoom)
         with self._lock:
             self._roads[key] = (import_id, data)
         return data
