@@ -11,14 +11,19 @@ from tests.e2e.conftest import Server
 pytestmark = pytest.mark.e2e
 
 
+def _passed(done: subprocess.CompletedProcess[str], script: str, *said: str) -> None:
+    """The browser script `script` ended well ("<script>: OK"), logged each of `said`, and no request of its pages
+    left 127.0.0.1."""
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in (f"{script}: OK", *said, "leaving 127.0.0.1: 0"):
+        assert line in done.stdout, line
+
+
 def test_shell_in_both_languages_draws_the_city_map_offline(
     run_script: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """Home, sign-in and the city map render in en and zh-CN, and no request leaves 127.0.0.1."""
-    done = run_script("smoke.mjs")
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "smoke: OK" in done.stdout
-    assert "leaving 127.0.0.1: 0" in done.stdout
+    _passed(run_script("smoke.mjs"), "smoke")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
@@ -31,11 +36,7 @@ def test_arrest_from_call_to_hospital_across_three_browsers(
         # One retry on a fresh call: three browsers and a server on two shared cores can miss a 20 s wait.
         # A broken UI fails both runs; the first failure stays in the test output.
         done = run_script("arrest.mjs", E2E_LANG=lang)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"arrest-{lang}: OK" in done.stdout
-    assert "console shows the volunteer accepted (live)" in done.stdout
-    assert "stream reconnected and caught up" in done.stdout
-    assert "leaving 127.0.0.1: 0" in done.stdout
+    _passed(done, f"arrest-{lang}", "console shows the volunteer accepted (live)", "stream reconnected and caught up")
 
 
 def test_planning_page_runs_compares_and_refuses(
@@ -43,13 +44,8 @@ def test_planning_page_runs_compares_and_refuses(
 ) -> None:
     """An analyst starts a simulation from a scenario file, reads its figures, fetches report and calls, compares a
     variant; bad files are refused with what was wrong; a dispatcher is turned away."""
-    done = run_script("planning.mjs")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "planning: OK" in done.stdout
-    assert "bad files and scenarios refused with what was wrong" in done.stdout
-    assert "comparison done: queueing change larger than the noise" in done.stdout
-    assert "and was stopped and deleted" in done.stdout
-    assert "leaving 127.0.0.1: 0" in done.stdout
+    _passed(run_script("planning.mjs"), "planning", "bad files and scenarios refused with what was wrong",
+            "comparison done: queueing change larger than the noise", "and was stopped and deleted")
 
 
 def test_console_shows_what_the_server_works_around(
@@ -68,10 +64,5 @@ def test_console_shows_what_the_server_works_around(
             policy.unlink(missing_ok=True)
         else:
             policy.write_bytes(before)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "problems: OK" in done.stdout
-    assert "console shows the broken alert policy" in done.stdout
-    assert "the problem is shown in the screen's language" in done.stdout
-    assert "planning and crew show it, the volunteers' app does not" in done.stdout
-    assert "problem gone once the file was removed" in done.stdout
-    assert "leaving 127.0.0.1: 0" in done.stdout
+    _passed(done, "problems", "console shows the broken alert policy", "the problem is shown in the screen's language",
+            "planning and crew show it, the volunteers' app does not", "problem gone once the file was removed")
