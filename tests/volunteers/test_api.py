@@ -297,11 +297,79 @@ def test_osm_defibrillators_are_imported(settings: Settings, tmp_path: Path) -> 
 </osm>""")
     app = create_app(settings)
     with transaction(app.state.sessionmaker) as s:
-        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == 1
-        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == 1
+        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == (1, [])
+        assert flows.import_aeds_osm(session=s, city="fake", path=osm, timezone="Europe/Helsinki") == (1, [])
         rows = flows.repo.list_aeds(session=s, city="fake")
     assert len(rows) == 1 and rows[0].external_ref == "node/11"
     assert rows[0].indoor == "By the entrance; level 1" and rows[0].opening_hours == "Mo-Fr 08:00-16:00"
+
+
+SEA = {"lat": 60.10, "lon": 24.94}  # 7 km out at sea off Helsinki
+STREET = {"lat": 60.1699, "lon": 24.9384}
+SWAPPED = {"lat": 24.94, "lon": 60.17}
+
+
+def _off_walk(place: dict[str, float]) -> str:
+    return (f"the AED ({place['lat']:.6f}, {place['lon']:.6f}) is more than 1000 m from the walk network of "
+            "helsinki, so no route to or from it can be timed; check the coordinates (latitude first)")
+
+
+def test_an_aed_or_facility_off_the_walking_network_is_refused(settings: Settings, helsinki_cities_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """An AED or a facility in the sea (latitude and longitude swapped, a typo) was stored (201), then never offered
+    to a volunteer: alerts fetch AEDs and send staff on foot over the walking network. Each is now a 422 naming
+    `lat`, and nothing is stored; an AED CSV with such a line is refused with its number and imports nothing (API
+    and command line); the OSM import leaves such nodes out and lists them."""
+    app = create_app(settings)
+    app.state.cities = CityStore(helsinki_cities_dir)
+    with TestClient(app) as client:
+        admin = signed_in(client, "admin", Role.ADMIN)
+        for where in (SWAPPED, SEA):
+            res = client.post("/api/v1/aeds", headers=admin, json={"city": "helsinki", **where})
+            assert res.status_code == 422, res.text
+            assert res.json()["context"]["field"] == "lat" and res.json()["detail"] == f"lat: {_off_walk(where)}"
+            res = client.post("/api/v1/volunteers/facilities", headers=admin,
+                              json={"city": "helsinki", "name": "Clinic", "kind": "school_clinic", **where})
+            assert res.status_code == 422, res.text
+            assert res.json()["detail"] == f"lat: {_off_walk(where).replace('AED', 'facility')}"
+        csv = f"lat,lon,external_ref\n{STREET['lat']},{STREET['lon']},A\n{SEA['lat']},{SEA['lon']},B\n"
+        res = client.post("/api/v1/aeds/import?city=helsinki", headers=admin, content=csv)
+        assert res.status_code == 422 and res.json()["detail"] == f"line 3: {_off_walk(SEA)}", res.text
+        assert client.get("/api/v1/aeds?city=helsinki", headers=admin).json() == []
+        assert client.get("/api/v1/volunteers/facilities?city=helsinki", headers=admin).json() == []
+        long = client.post("/api/v1/aeds", headers=admin, json={"city": "helsinki", **STREET, "indoor": "x" * 2001})
+        assert long.status_code == 422 and long.json()["errors"][0]["field"] == "body.indoor", long.text  # was stored
+        assert client.post("/api/v1/aeds", headers=admin, json={"city": "helsinki", **STREET}).status_code == 201
+        res = client.post("/api/v1/volunteers/facilities", headers=admin,
+                          json={"city": "helsinki", "name": "Clinic", "kind": "school_clinic", **STREET})
+        assert res.status_code == 201, res.text
+    cli = tmp_path / "cli"  # a data folder (and database) of its own
+    cli.mkdir()
+    (cli / "cities").symlink_to(helsinki_cities_dir, target_is_directory=True)
+    env = {**os.environ, "LIFECHAIN_DATA_DIR": str(cli), "LIFECHAIN_DEMO_MODE": "1"}
+    osm = tmp_path / "aeds.osm"
+    osm.write_text(f"""<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6">
+ <node id="21" lat="{STREET['lat']}" lon="{STREET['lon']}"><tag k="emergency" v="defibrillator"/></node>
+ <node id="22" lat="{SEA['lat']}" lon="{SEA['lon']}"><tag k="emergency" v="defibrillator"/></node>
+ <node id="23" lat="{SWAPPED['lat']}" lon="{SWAPPED['lon']}"><tag k="emergency" v="defibrillator"/></node>
+</osm>""")
+    sea_csv = tmp_path / "aeds.csv"
+    sea_csv.write_text(csv)
+
+    def import_aeds(*source: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "import-aeds", "--city", "helsinki",
+                               *source], env=env, capture_output=True, text=True, timeout=120)
+
+    refused = import_aeds("--csv", str(sea_csv))
+    assert refused.returncode == 2 and refused.stderr.startswith(f"error: line 3: {_off_walk(SEA)}"), refused.stderr
+    run = import_aeds("--osm", str(osm))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["1 AEDs imported for helsinki", "2 left out, farther from the walking network "
+                                       "than 1000 m (no volunteer could fetch them): node/22, node/23"]
+    exported = subprocess.run([sys.executable, "-m", "lifechain", "volunteers", "export-aeds", "--city", "helsinki"],
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert [line.split(",")[-1] for line in exported.stdout.splitlines()] == ["external_ref", "node/21"]
 
 
 def test_unreadable_aed_files_end_the_command_with_the_reason(tmp_path: Path, helsinki_cities_dir: Path) -> None:

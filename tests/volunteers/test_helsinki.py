@@ -9,8 +9,10 @@ from fastapi.testclient import TestClient
 from auth_helpers import signed_in
 from lifechain.app import create_app
 from lifechain.auth.core import Role
+from lifechain.db import transaction
 from lifechain.geo.repo import CityStore
 from lifechain.settings import Settings
+from lifechain.volunteers import flows
 
 PATIENT = {"lat": 60.1699, "lon": 24.9384}
 CERT = [{"kind": "cpr", "issued": "2025-01-01", "expires": "2099-12-31"}]
@@ -25,8 +27,10 @@ def test_an_aed_off_the_walking_network_is_never_fetched_and_fails_no_alert(sett
     app.state.cities = CityStore(helsinki_cities_dir)
     with TestClient(app) as client:
         admin, dispatcher = signed_in(client, "admin", Role.ADMIN), signed_in(client, "disp", Role.DISPATCHER)
-        aed = client.post("/api/v1/aeds", headers=admin, json={"city": "helsinki", "lat": 60.153, "lon": 24.956})
-        assert aed.status_code == 201, aed.text
+        # The API refuses such an AED now (test_api); one registered before, or left off the paths when the city
+        # was imported again from a smaller extract, is still in the table.
+        with transaction(app.state.sessionmaker) as s:
+            flows.upsert_aed(session=s, city="helsinki", values={"lat": 60.153, "lon": 24.956})
         res = client.post("/api/v1/volunteers", headers=admin,
                           json={"city": "helsinki", "name": "anna", "qualifications": CERT})
         anna = res.json()["id"]

@@ -110,6 +110,20 @@ class Router(Protocol):
         ...
 
 
+def check_on_network(router: Router, location: LatLon, *, mode: Mode, what: str, field: str | None = None) -> None:
+    """Refuse (`Invalid`, naming `field` when given) a place registered to be routed to or from, `what` (a station,
+    an AED), farther from the city's network of `mode` than the snapping distance: stored anyway, it would be left
+    out of every search of its city without a word."""
+    try:
+        router.snap([location], mode=mode)
+    except OffNetwork as exc:
+        said = f"the {what} {exc.message.removeprefix('point 0 ')}, so no route to or from it can be timed; check " \
+               "the coordinates (latitude first)"
+        if field is None:
+            raise Invalid(said) from None
+        raise Invalid(f"{field}: {said}", field=field) from None
+
+
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0  # metres per degree of latitude (of longitude at the equator)
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import CurrentUser, require_roles
 from lifechain.errors import Invalid, Unavailable
-from lifechain.geo.core import LatLon, OffNetwork, Router, check_mode, check_profile, parse_latlon, to_wgs84
+from lifechain.geo.core import LatLon, Router, check_mode, check_on_network, check_profile, parse_latlon, to_wgs84
 from lifechain.geo.repo import CityStore
 from lifechain.geo.schemas import CityInfo, MatrixIn, MatrixOut, PlacesOut, RouteOut
 from lifechain.settings import Settings
@@ -89,11 +89,7 @@ def check_on_roads(request: Request, city: str, location: LatLon, *, what: str) 
     recommended, or the hospital never chosen (a misspelt city, latitude and longitude swapped, a point in the
     sea)."""
     check_city(request, city)
-    try:
-        router_for(request, city).snap([location], mode="drive")
-    except OffNetwork as exc:
-        raise Invalid(f"location: the {what} {exc.message.removeprefix('point 0 ')}, so no route to or from it can "
-                      "be timed; check the coordinates (latitude first)", field="location") from None
+    check_on_network(router_for(request, city), location, mode="drive", what=what, field="location")
 
 
 def _point(text: str, crs: str) -> LatLon:

@@ -23,10 +23,14 @@ def register(app: typer.Typer) -> None:
 
 def _session(ctx: typer.Context, *, offline: bool = True):  # type: ignore[no-untyped-def]
     """The settings and a transaction on the database. Importing and exporting AEDs signs nothing, so it runs
-    outside demo mode without the server's secret (`offline`); the demo data needs demo mode."""
-    from lifechain.db import make_engine, make_sessionmaker, transaction
+    outside demo mode without the server's secret (`offline`); the demo data needs demo mode. The database is
+    brought to the newest schema first, as the server does at start: on a new data folder the AED import ended in
+    a traceback ("no such table: aed")."""
+    from lifechain.db import ensure_upgraded, make_engine, make_sessionmaker, transaction
 
     settings = offline_settings(ctx) if offline else settings_from(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_upgraded(settings.sqlalchemy_url)
     return settings, transaction(make_sessionmaker(make_engine(settings.sqlalchemy_url)))
 
 
@@ -34,22 +38,32 @@ def import_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City
                 osm: Annotated[Path | None, typer.Option(help="OSM .pbf/.osm file (emergency=defibrillator).")] = None,
                 csv: Annotated[Path | None, typer.Option(help="CSV with lat, lon, indoor, opening_hours, ...")] = None,
                 timezone: Annotated[str, typer.Option(help="IANA time zone of the AEDs' hours.")] = "UTC") -> None:
-    """Import (or refresh) a city's AEDs from OpenStreetMap or CSV, into a city imported here."""
+    """Import (or refresh) a city's AEDs from OpenStreetMap or CSV, into a city imported here. A CSV line whose AED
+    lies off the city's walking network is refused (nothing is imported); such OSM nodes are left out and listed."""
+    from functools import partial
+
+    from lifechain.geo.core import check_on_network
     from lifechain.geo.repo import CityStore
     from lifechain.volunteers import flows
 
     if (osm is None) == (csv is None):
         raise typer.BadParameter("give exactly one of --osm or --csv")
     settings, tx = _session(ctx)
-    CityStore.from_settings(settings).check_imported(city, field="--city")  # a misspelt city's AEDs: never fetched
+    cities = CityStore.from_settings(settings)
+    cities.check_imported(city, field="--city")  # a misspelt city's AEDs: never fetched
+    check = partial(check_on_network, cities.router(city), mode="walk", what="AED")  # volunteers fetch them on foot
+    left_out: list[str] = []
     with tx as session:
         if osm is not None:
-            n = flows.import_aeds_osm(session=session, city=city, path=osm, timezone=timezone)
+            n, left_out = flows.import_aeds_osm(session=session, city=city, path=osm, timezone=timezone, check=check)
         else:
             assert csv is not None
             n = flows.import_aeds_csv(session=session, city=city, text=read_text(csv, what="AED file"),
-                                      timezone=timezone)
+                                      timezone=timezone, check=check)
     typer.echo(f"{n} AEDs imported for {city}")
+    if left_out:
+        typer.echo(f"{len(left_out)} left out, farther from the walking network than {cities.snap_max_distance_m:g} m "
+                   f"(no volunteer could fetch them): {', '.join(left_out)}")
 
 
 def export_aeds(ctx: typer.Context, city: Annotated[str, typer.Option(help="City name.")]) -> None:

@@ -837,8 +837,10 @@ def _date(value: Any) -> date | None:
         raise Invalid(f"last_check {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def import_aeds_csv(*, session: Session, city: str, text: str, timezone: str = "UTC") -> int:
-    """Import AEDs from CSV (header with at least lat, lon); a bad line is refused with its line number."""
+def import_aeds_csv(*, session: Session, city: str, text: str, timezone: str = "UTC",
+                    check: Callable[[LatLon], None] | None = None) -> int:
+    """Import AEDs from CSV (header with at least lat, lon); a bad line is refused with its line number, as is one
+    whose place `check` refuses (off the walking network)."""
     import csv
     import io
 
@@ -853,6 +855,8 @@ def import_aeds_csv(*, session: Session, city: str, text: str, timezone: str = "
             values["timezone"] = values.get("timezone") or timezone
             values["source"] = values.get("source") or "csv"
             try:
+                if check is not None:
+                    check(LatLon(*_coordinate(values)))
                 upsert_aed(session=session, city=city, values=values)
             except Invalid as exc:
                 raise Invalid(f"line {reader.line_num}: {exc.message}") from exc
@@ -902,12 +906,23 @@ def _osm_hours(text: str | None) -> str | None:
         return None  # OSM's full opening_hours grammar is richer than ours: unknown means "assume open"
 
 
-def import_aeds_osm(*, session: Session, city: str, path: Path, timezone: str) -> int:
-    """Import (or refresh) a city's AEDs from the `emergency=defibrillator` nodes of its OSM extract."""
-    items = osm_defibrillators(path)
-    for values in items:
+def import_aeds_osm(*, session: Session, city: str, path: Path, timezone: str,
+                    check: Callable[[LatLon], None] | None = None) -> tuple[int, list[str]]:
+    """Import (or refresh) a city's AEDs from the `emergency=defibrillator` nodes of its OSM extract: how many were
+    imported, and the references (`node/ID`) of those left out because `check` refused their place (off the walking
+    network: an extract's edge, an island without paths). One cannot edit OpenStreetMap as one edits a CSV, so
+    these are reported, not a reason to import nothing."""
+    imported, left_out = 0, []
+    for values in osm_defibrillators(path):
+        try:
+            if check is not None:
+                check(LatLon(values["lat"], values["lon"]))
+        except Invalid:
+            left_out.append(values["external_ref"])
+            continue
         upsert_aed(session=session, city=city, values={**values, "timezone": timezone})
-    return len(items)
+        imported += 1
+    return imported, left_out
 
 
 def facilities_add(*, session: Session, city: str, name: str, kind: str, location: LatLon, opening_hours: str,

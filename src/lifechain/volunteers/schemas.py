@@ -114,9 +114,9 @@ class AedIn(BaseModel):
     city: str = Field(min_length=1, max_length=64)
     lat: Latitude
     lon: Longitude
-    indoor: str = ""
-    opening_hours: str = "24/7"
-    timezone: str = "UTC"
+    indoor: str = Field(default="", max_length=2000)
+    opening_hours: str = Field(default="24/7", max_length=2000)
+    timezone: str = Field(default="UTC", max_length=64)
     status: core.AedStatus = core.AedStatus.READY
     last_check: date | None = None
 

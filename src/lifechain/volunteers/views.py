@@ -20,7 +20,7 @@ from lifechain.auth.core import Principal, Role
 from lifechain.auth.deps import require_roles
 from lifechain.db import transaction
 from lifechain.errors import Forbidden, Invalid
-from lifechain.geo.core import LatLon, Router
+from lifechain.geo.core import LatLon, Router, check_on_network
 from lifechain.geo.schemas import Point
 from lifechain.geo.views import check_city
 from lifechain.keys import Cursor, Key
@@ -134,6 +134,14 @@ def _policy(request: Request, city: str) -> core.AlertPolicy:
 def _router(request: Request, city: str) -> Router:
     router_for: Callable[[str], Router] = request.app.state.volunteer_router_for
     return router_for(city)
+
+
+def _check_walkable(request: Request, city: str, location: LatLon, *, what: str) -> None:
+    """Refuse (422) a place volunteers walk to or from, an AED or a facility, in a city not imported or farther from
+    its walking network than the snapping distance (a typo, latitude and longitude swapped): stored, it was never
+    offered to a volunteer, without a word. The walking router is the one alerts use."""
+    check_city(request, city)
+    check_on_network(_router(request, city), location, mode="walk", what=what, field="lat")
 
 
 def _my_id(user: Principal) -> int:
@@ -368,8 +376,8 @@ def list_facilities(session: SessionDep, _user: Reader, city: str | None = None)
 
 @router.post("/volunteers/facilities", response_model=FacilityOut, status_code=201)
 def add_facility(body: FacilityIn, request: Request, session: SessionDep, _user: Registrar) -> FacilityOut:
-    """Register a level-2 facility, in an imported city. Admin."""
-    check_city(request, body.city)
+    """Register a level-2 facility, in an imported city and on its walking network (its staff walk from it). Admin."""
+    _check_walkable(request, body.city, LatLon(body.lat, body.lon), what="facility")
     row = flows.facilities_add(session=session, city=body.city, name=body.name, kind=body.kind,
                                location=LatLon(body.lat, body.lon), opening_hours=body.opening_hours,
                                timezone=body.timezone, staff_on_duty=body.staff_on_duty, has_aed=body.has_aed,
@@ -415,8 +423,9 @@ def list_aeds(session: SessionDep, clock: ClockDep, _user: Reader, city: str = Q
 
 @router.post("/aeds", response_model=AedOut, status_code=201)
 def add_aed(body: AedIn, request: Request, session: SessionDep, clock: ClockDep, _user: Registrar) -> AedOut:
-    """Register an AED by hand, in an imported city. Admin."""
-    check_city(request, body.city)
+    """Register an AED by hand, in an imported city and on its walking network (volunteers fetch it on foot).
+    Admin."""
+    _check_walkable(request, body.city, LatLon(body.lat, body.lon), what="AED")
     row = flows.upsert_aed(session=session, city=body.city, values=body.model_dump(mode="json"))
     return AedOut.of(row, now=clock.now())
 
@@ -444,6 +453,10 @@ def import_aeds(request: Request, session: SessionDep, _user: Registrar, city: s
                 timezone: str = Query(default="UTC"),
                 text: str = Depends(_csv_body)) -> dict[str, int]:
     """Import AEDs from CSV into an imported city (header: lat, lon and optionally indoor, opening_hours, timezone,
-    status, last_check, external_ref). Admin."""
+    status, last_check, external_ref). A line that cannot be read, or whose AED lies off the city's walking
+    network, is refused with its number, and nothing is imported. Admin."""
     check_city(request, city)
-    return {"imported": flows.import_aeds_csv(session=session, city=city, text=text, timezone=timezone)}
+    walking = _router(request, city)
+    return {"imported": flows.import_aeds_csv(
+        session=session, city=city, text=text, timezone=timezone,
+        check=lambda place: check_on_network(walking, place, mode="walk", what="AED"))}

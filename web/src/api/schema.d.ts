@@ -19,7 +19,8 @@ export interface paths {
         put?: never;
         /**
          * Add Aed
-         * @description Register an AED by hand, in an imported city. Admin.
+         * @description Register an AED by hand, in an imported city and on its walking network (volunteers fetch it on foot).
+         *     Admin.
          */
         post: operations["add_aed_api_v1_aeds_post"];
         delete?: never;
@@ -60,7 +61,8 @@ export interface paths {
         /**
          * Import Aeds
          * @description Import AEDs from CSV into an imported city (header: lat, lon and optionally indoor, opening_hours, timezone,
-         *     status, last_check, external_ref). Admin.
+         *     status, last_check, external_ref). A line that cannot be read, or whose AED lies off the city's walking
+         *     network, is refused with its number, and nothing is imported. Admin.
          */
         post: operations["import_aeds_api_v1_aeds_import_post"];
         delete?: never;
@@ -1067,7 +1069,7 @@ export interface paths {
         put?: never;
         /**
          * Add Facility
-         * @description Register a level-2 facility, in an imported city. Admin.
+         * @description Register a level-2 facility, in an imported city and on its walking network (its staff walk from it). Admin.
          */
         post: operations["add_facility_api_v1_volunteers_facilities_post"];
         delete?: never;
