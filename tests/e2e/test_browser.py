@@ -65,4 +65,4 @@ def test_console_shows_what_the_server_works_around(
         else:
             policy.write_bytes(before)
     _passed(done, "problems", "console shows the broken alert policy", "the problem is shown in the screen's language",
-            "planning and crew show it, the volunteers' app does not", "problem gone once the file was removed")
+            "planning shows it, the crew app and the volunteers' app do not", "problem gone once the file was removed")

@@ -3,10 +3,14 @@
 import { pick, useI18n } from '../i18n';
 import { useServerProblems } from './health';
 
-/** A banner listing the server's problems in the screen's language, or nothing while it has none. */
-export function ServerProblems() {
+/** The problems of the volunteers' alerting: a crew does not alert volunteers, so for them these are noise. */
+export const ALERTING_PROBLEMS: readonly string[] = ['alert_policy_kept', 'alert_policy_refused'];
+
+/** A banner listing the server's problems in the screen's language (but those whose code is in `hide`), or nothing
+ * while it has none. */
+export function ServerProblems({ hide = [] }: { hide?: readonly string[] }) {
   const { t, lang } = useI18n();
-  const problems = useServerProblems();
+  const problems = useServerProblems().filter((p) => !hide.includes(p.code));
   if (problems.length === 0) return null;
   return (
     <div className="banner-problems" role="status" data-testid="server-problems">

@@ -2,7 +2,7 @@
 // patient contact, destination hospital, and the pre-hospital ECG (photo or PDF) attached to the incident.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { API, post } from '../api/client';
-import { ServerProblems } from '../app/ServerProblems';
+import { ALERTING_PROBLEMS, ServerProblems } from '../app/ServerProblems';
 import { usePoll } from '../app/stream';
 import type { Me } from '../auth/session';
 import { getIncident, type Incident } from '../dispatch/api';
@@ -109,7 +109,7 @@ export function CrewApp({ me, city, onSignOut }: { me: Me; city: string; onSignO
       <button onClick={onSignOut}>{t('logout')}</button>
     </header>
   );
-  const banner = <ServerProblems />;
+  const banner = <ServerProblems hide={ALERTING_PROBLEMS} />;
   if (!unitId) {
     return (
       <div className="phone crew" data-testid="crew-app">
