@@ -49,9 +49,9 @@ def test_reimport_replaces_atomically_and_reloads_router(tmp_path: Path) -> None
 
 
 def test_unknown_city_engine_and_source_are_refused(tmp_path: Path, helsinki_cities_dir: Path) -> None:
-    """Unknown city -> NotFound listing known cities; unknown engine or source -> Invalid."""
+    """Unknown city -> NotFound listing the imported cities; unknown engine or source -> Invalid."""
     store = CityStore(helsinki_cities_dir)
-    with pytest.raises(NotFound, match="known: helsinki"):
+    with pytest.raises(NotFound, match="imported: helsinki"):
         store.info("atlantis")
     with pytest.raises(Invalid, match="unknown routing engine"):
         store.router("helsinki", "osrm")

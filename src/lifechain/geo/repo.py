@@ -96,9 +96,14 @@ def _read_manifest(name: str, path: Path) -> dict[str, Any] | Unavailable:
 
 
 def not_imported(name: str, known: builtins.list[str], *, field: str) -> Invalid:
-    """The error for city `name` not among the `known` imported cities, naming the field that gave it."""
-    return Invalid(f"{field}: {name!r} is not imported on this server (imported: {', '.join(known) or 'none'}; "
-                   "lifechain city import adds one)", field=field)
+    """The error for city `name` not among the `known` imported cities, naming the field that gave it (a 422; a
+    city named in a path is a 404 of the same words, `CityStore.info`)."""
+    return Invalid(f"{field}: {_not_imported_text(name, known)}", field=field)
+
+
+def _not_imported_text(name: str, known: builtins.list[str]) -> str:
+    return (f"{name!r} is not imported on this server (imported: {', '.join(known) or 'none'}; lifechain city import "
+            "adds one)")
 
 
 def check_city_name(name: str) -> str:
@@ -205,8 +210,7 @@ class CityStore:
                 raise FileNotFoundError(name)
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
-            known = ", ".join(self.names()) or "none imported"
-            raise NotFound(f"unknown city {name!r} (known: {known})", city=name) from None
+            raise NotFound(f"city {_not_imported_text(name, self.names())}", city=name) from None
         stamp = (st.st_ino, st.st_mtime_ns)  # a re-import renames a new folder in: new inode
         cached = self._infos.get(name)
         if cached is None or cached[0] != stamp:
