@@ -396,6 +396,19 @@ def test_off_network_station_makes_only_that_unit_unreachable() -> None:
     assert [(c.unit_id, c.reason) for c in rec.candidates] == [(2, None), (1, "unreachable")]
 
 
+def test_units_with_both_their_fix_and_station_off_the_roads_are_unreachable() -> None:
+    """A unit whose GPS fix and station are both off the roads costs two retries (the fix replaced by the station,
+    then the unit left out); the retries were bounded by the number of units plus one, so when such units were
+    over half of those asked, the recommendation failed ("AssertionError: unreachable"), a 500. They are now
+    unreachable, and the others are ranked."""
+    lost = [unit(1, 4, status=S.AVAILABLE_RETURNING, fix_km=1), unit(3, 6, status=S.AVAILABLE_RETURNING, fix_km=5)]
+    router = FakeRouter(off=[north(1), north(4), north(5), north(6)])
+    rec = recommend_units(incident(1), [*lost, unit(2, 3)], router, now=NOW)
+    assert [(c.unit_id, c.reason) for c in rec.candidates] == [(2, None), (1, "unreachable"), (3, "unreachable")]
+    alone = recommend_units(incident(1), lost[:1], router, now=NOW)
+    assert [(c.unit_id, c.reason) for c in alone.candidates] == [(1, "unreachable")]
+
+
 def test_off_network_incident_is_the_callers_error() -> None:
     """An incident location off the roads propagates OffNetwork (a 422 for the caller)."""
     with pytest.raises(OffNetwork):

@@ -7,7 +7,7 @@ the wall clock (`now` is an argument), and every ordering breaks ties explicitly
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -309,29 +309,47 @@ def _route(router: Router, routed: list[tuple[UnitState, LatLon, bool, bool]], d
     """Seconds from each routed unit to `destination` in one router call (inf when unreachable).
 
     A GPS fix off the road network (`OffNetwork` naming it) is replaced by the unit's station, flagged stale; a
-    station off the network makes that unit unreachable. `routed` is updated in place; the call is then retried.
-    An off-network incident location is the caller's error and propagates.
+    station off the network makes that unit unreachable. `routed` is updated in place. An off-network incident
+    location is the caller's error and propagates.
     """
-    skip: set[int] = set()
-    for _ in range(len(routed) + 1):
-        live = [i for i in range(len(routed)) if i not in skip]
+    def station_instead(i: int) -> LatLon | None:
+        unit, origin, _stale, divert = routed[i]
+        if origin == unit.station:
+            return None
+        routed[i] = (unit, unit.station, True, divert)
+        return unit.station
+
+    return _times_around_off_network(lambda origins: _times(router, origins, destination, profile, limit_s),
+                                     [r[1] for r in routed], station_instead)
+
+
+def _times_around_off_network(ask: Callable[[list[LatLon]], Any], places: Sequence[LatLon],
+                              instead: Callable[[int], LatLon | None]) -> list[float]:
+    """Seconds `ask` answers for `places`, asked together (inf when unreachable). A place the router refuses as off
+    the road network (`OffNetwork` naming it) is replaced by `instead(its index)`, or left out (inf) when that is
+    None, and the question asked again: one wrongly placed unit, station or hospital must not stop a
+    recommendation. An error naming another point (the incident's place) propagates."""
+    places = list(places)
+    live = list(range(len(places)))
+    for _ in range(2 * len(places) + 1):  # each place is replaced at most once, then left out
+        asked = [places[i] for i in live]
         try:
-            times = _times(router, [routed[i][1] for i in live], destination, profile, limit_s)
+            times = ask(asked) if asked else []
         except OffNetwork as exc:
-            i = _offending(exc, [routed[i][1] for i in live])
-            if i is None:
+            k = _offending(exc, asked)
+            if k is None:
                 raise
-            unit, origin, _stale, divert = routed[live[i]]
-            if origin == unit.station:
-                skip.add(live[i])
+            other = instead(live[k])
+            if other is None or other == asked[k]:
+                del live[k]
             else:
-                routed[live[i]] = (unit, unit.station, True, divert)
+                places[live[k]] = other
             continue
-        out = [math.inf] * len(routed)
-        for i, t in zip(live, times, strict=True):
+        out = [math.inf] * len(places)
+        for i, t in zip(live, np.asarray(times, dtype=np.float64).tolist(), strict=True):
             out[i] = t
         return out
-    raise AssertionError("unreachable: each retry removes or replaces one origin")
+    raise AssertionError("unreachable: each retry leaves out a place or replaces one for the first time")
 
 
 def _offending(exc: OffNetwork, origins: Sequence[LatLon]) -> int | None:
@@ -443,26 +461,11 @@ def recommend_hospital(incident: IncidentState, hospitals: Sequence[HospitalStat
 def _hospital_etas(incident: IncidentState, hospitals: Sequence[HospitalState], router: Router,
                    policy: DispatchPolicy, origin: LatLon) -> list[float]:
     """Seconds from `origin` to each hospital (inf when unreachable), on the incident's routing profile. A hospital
-    off the road network (`OffNetwork` naming it) is unreachable, and the call is retried without it: one wrongly
+    off the road network (`OffNetwork` naming it) is unreachable, and the others are asked again: one wrongly
     placed hospital must not stop every recommendation of its city. An origin off the network propagates."""
-    etas = [math.inf] * len(hospitals)
-    live = list(range(len(hospitals)))
-    for _ in range(len(hospitals) + 1):
-        places = [hospitals[i].location for i in live]
-        if not places:
-            return etas
-        try:
-            times = router.times_from(origin, places, mode="drive", profile=policy.profile_for(incident.priority))
-        except OffNetwork as exc:
-            k = _offending(exc, places)
-            if k is None:
-                raise
-            del live[k]
-            continue
-        for i, t in zip(live, np.asarray(times, dtype=np.float64).tolist(), strict=True):
-            etas[i] = t
-        return etas
-    raise AssertionError("unreachable: each retry removes one hospital")
+    profile = policy.profile_for(incident.priority)
+    return _times_around_off_network(lambda places: router.times_from(origin, places, mode="drive", profile=profile),
+                                     [h.location for h in hospitals], lambda _i: None)
 
 
 def _nearest_ed(ed: list[HospitalCandidate]) -> tuple[HospitalCandidate | None, list[dict[str, str]]]:
